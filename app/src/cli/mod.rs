@@ -1,0 +1,145 @@
+//! The command line: `presets`, `train`, `resume`, `sample`, `bench`. Each command is a thin
+//! listener over `easel-core`; errors are one line and a non-zero exit.
+
+mod bench;
+mod sample;
+mod train;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use easel_core::backend::BackendKind;
+use easel_core::data::DataSource;
+use easel_core::train::{ModelConfig, Preset, RunConfig};
+
+/// Easel: configure, train, inspect and export GANs that draw in steps (GRAN, DCGAN).
+#[derive(Debug, Parser)]
+#[command(name = "easel", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the shipped presets.
+    Presets,
+    /// Train a new run.
+    Train(train::TrainArgs),
+    /// Continue a run from its newest intact checkpoint.
+    Resume(train::ResumeArgs),
+    /// Draw samples from a run's checkpoint.
+    Sample(sample::SampleArgs),
+    /// Measure training and sampling speed per preset.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Presets => {
+            for p in Preset::all() {
+                println!(
+                    "{:<14} {:<14} {}",
+                    p.name,
+                    p.config.model.label(),
+                    p.description
+                );
+            }
+            Ok(())
+        }
+        Command::Train(a) => train::train(a),
+        Command::Resume(a) => train::resume(a),
+        Command::Sample(a) => sample::sample(a),
+        Command::Bench(a) => bench::bench(a),
+    }
+}
+
+/// Options that build a run config from a preset or file plus overrides.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// A shipped preset (see `easel presets`).
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// A run config file (TOML).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// GRAN's drawing steps T (1 = DCGAN).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Data: shapes, fashion-mnist[:DIR], idx:DIR, cifar10:DIR or folder:DIR.
+    #[arg(long)]
+    data: Option<String>,
+    /// Use only the first N training images.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Images per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Seed of weights, data order and noise.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long)]
+    backend: Option<String>,
+    /// Stop after this many training steps.
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// Stop after this many epochs.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Stop after this many minutes.
+    #[arg(long)]
+    minutes: Option<f64>,
+}
+
+/// Parses `--data`.
+pub fn parse_data(spec: &str) -> Result<DataSource> {
+    let (kind, path) = match spec.split_once(':') {
+        Some((k, p)) => (k, Some(PathBuf::from(p))),
+        None => (spec, None),
+    };
+    let need =
+        |p: Option<PathBuf>| p.with_context(|| format!("--data {kind} needs a folder: {kind}:DIR"));
+    Ok(match kind {
+        "shapes" => DataSource::default(),
+        "fashion-mnist" => DataSource::FashionMnist { path },
+        "idx" => DataSource::Idx { path: need(path)? },
+        "cifar10" => DataSource::Cifar10 { path: need(path)? },
+        "folder" => DataSource::Folder { path: need(path)? },
+        other => bail!(
+            "unknown --data {other:?}; expected shapes, fashion-mnist[:DIR], idx:DIR, cifar10:DIR or folder:DIR"
+        ),
+    })
+}
+
+impl ConfigArgs {
+    /// The config these options describe.
+    pub fn build(&self) -> Result<RunConfig> {
+        let mut config = match (&self.preset, &self.config) {
+            (_, Some(path)) => RunConfig::load(path)?,
+            (Some(name), None) => Preset::find(name)?.config,
+            (None, None) => Preset::find(easel_core::train::config::DEFAULT_PRESET)?.config,
+        };
+        let ModelConfig::Gran(gran) = &mut config.model;
+        if let Some(t) = self.steps {
+            gran.steps = t;
+        }
+        if let Some(d) = &self.data {
+            config.data = parse_data(d)?;
+        }
+        let t = &mut config.train;
+        t.data_limit = self.limit.or(t.data_limit);
+        t.batch_size = self.batch_size.unwrap_or(t.batch_size);
+        t.max_steps = self.max_steps.or(t.max_steps);
+        t.epochs = self.epochs.or(t.epochs);
+        t.minutes = self.minutes.or(t.minutes);
+        config.seed = self.seed.unwrap_or(config.seed);
+        if let Some(b) = &self.backend {
+            config.backend = BackendKind::parse(b)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}

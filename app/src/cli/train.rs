@@ -1,0 +1,138 @@
+//! `easel train` and `easel resume`: run a training job and show its progress.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use easel_core::backend::BackendKind;
+use easel_core::train::{Event, Trainer};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::ConfigArgs;
+
+/// `easel train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The run folder to create.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `easel resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run folder.
+    run: PathBuf,
+    /// Compute backend: cpu, wgpu or cuda (default: the run's).
+    #[arg(long)]
+    backend: Option<String>,
+    /// Stop after this many training steps in all.
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// Stop after this many epochs in all.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Stop after this many minutes of this session.
+    #[arg(long)]
+    minutes: Option<f64>,
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    let config = args.config.build()?;
+    eprintln!(
+        "training {} on {} ({}) into {}",
+        config.model.label(),
+        config.data.describe(),
+        config.backend,
+        args.out.display()
+    );
+    let trainer = Trainer::create(&args.out, config)?;
+    drive(trainer)
+}
+
+pub fn resume(args: ResumeArgs) -> Result<()> {
+    let backend = args
+        .backend
+        .as_deref()
+        .map(BackendKind::parse)
+        .transpose()?;
+    let mut trainer = Trainer::resume(&args.run, backend)?;
+    trainer.set_schedule(args.max_steps, args.epochs, args.minutes)?;
+    eprintln!(
+        "resuming {} at step {}",
+        args.run.display(),
+        trainer.state().step
+    );
+    drive(trainer)
+}
+
+fn fmt(v: Option<f32>) -> String {
+    v.map_or("  -   ".into(), |v| format!("{v:6.3}"))
+}
+
+/// Runs the trainer on this thread, printing progress; errors end in a non-zero exit.
+fn drive(mut trainer: Trainer) -> Result<()> {
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let style = ProgressStyle::with_template(
+        "{spinner} step {pos}/{len} [{elapsed_precise} ETA {eta_precise}] {wide_msg}",
+    )
+    .expect("a valid template");
+    let open_style =
+        ProgressStyle::with_template("{spinner} step {pos} [{elapsed_precise}] {wide_msg}")
+            .expect("a valid template");
+    // The CLI sends no command; the sender lives until training ends.
+    let (_commands, receiver) = mpsc::channel();
+    let mut error = None;
+    let result = trainer.run(&receiver, &mut |event| match event {
+        Event::Started {
+            step,
+            target_step,
+            warnings,
+            steps_per_epoch,
+            ..
+        } => {
+            for w in warnings {
+                bar.println(format!("warning: {w}"));
+            }
+            match target_step {
+                Some(t) => {
+                    bar.set_style(style.clone());
+                    bar.set_length(t);
+                }
+                None => bar.set_style(open_style.clone()),
+            }
+            bar.set_position(step);
+            bar.reset_eta();
+            bar.println(format!("{steps_per_epoch} steps per epoch"));
+        }
+        Event::Step(s) => {
+            bar.set_position(s.step);
+            bar.set_message(format!(
+                "epoch {} | D {} G {} | D(x) {} D(G(z)) {} | {:.0} img/s",
+                s.epoch,
+                fmt(s.d_loss),
+                fmt(s.g_loss),
+                fmt(s.d_real),
+                fmt(s.d_fake),
+                s.images_per_second
+            ));
+        }
+        Event::Checkpoint { path, .. } => bar.println(format!("checkpoint {}", path.display())),
+        Event::Finished { step, reason } => {
+            bar.println(format!("finished at step {step} ({reason:?})"))
+        }
+        Event::Error { message, .. } => error = Some(message),
+        _ => {}
+    });
+    bar.finish_and_clear();
+    if let Some(message) = error {
+        bail!(message);
+    }
+    result?;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! Choosing where tensors live at run time: the `flex` CPU backend (always compiled, the default),
+//! and WGPU and CUDA when their cargo features are on and a device answers.
+
+use std::fmt;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A compute backend a user can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// burn's `flex` CPU backend: pure Rust, SIMD, all cores through rayon.
+    #[default]
+    Cpu,
+    /// WGPU (Vulkan, Metal, DX12, GL), feature `wgpu`.
+    Wgpu,
+    /// CUDA, feature `cuda`.
+    Cuda,
+}
+
+impl BackendKind {
+    /// Every backend Easel knows, compiled in or not.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Cpu, BackendKind::Wgpu, BackendKind::Cuda];
+
+    /// The name used on the command line and in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+
+    /// Parses `cpu`, `wgpu` or `cuda`.
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| Error::Backend {
+                backend: name.to_string(),
+                reason: "unknown backend; expected cpu, wgpu or cuda".into(),
+            })
+    }
+
+    /// Whether this build includes the backend.
+    pub fn compiled(self) -> bool {
+        match self {
+            BackendKind::Cpu => true,
+            BackendKind::Wgpu => cfg!(feature = "wgpu"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The device to compute on, or why there is none. Never panics.
+    pub fn device(self) -> Result<Device> {
+        let missing = |reason: &str| Error::Backend {
+            backend: self.name().into(),
+            reason: reason.into(),
+        };
+        match self {
+            BackendKind::Cpu => Ok(Device::flex()),
+            BackendKind::Wgpu => {
+                #[cfg(feature = "wgpu")]
+                {
+                    first_device(burn::tensor::DeviceType::Wgpu).ok_or_else(|| {
+                        missing("no WGPU adapter found (no Vulkan/Metal/DX12/GL driver answered)")
+                    })
+                }
+                #[cfg(not(feature = "wgpu"))]
+                Err(missing("not compiled in; rebuild with `--features wgpu`"))
+            }
+            BackendKind::Cuda => {
+                #[cfg(feature = "cuda")]
+                {
+                    first_device(burn::tensor::DeviceType::Cuda).ok_or_else(|| {
+                        missing("no CUDA device found (is the NVIDIA driver installed?)")
+                    })
+                }
+                #[cfg(not(feature = "cuda"))]
+                Err(missing(
+                    "not compiled in; rebuild with `--features cuda` (its first build needs internet)",
+                ))
+            }
+        }
+    }
+
+    /// Backends compiled in whose device answers, CPU first.
+    pub fn available() -> Vec<BackendKind> {
+        Self::ALL
+            .into_iter()
+            .filter(|b| b.compiled() && b.device().is_ok())
+            .collect()
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn first_device(kind: burn::tensor::DeviceType) -> Option<Device> {
+    // Driver probing lives in foreign code; a panic there means "no device", not a crash.
+    std::panic::catch_unwind(|| Device::enumerate(kind).into_iter().next())
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_is_always_there_and_unknown_names_fail_in_words() {
+        assert!(BackendKind::Cpu.device().is_ok());
+        assert_eq!(BackendKind::available()[0], BackendKind::Cpu);
+        let e = BackendKind::parse("tpu").unwrap_err().to_string();
+        assert!(
+            e.contains("tpu") && e.contains("expected cpu, wgpu or cuda"),
+            "{e}"
+        );
+        #[cfg(not(feature = "cuda"))]
+        assert!(
+            BackendKind::Cuda
+                .device()
+                .unwrap_err()
+                .to_string()
+                .contains("not compiled in")
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Speed measurement behind `easel bench`: training images/s and achieved GFLOP/s of one
+//! configuration, and the time to sample 64 images in 5 steps. Runs on generated shapes at the
+//! model's size, so it needs no dataset.
+
+use std::time::Instant;
+
+use burn::prelude::*;
+
+use crate::data::DataSource;
+use crate::error::Result;
+use crate::train::{ModelConfig, RunConfig, StepKind, Trainer};
+
+/// Figures of one benchmark.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchResult {
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Training steps timed.
+    pub steps_timed: u64,
+    /// Training images per second (one D step + one G step per batch).
+    pub train_images_per_second: f64,
+    /// Conv and linear FLOPs of one training step per image (backward = 2 × forward).
+    pub train_flops_per_image: u64,
+    /// Achieved GFLOP/s.
+    pub gflops_per_second: f64,
+    /// Milliseconds to draw 64 images in 5 steps, keeping every canvas.
+    pub sample_64x5_ms: f64,
+}
+
+/// Trains `config` (its data replaced by shapes) for about `seconds` after two warm-up steps.
+pub fn bench(mut config: RunConfig, seconds: f64) -> Result<BenchResult> {
+    let batch = config.train.batch_size;
+    config.data = DataSource::Shapes {
+        train_count: batch * 4,
+        test_count: batch,
+        seed: 0,
+    };
+    config.train.sample_every = u64::MAX;
+    config.train.checkpoint_every = u64::MAX;
+    let dir = std::env::temp_dir().join(format!(
+        "easel-bench-{}-{}",
+        std::process::id(),
+        config.seed
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let result = (|| {
+        let mut trainer = Trainer::create(&dir, config.clone())?;
+        for _ in 0..2 {
+            trainer.step(StepKind::Full)?;
+        }
+        let started = Instant::now();
+        let mut steps = 0u64;
+        while started.elapsed().as_secs_f64() < seconds || steps < 3 {
+            trainer.step(StepKind::Full)?;
+            steps += 1;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let images_per_second = (steps as usize * batch) as f64 / elapsed;
+        let ModelConfig::Gran(gran) = &config.model;
+        let flops = gran.train_step_flops();
+
+        let generator = trainer.generator();
+        let device = config.backend.device()?;
+        let z = Tensor::<3>::random(
+            [64, 1, gran.z_dim],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let _ = generator.forward(z.clone(), 5).into_data(); // warm-up
+        let sample_started = Instant::now();
+        let drawing = generator.generate(z, 5);
+        for c in drawing.canvases {
+            let _ = c.into_data();
+        }
+        Ok(BenchResult {
+            batch_size: batch,
+            steps_timed: steps,
+            train_images_per_second: images_per_second,
+            train_flops_per_image: flops,
+            gflops_per_second: flops as f64 * images_per_second / 1e9,
+            sample_64x5_ms: sample_started.elapsed().as_secs_f64() * 1e3,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}

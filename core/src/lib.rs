@@ -1,0 +1,15 @@
+//! `easel-core`: the models, data, training, evaluation and export behind Easel, with no GUI.
+//! The studio and the `easel` command line drive it through [`train::TrainingJob`]
+//! (commands in, events out).
+
+pub mod backend;
+pub mod bench;
+pub mod data;
+pub mod error;
+pub mod export;
+pub mod images;
+pub mod model;
+pub mod sample;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,524 @@
+//! GRAN, the Generative Recurrent Adversarial Network of Im et al. 2016 ("Generating images with
+//! recurrent adversarial networks", arXiv:1602.05110), and its DCGAN-style discriminator.
+//!
+//! The generator draws on a canvas in `T` steps (§3 of the paper):
+//! `h_z = tanh(W z + b)`, `h_c,1 = 0`, `h_c,t = g(ΔC_{t-1})`, `ΔC_t = f([h_z, h_c,t])`,
+//! `C = sigmoid(Σ_t ΔC_t)`, where `f` is a DCGAN decoder and `g` its mirror encoder. With `T = 1`
+//! GRAN is DCGAN.
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{sigmoid, tanh};
+use serde::{Deserialize, Serialize};
+
+use super::Flops;
+use super::blocks::{Decoder, Encoder, dcgan_init};
+use crate::error::{Error, Result};
+
+/// Whether the generator sees one z for the whole drawing or a fresh z at every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseMode {
+    /// One z drawn per image, fed at every step (the paper's default).
+    #[default]
+    Once,
+    /// A fresh z at every step.
+    PerStep,
+}
+
+/// GRAN's configuration; defaults are the paper's MNIST model (Table 5: decoder [80, 40, 1],
+/// 5 × 5 kernels, z of 60 dimensions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GranConfig {
+    /// Side of the square images, in pixels.
+    pub image_size: usize,
+    /// Channels: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// T, the number of drawing steps trained (T = 1 is DCGAN).
+    pub steps: usize,
+    /// Dimensions of z.
+    pub z_dim: usize,
+    /// z once per image or per step.
+    pub noise: NoiseMode,
+    /// Dimensions of h_z = tanh(W z + b).
+    pub hz_dim: usize,
+    /// Dimensions of h_c = g(ΔC).
+    pub hc_dim: usize,
+    /// Channels of the decoder f, from its first feature map to the image (last = `channels`);
+    /// each layer after the first doubles the side.
+    pub decoder_widths: Vec<usize>,
+    /// Channels of the discriminator's convolutions after the image; each halves the side.
+    pub discriminator_widths: Vec<usize>,
+    /// Side of every convolution kernel.
+    pub kernel_size: usize,
+    /// BatchNorm in f, g and D (never on D's first layer).
+    pub batch_norm: bool,
+}
+
+impl Default for GranConfig {
+    fn default() -> Self {
+        Self {
+            image_size: 28,
+            channels: 1,
+            steps: 3,
+            z_dim: 60,
+            noise: NoiseMode::Once,
+            hz_dim: 100,
+            hc_dim: 100,
+            decoder_widths: vec![80, 40, 1],
+            discriminator_widths: vec![40, 80],
+            kernel_size: 5,
+            batch_norm: true,
+        }
+    }
+}
+
+impl GranConfig {
+    /// Number of ×2 up-sampling layers in f.
+    pub fn upsamplings(&self) -> usize {
+        self.decoder_widths.len().saturating_sub(1)
+    }
+
+    /// Side of f's first feature map.
+    pub fn base_side(&self) -> usize {
+        self.image_size >> self.upsamplings()
+    }
+
+    /// Checks every field, naming the first that is wrong and why.
+    pub fn validate(&self) -> Result<()> {
+        let bad =
+            |field: &str, reason: String| Err(Error::config(format!("model.{field}"), reason));
+        if ![1, 3].contains(&self.channels) {
+            return bad(
+                "channels",
+                format!("expected 1 or 3, found {}", self.channels),
+            );
+        }
+        if !(1..=64).contains(&self.steps) {
+            return bad(
+                "steps",
+                format!("expected 1–64 drawing steps, found {}", self.steps),
+            );
+        }
+        for (name, v) in [
+            ("z_dim", self.z_dim),
+            ("hz_dim", self.hz_dim),
+            ("hc_dim", self.hc_dim),
+        ] {
+            if !(1..=4096).contains(&v) {
+                return bad(name, format!("expected 1–4096, found {v}"));
+            }
+        }
+        if !(2..=9).contains(&self.kernel_size) {
+            return bad(
+                "kernel_size",
+                format!("expected 2–9, found {}", self.kernel_size),
+            );
+        }
+        if self.decoder_widths.len() < 2 {
+            return bad(
+                "decoder_widths",
+                format!(
+                    "expected at least two widths (a feature map and the image), found {:?}",
+                    self.decoder_widths
+                ),
+            );
+        }
+        if self.decoder_widths.iter().any(|&w| w == 0 || w > 4096) {
+            return bad(
+                "decoder_widths",
+                format!(
+                    "every width must be 1–4096, found {:?}",
+                    self.decoder_widths
+                ),
+            );
+        }
+        if self.decoder_widths.last() != Some(&self.channels) {
+            return bad(
+                "decoder_widths",
+                format!(
+                    "the last width is the image's channels ({}), found {:?}",
+                    self.channels, self.decoder_widths
+                ),
+            );
+        }
+        if !(4..=1024).contains(&self.image_size) {
+            return bad(
+                "image_size",
+                format!("expected 4–1024 pixels, found {}", self.image_size),
+            );
+        }
+        let factor = 1usize << self.upsamplings();
+        if !self.image_size.is_multiple_of(factor) || self.base_side() < 2 {
+            return bad(
+                "image_size",
+                format!(
+                    "{} up-samplings need a side divisible by {factor} with at least 2 pixels left, found {}",
+                    self.upsamplings(),
+                    self.image_size
+                ),
+            );
+        }
+        if self.discriminator_widths.is_empty()
+            || self
+                .discriminator_widths
+                .iter()
+                .any(|&w| w == 0 || w > 4096)
+        {
+            return bad(
+                "discriminator_widths",
+                format!(
+                    "expected one or more widths of 1–4096, found {:?}",
+                    self.discriminator_widths
+                ),
+            );
+        }
+        let d_factor = 1usize << self.discriminator_widths.len();
+        if !self.image_size.is_multiple_of(d_factor) {
+            return bad(
+                "discriminator_widths",
+                format!(
+                    "{} strided layers need a side divisible by {d_factor}, found {}",
+                    self.discriminator_widths.len(),
+                    self.image_size
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// g's channels: the image, then f's hidden widths in reverse.
+    fn encoder_widths(&self) -> Vec<usize> {
+        let mut w: Vec<usize> = self.decoder_widths.iter().rev().copied().collect();
+        w[0] = self.channels;
+        w
+    }
+
+    fn discriminator_channels(&self) -> Vec<usize> {
+        std::iter::once(self.channels)
+            .chain(self.discriminator_widths.iter().copied())
+            .collect()
+    }
+
+    /// Builds the generator (validate first).
+    pub fn init_generator(&self, device: &Device) -> GranGenerator {
+        GranGenerator {
+            z_projection: LinearConfig::new(self.z_dim, self.hz_dim)
+                .with_initializer(dcgan_init())
+                .init(device),
+            decoder: Decoder::new(
+                self.hz_dim + self.hc_dim,
+                &self.decoder_widths,
+                self.base_side(),
+                self.kernel_size,
+                self.batch_norm,
+                device,
+            ),
+            encoder: Encoder::new(
+                &self.encoder_widths(),
+                self.image_size,
+                self.kernel_size,
+                self.hc_dim,
+                self.batch_norm,
+                false,
+                device,
+            ),
+            hc_dim: self.hc_dim,
+        }
+    }
+
+    /// Builds the discriminator (validate first).
+    pub fn init_discriminator(&self, device: &Device) -> Discriminator {
+        Discriminator {
+            encoder: Encoder::new(
+                &self.discriminator_channels(),
+                self.image_size,
+                self.kernel_size,
+                1,
+                self.batch_norm,
+                true,
+                device,
+            ),
+        }
+    }
+
+    /// FLOPs of drawing one image in `T` steps.
+    pub fn generator_flops(&self) -> Flops {
+        let decoder = Decoder::flops(
+            self.hz_dim + self.hc_dim,
+            &self.decoder_widths,
+            self.base_side(),
+            self.kernel_size,
+        );
+        let encoder = Encoder::flops(
+            &self.encoder_widths(),
+            self.image_size,
+            self.kernel_size,
+            self.hc_dim,
+        );
+        let steps = self.steps as Flops;
+        super::linear_flops(self.z_dim, self.hz_dim) + steps * decoder + (steps - 1) * encoder
+    }
+
+    /// FLOPs of the discriminator on one image.
+    pub fn discriminator_flops(&self) -> Flops {
+        Encoder::flops(
+            &self.discriminator_channels(),
+            self.image_size,
+            self.kernel_size,
+            1,
+        )
+    }
+
+    /// FLOPs of one training step (one D update then one G update) per image in the batch,
+    /// counting a backward pass as twice its forward: D step = G fwd + 2 × (D fwd + bwd);
+    /// G step = G fwd + bwd + D fwd + bwd.
+    pub fn train_step_flops(&self) -> Flops {
+        let (g, d) = (self.generator_flops(), self.discriminator_flops());
+        (g + 6 * d) + (3 * g + 3 * d)
+    }
+}
+
+/// Every intermediate of a drawing: the updates ΔC_t and the canvases C_t = sigmoid(Σ_{i≤t} ΔC_i).
+#[derive(Debug, Clone)]
+pub struct Drawing {
+    /// ΔC_1..ΔC_steps, each `[batch, channels, side, side]` (unbounded).
+    pub delta_canvases: Vec<Tensor<4>>,
+    /// C_1..C_steps, each `[batch, channels, side, side]` in (0, 1).
+    pub canvases: Vec<Tensor<4>>,
+}
+
+/// GRAN's generator: the z projection, the decoder f and the encoder g.
+#[derive(Module, Debug)]
+pub struct GranGenerator {
+    z_projection: Linear,
+    decoder: Decoder,
+    encoder: Encoder,
+    hc_dim: usize,
+}
+
+impl GranGenerator {
+    /// Draws `steps` steps (any number, also more than the T trained) and keeps every
+    /// intermediate.
+    ///
+    /// # Shapes
+    /// - `z`: `[batch, 1, z_dim]` (noise once) or `[batch, ≥ steps, z_dim]` (noise per step; step
+    ///   `t` reads `z[:, t]`)
+    pub fn generate(&self, z: Tensor<3>, steps: usize) -> Drawing {
+        self.draw(z, steps, true)
+    }
+
+    /// The final canvas C after `steps` steps, without keeping the intermediates.
+    pub fn forward(&self, z: Tensor<3>, steps: usize) -> Tensor<4> {
+        let mut drawing = self.draw(z, steps, false);
+        drawing.canvases.pop().expect("draw keeps the final canvas")
+    }
+
+    fn draw(&self, z: Tensor<3>, steps: usize, keep_all: bool) -> Drawing {
+        let [batch, z_steps, z_dim] = z.dims();
+        let device = z.device();
+        let hz_once = (z_steps == 1).then(|| self.project(z.clone().reshape([batch, z_dim])));
+        let mut hc = Tensor::<2>::zeros([batch, self.hc_dim], &device); // h_c,1 = 0
+        let mut sum: Option<Tensor<4>> = None;
+        let mut drawing = Drawing {
+            delta_canvases: Vec::new(),
+            canvases: Vec::new(),
+        };
+        for t in 0..steps {
+            let hz = match &hz_once {
+                Some(hz) => hz.clone(),
+                None => self.project(
+                    z.clone()
+                        .narrow(1, t.min(z_steps - 1), 1)
+                        .reshape([batch, z_dim]),
+                ),
+            };
+            let delta = self.decoder.forward(Tensor::cat(vec![hz, hc.clone()], 1)); // [batch, C, H, W]
+            let total = match sum {
+                Some(s) => s + delta.clone(),
+                None => delta.clone(),
+            };
+            if keep_all {
+                drawing.canvases.push(sigmoid(total.clone()));
+                drawing.delta_canvases.push(delta.clone());
+            }
+            sum = Some(total);
+            if t + 1 < steps {
+                hc = tanh(self.encoder.forward(delta)); // h_c,t+1 = g(ΔC_t)
+            }
+        }
+        if !keep_all && let Some(total) = sum {
+            drawing.canvases.push(sigmoid(total));
+        }
+        drawing
+    }
+
+    /// h_z = tanh(W z + b). `[batch, z_dim] → [batch, hz_dim]`.
+    fn project(&self, z: Tensor<2>) -> Tensor<2> {
+        tanh(self.z_projection.forward(z))
+    }
+}
+
+/// A DCGAN discriminator: strided convolutions with LeakyReLU(0.2), BatchNorm except on the first
+/// layer, then one logit.
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    encoder: Encoder,
+}
+
+impl Discriminator {
+    /// The logit of "real" for each image.
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, channels, side, side]` in `[0, 1]`
+    /// - output: `[batch, 1]`
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.encoder.forward(images.mul_scalar(2.0).sub_scalar(1.0)) // centred to [-1, 1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(steps: usize) -> GranConfig {
+        GranConfig {
+            image_size: 16,
+            channels: 1,
+            steps,
+            z_dim: 4,
+            hz_dim: 6,
+            hc_dim: 5,
+            decoder_widths: vec![8, 4, 1],
+            discriminator_widths: vec![4, 8],
+            kernel_size: 4,
+            ..GranConfig::default()
+        }
+    }
+
+    #[test]
+    fn drawing_shapes_and_extra_steps() {
+        let device = Device::flex();
+        let cfg = tiny(3);
+        cfg.validate().unwrap();
+        let g = cfg.init_generator(&device);
+        let z = Tensor::<3>::random(
+            [2, 1, 4],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let d = g.generate(z, 7);
+        assert_eq!(d.canvases.len(), 7);
+        assert_eq!(d.delta_canvases.len(), 7);
+        for c in &d.canvases {
+            assert_eq!(c.dims(), [2, 1, 16, 16]);
+        }
+    }
+
+    #[test]
+    fn canvas_is_sigmoid_of_summed_updates() {
+        let device = Device::flex();
+        let g = tiny(3).init_generator(&device);
+        let z = Tensor::<3>::random(
+            [2, 3, 4],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let d = g.valid().generate(z.clone(), 3);
+        let sum = d
+            .delta_canvases
+            .iter()
+            .cloned()
+            .reduce(|a, b| a + b)
+            .unwrap();
+        let expected = sigmoid(sum).into_data().try_to_vec::<f32>().unwrap();
+        let got = d.canvases[2]
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        for (a, b) in expected.iter().zip(&got) {
+            assert!((a - b).abs() < 1e-6);
+        }
+        let last = g
+            .valid()
+            .forward(z, 3)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(last, got, "forward equals the last canvas of generate");
+    }
+
+    #[test]
+    fn later_steps_depend_on_earlier_updates() {
+        // With noise per step, ΔC_2 depends on ΔC_1 through g: changing step 1's z changes ΔC_2.
+        let device = Device::flex();
+        // Wide enough that g cannot start with every ReLU dead (2^-16 for 16 first-layer biases).
+        let cfg = GranConfig {
+            decoder_widths: vec![32, 16, 1],
+            ..tiny(2)
+        };
+        let g = cfg.init_generator(&device).valid();
+        let z = Tensor::<3>::random(
+            [1, 2, 4],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let mut z2_data = z.to_data().try_to_vec::<f32>().unwrap();
+        z2_data[0] += 3.0; // step 1's z only
+        let z2 = Tensor::<3>::from_data(TensorData::new(z2_data, [1, 2, 4]), &device);
+        let a0 = g.generate(z.clone(), 2).delta_canvases[0].clone().into_data().try_to_vec::<f32>().unwrap();
+        let b0 = g.generate(z2.clone(), 2).delta_canvases[0].clone().into_data().try_to_vec::<f32>().unwrap();
+        assert_ne!(a0, b0, "ΔC_1 depends on step 1's z");
+        let a = g.generate(z, 2).delta_canvases[1]
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b = g.generate(z2, 2).delta_canvases[1]
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_ne!(a, b, "ΔC_2 must depend on ΔC_1 through g");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut cfg = tiny(3);
+        cfg.decoder_widths = vec![8, 4, 3];
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("model.decoder_widths")
+        );
+        let mut cfg = tiny(3);
+        cfg.image_size = 18;
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("model.image_size")
+        );
+        let mut cfg = tiny(0);
+        cfg.steps = 0;
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("model.steps")
+        );
+    }
+
+    #[test]
+    fn discriminator_gives_one_logit() {
+        let device = Device::flex();
+        let d = tiny(1).init_discriminator(&device);
+        assert_eq!(
+            d.forward(Tensor::zeros([3, 1, 16, 16], &device)).dims(),
+            [3, 1]
+        );
+    }
+}

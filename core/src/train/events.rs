@@ -1,0 +1,147 @@
+//! What flows between a training job and whoever drives it: [`Command`]s in, [`Event`]s out.
+//! The CLI and the studio are both just listeners.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::images::ImageBatch;
+
+/// A request to a running training job; answered at the next step boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Stop stepping until `Resume`, `StepD`, `StepG` or `Stop`.
+    Pause,
+    /// Continue after `Pause`.
+    Resume,
+    /// Save a checkpoint and end the job.
+    Stop,
+    /// One discriminator update on the next batch (GAN Lab's single step).
+    StepD,
+    /// One generator update.
+    StepG,
+    /// Write a checkpoint now.
+    SaveNow,
+}
+
+/// Which updates a step made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// One D update then one G update.
+    Full,
+    /// A single D update.
+    DiscriminatorOnly,
+    /// A single G update.
+    GeneratorOnly,
+}
+
+/// Figures of one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    /// Steps taken so far, this one included.
+    pub step: u64,
+    /// Whole epochs completed.
+    pub epoch: u64,
+    /// Fraction of the current epoch drawn.
+    pub epoch_progress: f64,
+    /// What the step updated.
+    pub kind: StepKind,
+    /// D's loss, `-log D(x) - log(1 - D(G(z)))`, when D was updated.
+    pub d_loss: Option<f32>,
+    /// G's non-saturating loss, `-log D(G(z))`, when G was updated.
+    pub g_loss: Option<f32>,
+    /// Mean D(x) on the real batch, when D was updated.
+    pub d_real: Option<f32>,
+    /// Mean D(G(z)) on the batch G was scored on.
+    pub d_fake: Option<f32>,
+    /// Training images per second, smoothed.
+    pub images_per_second: f64,
+    /// Learning rates (D, G) in force.
+    pub learning_rates: (f64, f64),
+    /// Training seconds over all sessions.
+    pub elapsed_seconds: f64,
+}
+
+/// Why a job ended normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// `train.max_steps` reached.
+    MaxSteps,
+    /// `train.epochs` reached.
+    Epochs,
+    /// `train.minutes` used up.
+    TimeBudget,
+    /// A `Stop` command, or the driver went away.
+    Requested,
+}
+
+/// Something a training job reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The job is ready and about to step.
+    Started {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// The step it starts from (0, or the checkpoint's).
+        step: u64,
+        /// Steps per epoch.
+        steps_per_epoch: u64,
+        /// The step it will stop at, when known (`train.max_steps` or `train.epochs`).
+        target_step: Option<u64>,
+        /// Warnings (e.g. a damaged newest checkpoint skipped).
+        warnings: Vec<String>,
+    },
+    /// A step finished.
+    Step(StepStats),
+    /// An epoch finished.
+    EpochEnd {
+        /// Epochs completed.
+        epoch: u64,
+        /// At step.
+        step: u64,
+    },
+    /// The fixed-z sample grid at `step`.
+    Samples {
+        /// At step.
+        step: u64,
+        /// The images, also saved as `path`.
+        #[serde(skip)]
+        images: ImageBatch,
+        /// The grid PNG in the run's `samples/` folder.
+        path: PathBuf,
+    },
+    /// A checkpoint was written.
+    Checkpoint {
+        /// At step.
+        step: u64,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Stepping paused.
+    Paused {
+        /// At step.
+        step: u64,
+    },
+    /// Stepping resumed.
+    Resumed {
+        /// At step.
+        step: u64,
+    },
+    /// The job ended normally.
+    Finished {
+        /// At step.
+        step: u64,
+        /// Why.
+        reason: StopReason,
+    },
+    /// The job ended with an error (nothing was overwritten).
+    Error {
+        /// At step, when known.
+        step: Option<u64>,
+        /// The error in words.
+        message: String,
+    },
+}

@@ -1,0 +1,16 @@
+//! Training: the run config, the loop, checkpoints, the run folder, and the job that runs it on
+//! a named thread behind [`Command`]s and [`Event`]s.
+
+pub mod checkpoint;
+pub mod config;
+pub mod events;
+pub mod job;
+pub mod noise;
+pub mod run_dir;
+pub mod trainer;
+
+pub use config::{ModelConfig, Preset, RunConfig, TrainConfig};
+pub use events::{Command, Event, StepKind, StepStats, StopReason};
+pub use job::{JobStart, TrainingJob};
+pub use run_dir::RunDir;
+pub use trainer::Trainer;

@@ -1,0 +1,151 @@
+//! Training end to end: which network each update touches, checkpoints, exact resume, the job's
+//! command/event protocol, and a short real training on Fashion-MNIST.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+
+use easel_core::model::parameters;
+use easel_core::train::{Command, Event, JobStart, StepKind, StopReason, Trainer, TrainingJob};
+use easel_tests::tiny_config;
+
+fn changed(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> Vec<String> {
+    a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect()
+}
+
+fn learnable(names: Vec<String>) -> Vec<String> {
+    names.into_iter().filter(|k| !k.contains("running_")).collect()
+}
+
+#[test]
+fn a_d_step_changes_only_d_and_a_g_step_only_g() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Trainer::create(dir.path().join("run"), tiny_config(2, 1)).unwrap();
+    let (g0, d0) = (parameters(&t.generator()), parameters(&t.discriminator()));
+
+    t.step(StepKind::DiscriminatorOnly).unwrap();
+    let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    assert!(learnable(changed(&g0, &g1)).is_empty(), "D step moved G: {:?}", changed(&g0, &g1));
+    assert!(!changed(&d0, &d1).is_empty(), "D step must move D");
+
+    t.step(StepKind::GeneratorOnly).unwrap();
+    let (g2, d2) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    // D's BatchNorm running statistics follow every forward pass; its learnable weights must not move.
+    assert!(learnable(changed(&d1, &d2)).is_empty(), "G step moved D: {:?}", changed(&d1, &d2));
+    assert!(!learnable(changed(&g1, &g2)).is_empty(), "G step must move G");
+    assert_eq!(t.state().d_updates, 1);
+    assert_eq!(t.state().g_updates, 1);
+}
+
+fn run_steps(t: &mut Trainer, max_steps: u64) -> Vec<Event> {
+    t.set_schedule(Some(max_steps), None, None).unwrap();
+    let (_tx, rx) = mpsc::channel();
+    let mut events = Vec::new();
+    let reason = t.run(&rx, &mut |e| events.push(e)).unwrap();
+    assert_eq!(reason, StopReason::MaxSteps);
+    events
+}
+
+#[test]
+fn resume_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 6; // spans an epoch boundary: 64 images / batch 16 = 4 steps per epoch
+
+    let mut straight = Trainer::create(dir.path().join("straight"), tiny_config(3, 7)).unwrap();
+    run_steps(&mut straight, 2 * n);
+
+    let mut first = Trainer::create(dir.path().join("split"), tiny_config(3, 7)).unwrap();
+    let events = run_steps(&mut first, n);
+    assert!(events.iter().any(|e| matches!(e, Event::Checkpoint { step, .. } if *step == n)));
+    drop(first);
+    let mut second = Trainer::resume(dir.path().join("split"), None).unwrap();
+    assert_eq!(second.state().step, n);
+    run_steps(&mut second, 2 * n);
+
+    let mut state = second.state().clone();
+    state.elapsed_seconds = straight.state().elapsed_seconds; // wall time, not training state
+    assert_eq!(&state, straight.state(), "training state after 2N steps");
+    let (a, b) = (parameters(&straight.generator()), parameters(&second.generator()));
+    assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
+    let (a, b) = (parameters(&straight.discriminator()), parameters(&second.discriminator()));
+    assert_eq!(a, b, "discriminator weights differ: {:?}", changed(&a, &b));
+}
+
+#[test]
+fn a_new_run_refuses_an_existing_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    drop(Trainer::create(&run, tiny_config(1, 1)).unwrap());
+    let e = Trainer::create(&run, tiny_config(1, 1)).err().unwrap().to_string();
+    assert!(e.contains("already holds a run"), "{e}");
+    let e = Trainer::resume(dir.path().join("nothing"), None).err().unwrap().to_string();
+    assert!(e.contains("config.toml"), "{e}");
+    let e = Trainer::resume(&run, None).err().unwrap().to_string();
+    assert!(e.contains("no checkpoint"), "{e}");
+}
+
+#[test]
+fn the_job_answers_commands_and_reports_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let job = TrainingJob::spawn(
+        JobStart::New {
+            run_dir: run.clone(),
+            config: Box::new(tiny_config(2, 3)),
+        },
+        || {},
+    )
+    .unwrap();
+    assert!(job.send(Command::Pause));
+    let mut paused_at = None;
+    while paused_at.is_none() {
+        match job.next_event().expect("the job reports until it ends") {
+            Event::Paused { step } => paused_at = Some(step),
+            Event::Error { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+    }
+    assert!(job.send(Command::StepD));
+    assert!(job.send(Command::StepG));
+    assert!(job.send(Command::SaveNow));
+    assert!(job.send(Command::Stop));
+    let mut kinds = Vec::new();
+    let mut checkpoints = 0;
+    let mut finished = None;
+    while let Some(event) = job.next_event() {
+        match event {
+            Event::Step(s) => kinds.push(s.kind),
+            Event::Checkpoint { .. } => checkpoints += 1,
+            Event::Finished { reason, step } => finished = Some((reason, step)),
+            Event::Error { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+    }
+    assert_eq!(kinds, vec![StepKind::DiscriminatorOnly, StepKind::GeneratorOnly]);
+    assert!(checkpoints >= 1);
+    assert_eq!(finished, Some((StopReason::Requested, paused_at.unwrap() + 2)));
+    job.join();
+    let logged = easel_core::train::RunDir::new(&run).read_events().unwrap();
+    assert!(logged.iter().any(|e| matches!(e, Event::Finished { .. })), "events.jsonl records the end");
+}
+
+#[test]
+fn a_bad_run_reports_an_error_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(1, 1);
+    config.data = easel_core::data::DataSource::Idx {
+        path: dir.path().join("missing"),
+    };
+    let job = TrainingJob::spawn(
+        JobStart::New {
+            run_dir: dir.path().join("run"),
+            config: Box::new(config),
+        },
+        || {},
+    )
+    .unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| job.next_event()).collect();
+    assert!(
+        matches!(&events[..], [Event::Error { message, .. }] if message.contains("missing")),
+        "{events:?}"
+    );
+}
