@@ -9,11 +9,17 @@ use easel_core::train::{Command, Event, JobStart, StepKind, StopReason, Trainer,
 use easel_tests::tiny_config;
 
 fn changed(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> Vec<String> {
-    a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect()
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn learnable(names: Vec<String>) -> Vec<String> {
-    names.into_iter().filter(|k| !k.contains("running_")).collect()
+    names
+        .into_iter()
+        .filter(|k| !k.contains("running_"))
+        .collect()
 }
 
 #[test]
@@ -24,14 +30,25 @@ fn a_d_step_changes_only_d_and_a_g_step_only_g() {
 
     t.step(StepKind::DiscriminatorOnly).unwrap();
     let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
-    assert!(learnable(changed(&g0, &g1)).is_empty(), "D step moved G: {:?}", changed(&g0, &g1));
+    assert!(
+        learnable(changed(&g0, &g1)).is_empty(),
+        "D step moved G: {:?}",
+        changed(&g0, &g1)
+    );
     assert!(!changed(&d0, &d1).is_empty(), "D step must move D");
 
     t.step(StepKind::GeneratorOnly).unwrap();
     let (g2, d2) = (parameters(&t.generator()), parameters(&t.discriminator()));
     // D's BatchNorm running statistics follow every forward pass; its learnable weights must not move.
-    assert!(learnable(changed(&d1, &d2)).is_empty(), "G step moved D: {:?}", changed(&d1, &d2));
-    assert!(!learnable(changed(&g1, &g2)).is_empty(), "G step must move G");
+    assert!(
+        learnable(changed(&d1, &d2)).is_empty(),
+        "G step moved D: {:?}",
+        changed(&d1, &d2)
+    );
+    assert!(
+        !learnable(changed(&g1, &g2)).is_empty(),
+        "G step must move G"
+    );
     assert_eq!(t.state().d_updates, 1);
     assert_eq!(t.state().g_updates, 1);
 }
@@ -55,7 +72,11 @@ fn resume_continues_exactly() {
 
     let mut first = Trainer::create(dir.path().join("split"), tiny_config(3, 7)).unwrap();
     let events = run_steps(&mut first, n);
-    assert!(events.iter().any(|e| matches!(e, Event::Checkpoint { step, .. } if *step == n)));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Checkpoint { step, .. } if *step == n))
+    );
     drop(first);
     let mut second = Trainer::resume(dir.path().join("split"), None).unwrap();
     assert_eq!(second.state().step, n);
@@ -64,9 +85,15 @@ fn resume_continues_exactly() {
     let mut state = second.state().clone();
     state.elapsed_seconds = straight.state().elapsed_seconds; // wall time, not training state
     assert_eq!(&state, straight.state(), "training state after 2N steps");
-    let (a, b) = (parameters(&straight.generator()), parameters(&second.generator()));
+    let (a, b) = (
+        parameters(&straight.generator()),
+        parameters(&second.generator()),
+    );
     assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
-    let (a, b) = (parameters(&straight.discriminator()), parameters(&second.discriminator()));
+    let (a, b) = (
+        parameters(&straight.discriminator()),
+        parameters(&second.discriminator()),
+    );
     assert_eq!(a, b, "discriminator weights differ: {:?}", changed(&a, &b));
 }
 
@@ -75,9 +102,15 @@ fn a_new_run_refuses_an_existing_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     drop(Trainer::create(&run, tiny_config(1, 1)).unwrap());
-    let e = Trainer::create(&run, tiny_config(1, 1)).err().unwrap().to_string();
+    let e = Trainer::create(&run, tiny_config(1, 1))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("already holds a run"), "{e}");
-    let e = Trainer::resume(dir.path().join("nothing"), None).err().unwrap().to_string();
+    let e = Trainer::resume(dir.path().join("nothing"), None)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("config.toml"), "{e}");
     let e = Trainer::resume(&run, None).err().unwrap().to_string();
     assert!(e.contains("no checkpoint"), "{e}");
@@ -120,12 +153,21 @@ fn the_job_answers_commands_and_reports_events() {
             _ => {}
         }
     }
-    assert_eq!(kinds, vec![StepKind::DiscriminatorOnly, StepKind::GeneratorOnly]);
+    assert_eq!(
+        kinds,
+        vec![StepKind::DiscriminatorOnly, StepKind::GeneratorOnly]
+    );
     assert!(checkpoints >= 1);
-    assert_eq!(finished, Some((StopReason::Requested, paused_at.unwrap() + 2)));
+    assert_eq!(
+        finished,
+        Some((StopReason::Requested, paused_at.unwrap() + 2))
+    );
     job.join();
     let logged = easel_core::train::RunDir::new(&run).read_events().unwrap();
-    assert!(logged.iter().any(|e| matches!(e, Event::Finished { .. })), "events.jsonl records the end");
+    assert!(
+        logged.iter().any(|e| matches!(e, Event::Finished { .. })),
+        "events.jsonl records the end"
+    );
 }
 
 #[test]

@@ -43,14 +43,15 @@ pub struct ResumeArgs {
 
 pub fn train(args: TrainArgs) -> Result<()> {
     let config = args.config.build()?;
+    let trainer = Trainer::create(&args.out, config)?;
+    let config = trainer.config();
     eprintln!(
         "training {} on {} ({}) into {}",
         config.model.label(),
-        config.data.describe(),
+        trainer.data().name,
         config.backend,
         args.out.display()
     );
-    let trainer = Trainer::create(&args.out, config)?;
     drive(trainer)
 }
 

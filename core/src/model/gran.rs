@@ -468,8 +468,16 @@ mod tests {
         let mut z2_data = z.to_data().try_to_vec::<f32>().unwrap();
         z2_data[0] += 3.0; // step 1's z only
         let z2 = Tensor::<3>::from_data(TensorData::new(z2_data, [1, 2, 4]), &device);
-        let a0 = g.generate(z.clone(), 2).delta_canvases[0].clone().into_data().try_to_vec::<f32>().unwrap();
-        let b0 = g.generate(z2.clone(), 2).delta_canvases[0].clone().into_data().try_to_vec::<f32>().unwrap();
+        let a0 = g.generate(z.clone(), 2).delta_canvases[0]
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b0 = g.generate(z2.clone(), 2).delta_canvases[0]
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_ne!(a0, b0, "ΔC_1 depends on step 1's z");
         let a = g.generate(z, 2).delta_canvases[1]
             .clone()

@@ -24,7 +24,9 @@ pub fn deconv_flops(c_in: usize, c_out: usize, kernel: usize, in_side: usize) ->
 
 /// Every floating-point tensor of a module (weights, biases, BatchNorm's γ, β and running
 /// statistics), by dotted path, read back to the CPU. For comparisons and inspection.
-pub fn parameters<M: burn::module::Module>(module: &M) -> std::collections::BTreeMap<String, Vec<f32>> {
+pub fn parameters<M: burn::module::Module>(
+    module: &M,
+) -> std::collections::BTreeMap<String, Vec<f32>> {
     use burn::module::{ModuleVisitor, Param};
     use burn::prelude::Tensor;
 
@@ -59,4 +61,29 @@ pub fn parameters<M: burn::module::Module>(module: &M) -> std::collections::BTre
     let mut c = Collect::default();
     module.visit(&mut c);
     c.out
+}
+
+/// Builds a module with weights that depend only on `seed`: burn's initialisers draw from a
+/// backend-wide generator, so seeding and the (lazy) initialisation run under one process-wide
+/// lock and every parameter is materialised before it is released.
+pub fn seeded<M: burn::module::Module>(
+    device: &burn::prelude::Device,
+    seed: u64,
+    build: impl FnOnce() -> M,
+) -> M {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::prelude::Tensor;
+
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    let module = build();
+    module.visit(&mut Touch);
+    module
 }

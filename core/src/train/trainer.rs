@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::export;
 use crate::images::ImageBatch;
 use crate::model::gran::{Discriminator, GranConfig, GranGenerator, NoiseMode};
+use crate::model::seeded;
 
 /// Noise stream ids derived from the run's seed.
 const TRAIN_NOISE_STREAM: u64 = 1;
@@ -91,11 +92,14 @@ impl Trainer {
         let device = config.backend.device()?;
         let data = Self::load_data(&config)?;
         run.create(&config)?;
-        device.seed(config.seed);
         let train_device = device.clone().autodiff();
         let ModelConfig::Gran(gran) = config.model.clone();
-        let generator = gran.init_generator(&train_device);
-        let discriminator = gran.init_discriminator(&train_device);
+        let (generator, discriminator) = seeded(&device, config.seed, || {
+            (
+                gran.init_generator(&train_device),
+                gran.init_discriminator(&train_device),
+            )
+        });
         let state = TrainingState {
             step: 0,
             epoch: 0,

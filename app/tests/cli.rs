@@ -1,0 +1,182 @@
+//! The `easel` command line as a user runs it: train, resume, sample, and errors as one line with
+//! a non-zero exit.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const TINY: &str = r#"
+seed = 3
+[data]
+kind = "shapes"
+train_count = 48
+test_count = 8
+[model.gran]
+image_size = 16
+channels = 3
+steps = 2
+z_dim = 8
+hz_dim = 16
+hc_dim = 16
+decoder_widths = [16, 8, 3]
+discriminator_widths = [8, 16]
+kernel_size = 4
+[train]
+batch_size = 16
+sample_every = 2
+checkpoint_every = 3
+sample_count = 4
+"#;
+
+fn easel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_easel"))
+        .args(args)
+        .output()
+        .expect("easel runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = easel(args);
+    assert!(
+        out.status.success(),
+        "easel {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = easel(args);
+    assert!(!out.status.success(), "easel {args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn count(dir: &Path, prefix: &str, ext: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(prefix) && n.ends_with(ext)
+        })
+        .count()
+}
+
+#[test]
+fn train_resume_and_sample_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+
+    ok(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--max-steps",
+        "4",
+        "--out",
+        run_s,
+    ]);
+    assert!(run.join("config.toml").is_file());
+    assert!(run.join("events.jsonl").is_file());
+    let ckpts = run.join("checkpoints");
+    assert!(ckpts.join("step-000000003.ckpt").is_file());
+    assert!(
+        ckpts.join("step-000000004.ckpt").is_file(),
+        "the end is always saved"
+    );
+    assert_eq!(
+        count(&run.join("samples"), "step-", ".png"),
+        3,
+        "steps 0, 2 and 4"
+    );
+
+    ok(&["resume", run_s, "--max-steps", "6"]);
+    assert!(ckpts.join("step-000000006.ckpt").is_file());
+
+    let out = dir.path().join("samples");
+    let out_s = out.to_str().unwrap();
+    let said = ok(&[
+        "sample", "--run", run_s, "--count", "5", "--steps", "4", "--frames", "--out", out_s,
+    ]);
+    assert!(said.contains("wrote 5 samples"), "{said}");
+    assert_eq!(count(&out, "sample-", ".png"), 5);
+    assert_eq!(
+        count(&out, "canvas-t", ".png"),
+        4,
+        "more steps than trained (T = 2)"
+    );
+    assert_eq!(count(&out, "delta-t", ".png"), 4);
+    assert!(out.join("grid.png").is_file() && out.join("drawing.gif").is_file());
+    let first = image::open(out.join("sample-00000.png")).unwrap();
+    assert_eq!((first.width(), first.height()), (16, 16));
+
+    // The same seed draws the same images.
+    let again = dir.path().join("again");
+    ok(&[
+        "sample",
+        "--run",
+        run_s,
+        "--count",
+        "5",
+        "--steps",
+        "4",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(out.join("sample-00003.png")).unwrap(),
+        std::fs::read(again.join("sample-00003.png")).unwrap()
+    );
+}
+
+#[test]
+fn errors_are_one_line_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let out_s = out.to_str().unwrap();
+    let e = fails(&["train", "--preset", "nope", "--out", out_s]);
+    assert!(e.contains("gran-fmnist"), "{e}");
+    let e = fails(&[
+        "train",
+        "--preset",
+        "gran-shapes",
+        "--backend",
+        "cuda",
+        "--out",
+        out_s,
+    ]);
+    assert!(e.contains("cuda") && e.contains("not compiled in"), "{e}");
+    let e = fails(&["train", "--data", "idx", "--out", out_s]);
+    assert!(e.contains("idx:DIR"), "{e}");
+    let e = fails(&["train", "--data", "cifar10:/no/such/dir", "--out", out_s]);
+    assert!(e.contains("/no/such/dir"), "{e}");
+    let e = fails(&["sample", "--run", "/no/such/run", "--out", out_s]);
+    assert!(e.contains("config.toml"), "{e}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[model.gran]\ndecoder_widths = [8, 4, 3]\nchannels = 1\n",
+    )
+    .unwrap();
+    let e = fails(&["train", "--config", bad.to_str().unwrap(), "--out", out_s]);
+    assert!(e.contains("model.decoder_widths"), "{e}");
+}
+
+#[test]
+fn presets_are_listed() {
+    let out = ok(&["presets"]);
+    for name in [
+        "gran-shapes",
+        "gran-fmnist",
+        "dcgan-fmnist",
+        "gran-cifar10",
+        "gran-lsun64",
+    ] {
+        assert!(out.contains(name), "{out}");
+    }
+}
