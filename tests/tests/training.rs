@@ -191,3 +191,56 @@ fn a_bad_run_reports_an_error_event() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_short_training_on_fashion_mnist_moves_d_of_g_and_draws_varied_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = easel_core::train::Preset::find("gran-fmnist")
+        .unwrap()
+        .config;
+    config.train.data_limit = Some(640);
+    config.train.batch_size = 32;
+    config.train.sample_count = 16;
+    config.train.sample_every = 1000;
+    config.train.checkpoint_every = 1000;
+    let mut t = Trainer::create(dir.path().join("run"), config)
+        .expect("Fashion-MNIST is installed (.ci/run installs it)");
+    assert_eq!(t.data().name, "Fashion-MNIST");
+    let events = run_steps(&mut t, 20);
+    let d_fake: Vec<f32> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(s) => s.d_fake,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(d_fake.len(), 20);
+    let late = d_fake[15..].iter().sum::<f32>() / 5.0;
+    assert!(
+        (late - d_fake[0]).abs() > 0.05,
+        "D(G(z)) did not move: {d_fake:?}"
+    );
+
+    let samples = t.fixed_samples();
+    let n = samples.image_len();
+    let per_pixel_std: f32 = (0..n)
+        .map(|p| {
+            let v: Vec<f32> = (0..samples.count)
+                .map(|i| samples.pixels[i * n + p])
+                .collect();
+            let mean = v.iter().sum::<f32>() / v.len() as f32;
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt()
+        })
+        .sum::<f32>()
+        / n as f32;
+    assert!(
+        per_pixel_std > 0.01,
+        "samples are (nearly) constant: std {per_pixel_std}"
+    );
+    let within: f32 = {
+        let first = &samples.pixels[..n];
+        let mean = first.iter().sum::<f32>() / n as f32;
+        (first.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n as f32).sqrt()
+    };
+    assert!(within > 0.02, "a sample is a flat image: std {within}");
+}
