@@ -59,6 +59,12 @@ fn concat(batches: &mut Vec<ImageBatch>, index: usize, next: ImageBatch) {
 }
 
 impl LoadedModel {
+    /// The T the generator was trained with.
+    pub fn trained_steps(&self) -> usize {
+        let ModelConfig::Gran(g) = &self.config.model;
+        g.steps
+    }
+
     /// Loads `checkpoint` (default: the newest intact one) of the run in `run_dir`.
     pub fn load(run_dir: &Path, checkpoint: Option<&Path>, backend: BackendKind) -> Result<Self> {
         let run = RunDir::new(run_dir);
@@ -117,6 +123,21 @@ impl LoadedModel {
         intermediates: bool,
     ) -> Result<Samples> {
         let ModelConfig::Gran(gran) = &self.config.model;
+        self.sample_with_noise(count, steps, seed, intermediates, gran.noise)
+    }
+
+    /// As [`Self::sample`], with the noise drawn once or per step as `noise` says rather than as
+    /// the model was trained (the studio's toggle: a model trained with one z may still be shown
+    /// a fresh z at every step).
+    pub fn sample_with_noise(
+        &self,
+        count: usize,
+        steps: Option<usize>,
+        seed: u64,
+        intermediates: bool,
+        noise_mode: NoiseMode,
+    ) -> Result<Samples> {
+        let ModelConfig::Gran(gran) = &self.config.model;
         let steps = steps.unwrap_or(gran.steps);
         if !(1..=256).contains(&steps) {
             return Err(Error::config(
@@ -130,7 +151,7 @@ impl LoadedModel {
                 "expected at least one image".to_string(),
             ));
         }
-        let z_steps = if gran.noise == NoiseMode::PerStep {
+        let z_steps = if noise_mode == NoiseMode::PerStep {
             steps
         } else {
             1

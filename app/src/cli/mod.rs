@@ -1,9 +1,9 @@
 //! The command line: `presets`, `train`, `resume`, `sample`, `bench`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
-mod bench;
-mod sample;
-mod train;
+pub mod bench;
+pub mod sample;
+pub mod train;
 
 use std::path::PathBuf;
 
@@ -17,12 +17,16 @@ use easel_core::train::{ModelConfig, Preset, RunConfig};
 #[derive(Debug, Parser)]
 #[command(name = "easel", version, about)]
 pub struct Cli {
+    /// What to do (default: open the studio).
     #[command(subcommand)]
-    command: Command,
+    pub command: Option<Command>,
 }
 
+/// The commands.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
+    /// Open the studio window (the default).
+    Studio(crate::studio::StudioArgs),
     /// List the shipped presets.
     Presets,
     /// Train a new run.
@@ -35,9 +39,10 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// Runs the parsed command.
-pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+/// Runs a command-line command.
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Studio(args) => crate::studio::run(args),
         Command::Presets => {
             for p in Preset::all() {
                 println!(

@@ -98,7 +98,7 @@ fn drive(mut trainer: Trainer) -> Result<()> {
             ..
         } => {
             for w in warnings {
-                bar.println(format!("warning: {w}"));
+                bar.suspend(|| eprintln!("warning: {w}"));
             }
             match target_step {
                 Some(t) => {
@@ -109,7 +109,7 @@ fn drive(mut trainer: Trainer) -> Result<()> {
             }
             bar.set_position(step);
             bar.reset_eta();
-            bar.println(format!("{steps_per_epoch} steps per epoch"));
+            bar.suspend(|| eprintln!("{steps_per_epoch} steps per epoch"));
         }
         Event::Step(s) => {
             bar.set_position(s.step);
@@ -123,9 +123,11 @@ fn drive(mut trainer: Trainer) -> Result<()> {
                 s.images_per_second
             ));
         }
-        Event::Checkpoint { path, .. } => bar.println(format!("checkpoint {}", path.display())),
+        Event::Checkpoint { path, .. } => {
+            bar.suspend(|| eprintln!("checkpoint {}", path.display()))
+        }
         Event::Finished { step, reason } => {
-            bar.println(format!("finished at step {step} ({reason:?})"))
+            bar.suspend(|| eprintln!("finished at step {step} ({reason:?})"))
         }
         Event::Error { message, .. } => error = Some(message),
         _ => {}

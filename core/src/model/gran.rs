@@ -271,6 +271,43 @@ impl GranConfig {
         )
     }
 
+    /// Parameters of (G, D), counted without allocating them (burn initialises lazily).
+    pub fn parameter_counts(&self) -> (usize, usize) {
+        let device = Device::flex();
+        (
+            self.init_generator(&device).num_params(),
+            self.init_discriminator(&device).num_params(),
+        )
+    }
+
+    /// Floats of activation kept for the backward pass per image: every feature map of f (T times),
+    /// g (T − 1 times) and D (three passes per step), counted once each.
+    fn activation_floats_per_image(&self) -> usize {
+        let mut decoder = 0;
+        let mut side = self.base_side();
+        for &w in &self.decoder_widths {
+            decoder += w * side * side;
+            side *= 2;
+        }
+        let mut discriminator = 0;
+        let mut side = self.image_size;
+        for &w in &self.discriminator_channels() {
+            discriminator += w * side * side;
+            side /= 2;
+        }
+        let steps = self.steps;
+        // g mirrors f's maps; BatchNorm and activations roughly double what a layer keeps.
+        2 * (steps * decoder + (steps - 1) * decoder + 3 * discriminator)
+    }
+
+    /// Estimated memory of training at `batch_size`: weights, gradients and Adam's two moments
+    /// (4 floats per parameter) plus the activations kept for backward, in bytes.
+    pub fn training_memory_bytes(&self, batch_size: usize) -> u64 {
+        let (g, d) = self.parameter_counts();
+        let floats = 4 * (g + d) + batch_size * self.activation_floats_per_image();
+        4 * floats as u64
+    }
+
     /// FLOPs of one training step (one D update then one G update) per image in the batch,
     /// counting a backward pass as twice its forward: D step = G fwd + 2 × (D fwd + bwd);
     /// G step = G fwd + bwd + D fwd + bwd.
@@ -518,6 +555,19 @@ mod tests {
                 .to_string()
                 .contains("model.steps")
         );
+    }
+
+    #[test]
+    fn parameter_counts_match_the_layers() {
+        let cfg = tiny(2);
+        let (g, d) = cfg.parameter_counts();
+        // W z + b (4→6): 30; f: FC 11→128 (1536), deconvs 8→4 (516) and 4→1 (65), BN(8), BN(4)
+        // (24 learnable + 24 running); g: convs 1→4 (68) and 4→8 (520), BN(8) (16 + 16), FC 128→5
+        // (645).
+        assert_eq!(g, 30 + 1536 + 516 + 65 + 48 + 68 + 520 + 32 + 645);
+        // D: convs 1→4 (68) and 4→8 (520), BN(8) (16 + 16), FC 128→1 (129).
+        assert_eq!(d, 68 + 520 + 32 + 129);
+        assert!(d > 0 && cfg.training_memory_bytes(64) > 4 * (g + d) as u64);
     }
 
     #[test]

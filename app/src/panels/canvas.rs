@@ -1,0 +1,380 @@
+//! The Canvas panel (GRAN): a grid of samples and a slider over t = 1..T′ with T′ up to 3 × T
+//! (steps past the trained T marked); the canvas C_t or the update ΔC_t as a signed heatmap;
+//! play/pause; click a sample for its strip of steps; z once or per step; reseed; export the strip
+//! as PNG and the drawing as a looping GIF.
+
+use std::path::{Path, PathBuf};
+
+use easel_core::backend::BackendKind;
+use easel_core::export;
+use easel_core::images::ImageBatch;
+use easel_core::model::gran::NoiseMode;
+use easel_core::sample::{LoadedModel, Samples};
+use egui::TextureHandle;
+use serde::{Deserialize, Serialize};
+
+use crate::picker::Wake;
+use crate::textures;
+use crate::worker::Pending;
+
+/// Seconds each step shows while playing.
+const FRAME_SECONDS: f64 = 0.5;
+
+struct Drawn {
+    run: PathBuf,
+    checkpoint_step: u64,
+    trained_steps: usize,
+    samples: Samples,
+    canvases: Vec<TextureHandle>,
+    deltas: Vec<TextureHandle>,
+    columns: usize,
+}
+
+type Drawing = easel_core::Result<(u64, usize, Samples)>;
+
+/// The Canvas panel.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct CanvasPanel {
+    /// Seed of the samples' noise.
+    pub seed: u64,
+    /// Draw with a fresh z at every step (else one z per image).
+    pub noise_per_step: bool,
+    /// Show ΔC_t instead of C_t.
+    pub show_delta: bool,
+    /// The step shown, 1-based.
+    pub t: usize,
+    /// Samples in the grid.
+    pub count: usize,
+    /// How far past T the slider goes (T′ = factor × T).
+    pub extra_factor: usize,
+    #[serde(skip)]
+    drawn: Option<Drawn>,
+    #[serde(skip)]
+    pending: Option<(PathBuf, Pending<Drawing>)>,
+    #[serde(skip)]
+    error: Option<String>,
+    #[serde(skip)]
+    playing: bool,
+    #[serde(skip)]
+    last_advance: f64,
+    #[serde(skip)]
+    selected: Option<usize>,
+    #[serde(skip)]
+    strip: Option<TextureHandle>,
+    #[serde(skip)]
+    notice: Option<String>,
+}
+
+impl Default for CanvasPanel {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            noise_per_step: false,
+            show_delta: false,
+            t: 1,
+            count: 16,
+            extra_factor: 3,
+            drawn: None,
+            pending: None,
+            error: None,
+            playing: false,
+            last_advance: 0.0,
+            selected: None,
+            strip: None,
+            notice: None,
+        }
+    }
+}
+
+fn one_image(batch: &ImageBatch, index: usize) -> ImageBatch {
+    let n = batch.image_len();
+    ImageBatch {
+        count: 1,
+        pixels: batch.pixels[index * n..(index + 1) * n].to_vec(),
+        ..batch.clone()
+    }
+}
+
+impl CanvasPanel {
+    /// The number of steps the slider reaches (T′).
+    pub fn max_steps(&self) -> Option<usize> {
+        self.drawn.as_ref().map(|d| d.samples.canvases.len())
+    }
+
+    /// Whether samples are drawn and shown.
+    pub fn has_drawing(&self) -> bool {
+        self.drawn.is_some()
+    }
+
+    /// Draws new samples from the newest checkpoint of `run`.
+    pub fn draw(&mut self, run: &Path, wake: Wake) {
+        let (run_dir, seed, count, factor, per_step) = (
+            run.to_path_buf(),
+            self.seed,
+            self.count,
+            self.extra_factor,
+            self.noise_per_step,
+        );
+        let pending = Pending::spawn(
+            "easel-sample",
+            move || wake(),
+            move || {
+                let model = LoadedModel::load(&run_dir, None, BackendKind::Cpu)?;
+                let trained = model.trained_steps();
+                let noise = if per_step {
+                    NoiseMode::PerStep
+                } else {
+                    NoiseMode::Once
+                };
+                let samples =
+                    model.sample_with_noise(count, Some(trained * factor), seed, true, noise)?;
+                Ok((model.step, trained, samples))
+            },
+        );
+        self.error = None;
+        self.pending = Some((run.to_path_buf(), pending));
+    }
+
+    fn poll(&mut self, ctx: &egui::Context) {
+        let Some((_, pending)) = &self.pending else {
+            return;
+        };
+        let Some(result) = pending.poll() else { return };
+        let (run, _) = self.pending.take().expect("checked above");
+        match result {
+            Ok((checkpoint_step, trained_steps, samples)) => {
+                let columns = samples.images.square_columns();
+                let canvases = samples
+                    .canvases
+                    .iter()
+                    .enumerate()
+                    .map(|(t, c)| textures::upload_grid(ctx, &format!("canvas-{t}"), c, columns))
+                    .collect();
+                let deltas = samples
+                    .delta_canvases
+                    .iter()
+                    .enumerate()
+                    .map(|(t, d)| {
+                        textures::upload_grid(
+                            ctx,
+                            &format!("delta-{t}"),
+                            &textures::heatmap(d),
+                            columns,
+                        )
+                    })
+                    .collect();
+                self.t = self.t.clamp(1, samples.canvases.len());
+                self.drawn = Some(Drawn {
+                    run,
+                    checkpoint_step,
+                    trained_steps,
+                    samples,
+                    canvases,
+                    deltas,
+                    columns,
+                });
+                self.strip = None;
+                self.refresh_strip(ctx);
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    fn strip_batch(&self, drawn: &Drawn, index: usize) -> ImageBatch {
+        let frames: Vec<ImageBatch> = if self.show_delta {
+            drawn
+                .samples
+                .delta_canvases
+                .iter()
+                .map(|d| textures::heatmap(&one_image(d, index)))
+                .collect()
+        } else {
+            drawn
+                .samples
+                .canvases
+                .iter()
+                .map(|c| one_image(c, index))
+                .collect()
+        };
+        let mut strip = frames[0].clone();
+        for f in &frames[1..] {
+            strip.count += 1;
+            strip.pixels.extend_from_slice(&f.pixels);
+        }
+        strip
+    }
+
+    fn refresh_strip(&mut self, ctx: &egui::Context) {
+        self.strip = match (&self.drawn, self.selected) {
+            (Some(d), Some(i)) if i < d.samples.images.count => {
+                let strip = self.strip_batch(d, i);
+                Some(textures::upload(
+                    ctx,
+                    "canvas-strip",
+                    &strip.upscaled_grid(strip.count, 4),
+                ))
+            }
+            _ => None,
+        };
+    }
+
+    /// Writes the selected sample's strip (PNG) and the whole grid's drawing (GIF) to
+    /// `<run>/exports/`; returns the files written.
+    pub fn export(&self) -> Result<Vec<PathBuf>, String> {
+        let drawn = self.drawn.as_ref().ok_or("draw samples first")?;
+        let dir = drawn.run.join("exports");
+        export::create_dir(&dir).map_err(|e| e.to_string())?;
+        let mut written = Vec::new();
+        if let Some(i) = self.selected {
+            let strip = self.strip_batch(drawn, i);
+            let path = dir.join(format!("strip-seed{}-sample{i}.png", self.seed));
+            export::save_png(&strip.upscaled_grid(strip.count, 4), &path)
+                .map_err(|e| e.to_string())?;
+            written.push(path);
+        }
+        let frames: Vec<_> = drawn
+            .samples
+            .canvases
+            .iter()
+            .map(|c| c.upscaled_grid(drawn.columns, 3))
+            .collect();
+        let path = dir.join(format!("drawing-seed{}.gif", self.seed));
+        export::save_gif(&frames, 400, &path).map_err(|e| e.to_string())?;
+        written.push(path);
+        Ok(written)
+    }
+
+    /// Draws the panel; `run` is the run to draw from (the current or the opened one).
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, wake: Wake) {
+        self.poll(ui.ctx());
+        ui.heading("Canvas");
+        let Some(run) = run else {
+            ui.label("Train a model or open a run in the Runs panel to scrub its drawing steps.");
+            return;
+        };
+        ui.horizontal(|ui| {
+            let busy = self.pending.is_some();
+            if ui
+                .add_enabled(!busy, egui::Button::new("Draw samples"))
+                .clicked()
+            {
+                self.draw(run, wake.clone());
+            }
+            if ui.add_enabled(!busy, egui::Button::new("Reseed")).clicked() {
+                self.seed += 1;
+                self.draw(run, wake.clone());
+            }
+            ui.label(format!("seed {}", self.seed));
+            if ui
+                .checkbox(&mut self.noise_per_step, "z per step")
+                .changed()
+                && !busy
+            {
+                self.draw(run, wake.clone());
+            }
+            if busy {
+                ui.spinner();
+            }
+        });
+        ui.label(format!("From {}", run.display()));
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Could not draw: {e}"));
+        }
+        let Some(drawn) = &self.drawn else { return };
+        let max = drawn.canvases.len();
+        let trained = drawn.trained_steps;
+        let mut changed_view = false;
+        ui.horizontal(|ui| {
+            if ui
+                .button(if self.playing { "Pause" } else { "Play" })
+                .clicked()
+            {
+                self.playing = !self.playing;
+                self.last_advance = ui.input(|i| i.time);
+            }
+            ui.add(egui::Slider::new(&mut self.t, 1..=max).text("step t"));
+            if self.t > trained {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("beyond the trained T = {trained}"),
+                );
+            } else {
+                ui.label(format!("of T = {trained} trained"));
+            }
+            changed_view |= ui
+                .checkbox(&mut self.show_delta, "show ΔC_t (update) instead of C_t")
+                .changed();
+        });
+        if self.playing {
+            let now = ui.input(|i| i.time);
+            if now - self.last_advance >= FRAME_SECONDS {
+                self.t = self.t % max + 1;
+                self.last_advance = now;
+            }
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs_f64(FRAME_SECONDS / 4.0));
+        }
+        let texture = if self.show_delta {
+            &drawn.deltas[self.t - 1]
+        } else {
+            &drawn.canvases[self.t - 1]
+        };
+        ui.label(format!(
+            "{} at t = {} (checkpoint step {}); click a sample for its strip of steps",
+            if self.show_delta {
+                "ΔC_t: blue negative, white 0, red positive"
+            } else {
+                "C_t = sigmoid(Σ ΔC)"
+            },
+            self.t,
+            drawn.checkpoint_step
+        ));
+        let size = texture.size_vec2();
+        let scale = (420.0 / size.x).clamp(1.0, 8.0);
+        let response = ui.add(
+            egui::Image::new(texture)
+                .fit_to_exact_size(size * scale)
+                .sense(egui::Sense::click()),
+        );
+        if response.clicked()
+            && let Some(pos) = response.interact_pointer_pos()
+        {
+            let cell = response.rect.width() / drawn.columns as f32;
+            let (col, row) = (
+                ((pos.x - response.rect.left()) / cell) as usize,
+                ((pos.y - response.rect.top()) / cell) as usize,
+            );
+            let index = row * drawn.columns + col.min(drawn.columns - 1);
+            if index < drawn.samples.images.count {
+                self.selected = Some(index);
+                changed_view = true;
+            }
+        }
+        if changed_view {
+            self.refresh_strip(ui.ctx());
+        }
+        if let (Some(strip), Some(i)) = (&self.strip, self.selected) {
+            ui.label(format!("Sample {i}, steps 1 to {max}"));
+            let size = strip.size_vec2();
+            let scale = (ui.available_width() / size.x).min(2.0);
+            ui.add(egui::Image::new(strip).fit_to_exact_size(size * scale));
+        }
+        if ui.button("Export strip (PNG) and drawing (GIF)").clicked() {
+            self.notice = Some(match self.export() {
+                Ok(files) => format!(
+                    "Wrote {}",
+                    files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Err(e) => format!("Export failed: {e}"),
+            });
+        }
+        if let Some(n) = &self.notice {
+            ui.label(n);
+        }
+    }
+}

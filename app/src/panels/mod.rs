@@ -1,0 +1,47 @@
+//! The studio's panels, one per file, each a struct with its persisted state and a `ui` method.
+
+pub mod canvas;
+pub mod data;
+pub mod model;
+pub mod runs;
+pub mod train;
+
+use serde::{Deserialize, Serialize};
+
+/// The panels of the left navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PanelKind {
+    /// Choose and preview data.
+    Data,
+    /// Configure the model and schedule.
+    #[default]
+    Model,
+    /// Train and watch.
+    Train,
+    /// Scrub GRAN's drawing steps.
+    Canvas,
+    /// Browse run folders.
+    Runs,
+}
+
+impl PanelKind {
+    /// All panels in navigation order.
+    pub const ALL: [PanelKind; 5] = [
+        PanelKind::Data,
+        PanelKind::Model,
+        PanelKind::Train,
+        PanelKind::Canvas,
+        PanelKind::Runs,
+    ];
+
+    /// The label in the navigation.
+    pub fn label(self) -> &'static str {
+        match self {
+            PanelKind::Data => "Data",
+            PanelKind::Model => "Model",
+            PanelKind::Train => "Train",
+            PanelKind::Canvas => "Canvas",
+            PanelKind::Runs => "Runs",
+        }
+    }
+}

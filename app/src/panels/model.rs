@@ -1,0 +1,284 @@
+//! The Model panel: model kind and preset, every config field editable with validation (a bad
+//! value is marked with the reason and Start is disabled), parameter count, FLOPs per image,
+//! estimated training memory, and the backend.
+
+use easel_core::backend::BackendKind;
+use easel_core::model::gran::NoiseMode;
+use easel_core::train::config::DEFAULT_PRESET;
+use easel_core::train::{ModelConfig, Preset, RunConfig};
+use serde::{Deserialize, Serialize};
+
+/// The Model panel.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelPanel {
+    /// The preset last picked.
+    pub preset: String,
+    /// The configuration being edited (its data section is the Data panel's).
+    pub config: RunConfig,
+    /// The decoder widths as typed.
+    pub decoder_widths: String,
+    /// The discriminator widths as typed.
+    pub discriminator_widths: String,
+    /// `train.max_steps` as typed (empty = none).
+    pub max_steps: String,
+    /// `train.minutes` as typed (empty = none).
+    pub minutes: String,
+}
+
+impl Default for ModelPanel {
+    fn default() -> Self {
+        let mut panel = Self {
+            preset: String::new(),
+            config: RunConfig::default(),
+            decoder_widths: String::new(),
+            discriminator_widths: String::new(),
+            max_steps: String::new(),
+            minutes: String::new(),
+        };
+        panel.apply_preset(DEFAULT_PRESET);
+        panel
+    }
+}
+
+fn widths_text(widths: &[usize]) -> String {
+    widths
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_widths(text: &str, field: &str) -> Result<Vec<usize>, (String, String)> {
+    text.split([',', ' '])
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            (
+                field.to_string(),
+                format!("expected whole numbers separated by commas, found {text:?}"),
+            )
+        })
+}
+
+fn parse_optional<T: std::str::FromStr>(
+    text: &str,
+    field: &str,
+) -> Result<Option<T>, (String, String)> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse().map(Some).map_err(|_| {
+        (
+            field.to_string(),
+            format!("expected a number or nothing, found {t:?}"),
+        )
+    })
+}
+
+impl ModelPanel {
+    /// Replaces the form with preset `name` (keeps nothing of the old form).
+    pub fn apply_preset(&mut self, name: &str) {
+        if let Ok(p) = Preset::find(name) {
+            self.preset = name.to_string();
+            self.config = p.config;
+            let ModelConfig::Gran(g) = &self.config.model;
+            self.decoder_widths = widths_text(&g.decoder_widths);
+            self.discriminator_widths = widths_text(&g.discriminator_widths);
+            self.max_steps = self
+                .config
+                .train
+                .max_steps
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            self.minutes = self
+                .config
+                .train
+                .minutes
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+        }
+    }
+
+    /// The config the form describes, or the first invalid field and why.
+    pub fn build(&self) -> Result<RunConfig, (String, String)> {
+        let mut config = self.config.clone();
+        let ModelConfig::Gran(g) = &mut config.model;
+        g.decoder_widths = parse_widths(&self.decoder_widths, "model.decoder_widths")?;
+        g.discriminator_widths =
+            parse_widths(&self.discriminator_widths, "model.discriminator_widths")?;
+        config.train.max_steps = parse_optional(&self.max_steps, "train.max_steps")?;
+        config.train.minutes = parse_optional(&self.minutes, "train.minutes")?;
+        config.validate().map_err(|e| match e {
+            easel_core::Error::Config { field, reason } => (field, reason),
+            other => ("config".into(), other.to_string()),
+        })?;
+        Ok(config)
+    }
+
+    /// The image (side, channels) the model works at.
+    pub fn image_shape(&self) -> (usize, usize) {
+        self.config.model.image_shape()
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<Preset> {
+        let mut picked = None;
+        ui.heading("Model");
+        ui.horizontal(|ui| {
+            ui.label("Model: GRAN (T = 1 is DCGAN)");
+            egui::ComboBox::from_label("Preset")
+                .selected_text(self.preset.clone())
+                .show_ui(ui, |ui| {
+                    for p in Preset::all() {
+                        if ui
+                            .selectable_label(self.preset == p.name, p.name)
+                            .on_hover_text(&p.description)
+                            .clicked()
+                        {
+                            picked = Some(p);
+                        }
+                    }
+                });
+        });
+        if let Some(p) = &picked {
+            self.apply_preset(p.name);
+        }
+        let result = self.build();
+        let invalid = result.as_ref().err().cloned();
+        let mark = |ui: &mut egui::Ui, field: &str| {
+            if let Some((f, reason)) = &invalid
+                && f == field
+            {
+                ui.colored_label(ui.visuals().error_fg_color, reason.as_str());
+            }
+        };
+        let ModelConfig::Gran(g) = &mut self.config.model;
+        egui::Grid::new("model-fields").num_columns(3).spacing([12.0, 6.0]).show(ui, |ui| {
+            let row = |ui: &mut egui::Ui, label: &str, field: &str, add: &mut dyn FnMut(&mut egui::Ui) -> egui::Response| {
+                let label = ui.label(label);
+                add(ui).labelled_by(label.id);
+                mark(ui, field);
+                ui.end_row();
+            };
+            row(ui, "Image size", "model.image_size", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut g.image_size).range(4..=1024).suffix(" px"))
+            });
+            row(ui, "Channels", "model.channels", &mut |ui| {
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut g.channels, 1, "grey");
+                    ui.radio_value(&mut g.channels, 3, "RGB");
+                })
+                .response
+            });
+            row(ui, "Drawing steps T", "model.steps", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut g.steps).range(1..=64))
+            });
+            row(ui, "z dimensions", "model.z_dim", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut g.z_dim).range(1..=4096))
+            });
+            row(ui, "Noise", "model.noise", &mut |ui| {
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut g.noise, NoiseMode::Once, "z once");
+                    ui.radio_value(&mut g.noise, NoiseMode::PerStep, "z per step");
+                })
+                .response
+            });
+            row(ui, "h_z dimensions", "model.hz_dim", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut g.hz_dim).range(1..=4096))
+            });
+            row(ui, "h_c dimensions", "model.hc_dim", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut g.hc_dim).range(1..=4096))
+            });
+            row(ui, "Decoder widths", "model.decoder_widths", &mut |ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.decoder_widths).desired_width(160.0))
+                    .on_hover_text("Channels from f's first map to the image; the last is the image's channels")
+            });
+            row(ui, "Discriminator widths", "model.discriminator_widths", &mut |ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.discriminator_widths).desired_width(160.0))
+            });
+            row(ui, "Kernel size", "model.kernel_size", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut g.kernel_size).range(2..=9))
+            });
+            row(ui, "BatchNorm", "model.batch_norm", &mut |ui| {
+                ui.checkbox(&mut g.batch_norm, "in f, g and D")
+            });
+            let t = &mut self.config.train;
+            row(ui, "Batch size", "train.batch_size", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut t.batch_size).range(1..=4096))
+            });
+            row(ui, "D learning rate", "train.lr_d", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut t.lr_d).speed(1e-5).range(1e-7..=0.5))
+            });
+            row(ui, "G learning rate", "train.lr_g", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut t.lr_g).speed(1e-5).range(1e-7..=0.5))
+            });
+            row(ui, "D Adam β1", "train.beta1_d", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut t.beta1_d).speed(0.01).range(0.0..=0.999))
+            });
+            row(ui, "G Adam β1", "train.beta1_g", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut t.beta1_g).speed(0.01).range(0.0..=0.999))
+            });
+            row(ui, "Stop after steps", "train.max_steps", &mut |ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.max_steps).desired_width(100.0).hint_text("no limit"))
+            });
+            row(ui, "Stop after minutes", "train.minutes", &mut |ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.minutes).desired_width(100.0).hint_text("no limit"))
+            });
+            row(ui, "Samples every", "train.sample_every", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut t.sample_every).range(1..=1_000_000).suffix(" steps"))
+            });
+            row(ui, "Checkpoint every", "train.checkpoint_every", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut t.checkpoint_every).range(1..=1_000_000).suffix(" steps"))
+            });
+            row(ui, "Seed", "seed", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut self.config.seed))
+            });
+            row(ui, "Backend", "backend", &mut |ui| {
+                let backend = &mut self.config.backend;
+                egui::ComboBox::from_id_salt("backend")
+                    .selected_text(backend.name())
+                    .show_ui(ui, |ui| {
+                    for b in BackendKind::ALL {
+                        let usable = b.device();
+                        let label = ui.add_enabled(usable.is_ok(), egui::Button::selectable(*backend == b, b.name()));
+                        let label = match &usable {
+                            Ok(_) => label,
+                            Err(e) => label.on_disabled_hover_text(e.to_string()),
+                        };
+                        if label.clicked() {
+                            *backend = b;
+                        }
+                    }
+                    })
+                    .response
+            });
+        });
+        ui.separator();
+        match &result {
+            Ok(config) => {
+                let ModelConfig::Gran(g) = &config.model;
+                let (gp, dp) = g.parameter_counts();
+                ui.label(format!(
+                    "{}: G {:.2} M parameters, D {:.2} M · {:.1} MFLOP to draw one image, {:.1} MFLOP per image per training step · about {:.0} MB to train at batch {}",
+                    config.model.label(),
+                    gp as f64 / 1e6,
+                    dp as f64 / 1e6,
+                    g.generator_flops() as f64 / 1e6,
+                    g.train_step_flops() as f64 / 1e6,
+                    g.training_memory_bytes(config.train.batch_size) as f64 / 1e6,
+                    config.train.batch_size
+                ));
+            }
+            Err((field, reason)) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Invalid {field}: {reason}. Start is disabled."),
+                );
+            }
+        }
+        picked
+    }
+}

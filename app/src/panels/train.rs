@@ -1,0 +1,245 @@
+//! The Train panel: start, pause, resume, stop, single D and G steps and save now; live curves of
+//! the losses and of D's outputs; the fixed-z sample grid; progress with images/s and ETA; and
+//! the divergence alarm.
+
+use std::path::{Path, PathBuf};
+
+use easel_core::train::{Command, RunConfig};
+use egui::TextureHandle;
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use crate::textures;
+use crate::worker::{SessionStatus, TrainSession};
+
+/// The Train panel's own state (the session itself belongs to the studio).
+#[derive(Default)]
+pub struct TrainPanel {
+    samples: Option<(u64, TextureHandle)>,
+}
+
+/// What the Train panel asks the studio to do.
+pub enum TrainAction {
+    /// Start a new run with this config in this folder.
+    Start(PathBuf, Box<RunConfig>),
+}
+
+/// A folder name for a new run: `<preset>-<UTC date>-<time>`.
+pub fn new_run_dir(root: &Path, preset: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let base = format!(
+        "{preset}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    let mut dir = root.join(&base);
+    let mut n = 2;
+    while dir.exists() {
+        dir = root.join(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+fn format_seconds(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+impl TrainPanel {
+    /// Draws the panel. `config` is the Model and Data panels' config, or why it is invalid.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        session: Option<&TrainSession>,
+        config: Result<RunConfig, String>,
+        runs_root: &Path,
+        preset: &str,
+    ) -> Option<TrainAction> {
+        let mut action = None;
+        ui.heading("Train");
+        let live = session.is_some_and(TrainSession::is_live);
+        let status = session.map(|s| s.status.clone());
+        let running = status == Some(SessionStatus::Running);
+        let paused = status == Some(SessionStatus::Paused);
+        ui.horizontal(|ui| {
+            let can_start = !live && config.is_ok();
+            let start = ui.add_enabled(can_start, egui::Button::new("Start"));
+            if start.clicked()
+                && let Ok(c) = &config
+            {
+                action = Some(TrainAction::Start(
+                    new_run_dir(runs_root, preset),
+                    Box::new(c.clone()),
+                ));
+            }
+            let send = |c: Command| {
+                if let Some(s) = session {
+                    s.send(c);
+                }
+            };
+            if ui
+                .add_enabled(running, egui::Button::new("Pause"))
+                .clicked()
+            {
+                send(Command::Pause);
+            }
+            if ui
+                .add_enabled(paused, egui::Button::new("Resume"))
+                .clicked()
+            {
+                send(Command::Resume);
+            }
+            if ui
+                .add_enabled(live, egui::Button::new("Stop"))
+                .on_hover_text("Saves a checkpoint, then stops")
+                .clicked()
+            {
+                send(Command::Stop);
+            }
+            if ui
+                .add_enabled(paused, egui::Button::new("Step D"))
+                .on_hover_text("One discriminator update")
+                .clicked()
+            {
+                send(Command::StepD);
+            }
+            if ui
+                .add_enabled(paused, egui::Button::new("Step G"))
+                .on_hover_text("One generator update")
+                .clicked()
+            {
+                send(Command::StepG);
+            }
+            if ui
+                .add_enabled(live, egui::Button::new("Save now"))
+                .clicked()
+            {
+                send(Command::SaveNow);
+            }
+        });
+        if let Err(reason) = &config
+            && !live
+        {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Start is disabled: {reason}"),
+            );
+        }
+        let Some(session) = session else {
+            ui.label("Press Start to train the configuration of the Model and Data panels.");
+            return action;
+        };
+        self.status_ui(ui, session);
+        if (session.samples_changed
+            || self.samples.as_ref().map(|(s, _)| *s) != session.samples.as_ref().map(|(s, _)| *s))
+            && let Some((step, images)) = &session.samples
+        {
+            let texture =
+                textures::upload_grid(ui.ctx(), "train-samples", images, images.square_columns());
+            self.samples = Some((*step, texture));
+        }
+        ui.columns(2, |cols| {
+            curves_ui(&mut cols[0], session);
+            if let Some((step, texture)) = &self.samples {
+                cols[1].label(format!("Fixed-z samples at step {step}"));
+                let size = texture.size_vec2();
+                let scale = (cols[1].available_width() / size.x).clamp(0.5, 6.0);
+                cols[1].add(egui::Image::new(texture).fit_to_exact_size(size * scale));
+            }
+        });
+        action
+    }
+
+    fn status_ui(&self, ui: &mut egui::Ui, session: &TrainSession) {
+        let step = session.latest().map_or(0, |s| s.step);
+        let text = match &session.status {
+            SessionStatus::Starting => "Loading data and building the model…".to_string(),
+            SessionStatus::Running => "Training".into(),
+            SessionStatus::Paused => "Paused".into(),
+            SessionStatus::Finished(reason) => format!("Finished ({reason:?})"),
+            SessionStatus::Failed(e) => format!("Stopped by an error: {e}"),
+        };
+        if let SessionStatus::Failed(_) = session.status {
+            ui.colored_label(ui.visuals().error_fg_color, text);
+        } else {
+            ui.label(format!("{text} · run folder {}", session.run_dir.display()));
+        }
+        if let Some(alarm) = &session.alarm {
+            ui.colored_label(ui.visuals().warn_fg_color, alarm);
+        }
+        for w in &session.warnings {
+            ui.colored_label(ui.visuals().warn_fg_color, w);
+        }
+        if let Some(s) = session.latest() {
+            let (fraction, eta) = match session.target_step {
+                Some(t) if t > 0 => {
+                    let left = t.saturating_sub(step) as f64;
+                    let per_step = s.elapsed_seconds / s.step.max(1) as f64;
+                    (
+                        step as f32 / t as f32,
+                        format!(" · ETA {}", format_seconds(left * per_step)),
+                    )
+                }
+                _ => (s.epoch_progress as f32, String::new()),
+            };
+            let label = format!(
+                "Step {step}{} · epoch {} ({:.0}%) · {:.0} images/s{eta}",
+                session
+                    .target_step
+                    .map(|t| format!(" / {t}"))
+                    .unwrap_or_default(),
+                s.epoch,
+                s.epoch_progress * 100.0,
+                s.images_per_second
+            );
+            ui.add(egui::ProgressBar::new(fraction.clamp(0.0, 1.0)).text(label));
+        }
+    }
+}
+
+fn curves_ui(ui: &mut egui::Ui, session: &TrainSession) {
+    let series = |f: &dyn Fn(&easel_core::train::StepStats) -> Option<f32>| -> PlotPoints<'static> {
+        session
+            .history
+            .iter()
+            .filter_map(|s| f(s).map(|v| [s.step as f64, f64::from(v)]))
+            .collect::<Vec<_>>()
+            .into()
+    };
+    ui.label("Losses");
+    Plot::new("losses")
+        .height(160.0)
+        .legend(Legend::default())
+        .show(ui, |plot| {
+            plot.line(Line::new("D loss", series(&|s| s.d_loss)));
+            plot.line(Line::new("G loss", series(&|s| s.g_loss)));
+        });
+    ui.label("Discriminator outputs");
+    Plot::new("d-outputs")
+        .height(160.0)
+        .legend(Legend::default())
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |plot| {
+            plot.line(Line::new("mean D(x)", series(&|s| s.d_real)));
+            plot.line(Line::new("mean D(G(z))", series(&|s| s.d_fake)));
+        });
+}

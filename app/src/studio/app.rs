@@ -1,0 +1,405 @@
+//! The studio's top level: navigation, the panels, the training session, persistence, the status
+//! bar with its frame-time readout, and the question asked when closing during training.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use easel_core::train::{Command, JobStart, RunConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::panels::PanelKind;
+use crate::panels::canvas::CanvasPanel;
+use crate::panels::data::DataPanel;
+use crate::panels::model::ModelPanel;
+use crate::panels::runs::{RunsAction, RunsPanel};
+use crate::panels::train::{TrainAction, TrainPanel};
+use crate::picker::{FolderPicker, Wake};
+use crate::worker::TrainSession;
+
+/// Frames kept for the frame-time readout.
+const FRAME_WINDOW: usize = 600;
+/// Runs kept in the recent list.
+const MAX_RECENT: usize = 12;
+
+/// What survives a restart (eframe storage).
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    /// The panel shown.
+    pub panel: PanelKind,
+    /// Where new runs go.
+    pub runs_root: PathBuf,
+    /// Runs opened or trained lately, newest first.
+    pub recent_runs: Vec<PathBuf>,
+    /// The Data panel.
+    pub data: DataPanel,
+    /// The Model panel.
+    pub model: ModelPanel,
+    /// The Canvas panel.
+    pub canvas: CanvasPanel,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            panel: PanelKind::default(),
+            runs_root: std::env::current_dir().unwrap_or_default().join("runs"),
+            recent_runs: Vec::new(),
+            data: DataPanel::default(),
+            model: ModelPanel::default(),
+            canvas: CanvasPanel::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// Not closing.
+    No,
+    /// Asking whether to save.
+    Asking,
+    /// Allowed: the next close request goes through.
+    Allowed,
+}
+
+/// The studio application.
+pub struct Studio {
+    /// Persisted state.
+    pub state: Persisted,
+    train: TrainPanel,
+    runs: RunsPanel,
+    session: Option<TrainSession>,
+    canvas_run: Option<PathBuf>,
+    picker: Box<dyn FolderPicker>,
+    frame_seconds: VecDeque<f32>,
+    all_frame_seconds: Vec<f32>,
+    closing: Closing,
+    automation: super::StudioArgs,
+    opened_at: Instant,
+}
+
+impl Studio {
+    /// The studio, restored from eframe storage when there is any.
+    pub fn new(cc: &eframe::CreationContext<'_>, picker: Box<dyn FolderPicker>) -> Self {
+        let state = cc
+            .storage
+            .and_then(|s| eframe::get_value::<Persisted>(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        Self::with_state(state, picker)
+    }
+
+    /// The studio with given state (tests).
+    pub fn with_state(state: Persisted, picker: Box<dyn FolderPicker>) -> Self {
+        Self {
+            state,
+            train: TrainPanel::default(),
+            runs: RunsPanel::default(),
+            session: None,
+            canvas_run: None,
+            picker,
+            frame_seconds: VecDeque::with_capacity(FRAME_WINDOW),
+            all_frame_seconds: Vec::new(),
+            closing: Closing::No,
+            automation: super::StudioArgs::default(),
+            opened_at: Instant::now(),
+        }
+    }
+
+    /// Sets the benchmark options (`--autostart`, `--quit-after-seconds`, `--frame-report`).
+    pub fn set_automation(&mut self, args: super::StudioArgs) {
+        self.automation = args;
+        self.opened_at = Instant::now();
+    }
+
+    fn automate(&mut self, ctx: &egui::Context) {
+        if self.automation.autostart && self.session.is_none() {
+            match self.config() {
+                Ok(config) => {
+                    let dir = crate::panels::train::new_run_dir(
+                        &self.state.runs_root,
+                        &self.state.model.preset,
+                    );
+                    self.start(
+                        JobStart::New {
+                            run_dir: dir,
+                            config: Box::new(config),
+                        },
+                        ctx,
+                    );
+                }
+                Err(e) => eprintln!("--autostart: the configuration is invalid: {e}"),
+            }
+            self.automation.autostart = false;
+        }
+        let Some(limit) = self.automation.quit_after_seconds else {
+            return;
+        };
+        if self.opened_at.elapsed().as_secs_f64() < limit {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+            return;
+        }
+        self.automation.quit_after_seconds = None;
+        if let Some(path) = self.automation.frame_report.take() {
+            let mut v = self.all_frame_seconds.clone();
+            v.sort_by(f32::total_cmp);
+            let at = |q: f64| {
+                v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+                    .map_or(0.0, |s| s * 1e3)
+            };
+            let step = self
+                .session
+                .as_ref()
+                .and_then(|s| s.latest())
+                .map_or(0, |l| l.step);
+            let report = serde_json::json!({
+                "frames": v.len(), "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0),
+                "training_steps": step, "seconds": limit,
+            });
+            if let Err(e) = std::fs::write(&path, report.to_string()) {
+                eprintln!("could not write {}: {e}", path.display());
+            }
+        }
+        if let Some(s) = &mut self.session {
+            s.send(Command::Stop);
+            s.wait();
+        }
+        self.closing = Closing::Allowed;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
+
+    /// The training session, if one was started.
+    pub fn session(&self) -> Option<&TrainSession> {
+        self.session.as_ref()
+    }
+
+    /// The Canvas panel.
+    pub fn canvas(&self) -> &CanvasPanel {
+        &self.state.canvas
+    }
+
+    /// The Runs panel.
+    pub fn runs(&self) -> &RunsPanel {
+        &self.runs
+    }
+
+    /// The config the Model and Data panels describe, or why it cannot be trained.
+    pub fn config(&self) -> Result<RunConfig, String> {
+        let mut config = self
+            .state
+            .model
+            .build()
+            .map_err(|(field, reason)| format!("{field}: {reason}"))?;
+        config.data = self.state.data.source()?;
+        Ok(config)
+    }
+
+    /// Frame-time percentiles (p50, p99) in milliseconds over the last frames.
+    pub fn frame_time_ms(&self) -> Option<(f32, f32)> {
+        if self.frame_seconds.is_empty() {
+            return None;
+        }
+        let mut v: Vec<f32> = self.frame_seconds.iter().copied().collect();
+        v.sort_by(f32::total_cmp);
+        let at = |q: f32| v[((v.len() - 1) as f32 * q).round() as usize] * 1e3;
+        Some((at(0.5), at(0.99)))
+    }
+
+    fn remember(&mut self, run: PathBuf) {
+        self.state.recent_runs.retain(|r| r != &run);
+        self.state.recent_runs.insert(0, run);
+        self.state.recent_runs.truncate(MAX_RECENT);
+    }
+
+    fn start(&mut self, start: JobStart, ctx: &egui::Context) {
+        let run = match &start {
+            JobStart::New { run_dir, .. } | JobStart::Resume { run_dir, .. } => run_dir.clone(),
+        };
+        let repaint = ctx.clone();
+        match TrainSession::start(start, move || repaint.request_repaint()) {
+            Ok(session) => {
+                self.session = Some(session);
+                self.canvas_run = Some(run.clone());
+                self.remember(run);
+                self.state.panel = PanelKind::Train;
+            }
+            Err(e) => {
+                eprintln!("could not start training: {e}");
+            }
+        }
+    }
+
+    fn nav_ui(&mut self, ui: &mut egui::Ui) {
+        ui.add_space(6.0);
+        ui.heading("Easel");
+        ui.add_space(6.0);
+        for kind in PanelKind::ALL {
+            if ui
+                .selectable_label(self.state.panel == kind, kind.label())
+                .clicked()
+            {
+                self.state.panel = kind;
+            }
+        }
+    }
+
+    fn status_ui(&self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            match &self.session {
+                Some(s) => {
+                    let step = s.latest().map_or(0, |l| l.step);
+                    ui.label(format!("{:?} · step {step}", s.status));
+                }
+                None => {
+                    ui.label("No training running");
+                }
+            }
+            ui.separator();
+            ui.label(format!("backend {}", self.state.model.config.backend));
+            if let Some((p50, p99)) = self.frame_time_ms() {
+                ui.separator();
+                ui.label(format!("frame {p50:.1} ms (p99 {p99:.1} ms)"))
+                    .on_hover_text("Time spent building each frame over the last 600 frames");
+            }
+        });
+    }
+
+    fn close_ui(&mut self, ctx: &egui::Context) {
+        let live = self.session.as_ref().is_some_and(TrainSession::is_live);
+        if ctx.input(|i| i.viewport().close_requested()) && live && self.closing != Closing::Allowed
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.closing = Closing::Asking;
+        }
+        if self.closing != Closing::Asking {
+            return;
+        }
+        egui::Modal::new(egui::Id::unique("close-while-training")).show(ctx, |ui| {
+            ui.heading("Training is running");
+            ui.label("Save a checkpoint before closing? Without one, the steps since the last checkpoint are lost.");
+            ui.horizontal(|ui| {
+                if ui.button("Save and close").clicked() {
+                    if let Some(s) = &mut self.session {
+                        s.send(Command::Stop);
+                        s.wait();
+                    }
+                    self.closing = Closing::Allowed;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+                if ui.button("Close without saving").clicked() {
+                    self.closing = Closing::Allowed;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+                if ui.button("Cancel").clicked() {
+                    self.closing = Closing::No;
+                }
+            });
+        });
+    }
+
+    /// Draws one frame (also what tests drive).
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let started = Instant::now();
+        let ctx = ui.ctx().clone();
+        if let Some(s) = &mut self.session {
+            s.poll();
+        }
+        let repaint = ctx.clone();
+        let wake: Wake = Arc::new(move || repaint.request_repaint());
+        egui::Panel::left("nav")
+            .resizable(false)
+            .exact_size(120.0)
+            .show(ui, |ui| self.nav_ui(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| match self.state.panel {
+                    PanelKind::Data => {
+                        let shape = self.state.model.image_shape();
+                        self.state
+                            .data
+                            .ui(ui, shape, self.picker.as_ref(), wake.clone());
+                    }
+                    PanelKind::Model => {
+                        if let Some(preset) = self.state.model.ui(ui) {
+                            self.state.data.set_source(&preset.config.data);
+                        }
+                    }
+                    PanelKind::Train => {
+                        let config = self.config();
+                        let preset = self.state.model.preset.clone();
+                        let root = self.state.runs_root.clone();
+                        if let Some(TrainAction::Start(dir, config)) =
+                            self.train
+                                .ui(ui, self.session.as_ref(), config, &root, &preset)
+                        {
+                            self.start(
+                                JobStart::New {
+                                    run_dir: dir,
+                                    config,
+                                },
+                                &ctx,
+                            );
+                        }
+                    }
+                    PanelKind::Canvas => {
+                        let run = self.canvas_run.clone();
+                        self.state.canvas.ui(ui, run.as_deref(), wake.clone());
+                    }
+                    PanelKind::Runs => {
+                        let root = self.state.runs_root.clone();
+                        let recent = self.state.recent_runs.clone();
+                        match self
+                            .runs
+                            .ui(ui, &root, &recent, self.picker.as_ref(), wake.clone())
+                        {
+                            Some(RunsAction::Resume(dir)) => {
+                                if self.session.as_ref().is_some_and(TrainSession::is_live) {
+                                    // One job at a time: the Train panel shows the live one.
+                                    self.state.panel = PanelKind::Train;
+                                } else {
+                                    self.start(
+                                        JobStart::Resume {
+                                            run_dir: dir,
+                                            backend: None,
+                                        },
+                                        &ctx,
+                                    );
+                                }
+                            }
+                            Some(RunsAction::OpenInCanvas(dir)) => {
+                                self.canvas_run = Some(dir.clone());
+                                self.state.canvas.draw(&dir, wake.clone());
+                                self.state.panel = PanelKind::Canvas;
+                                self.remember(dir);
+                            }
+                            Some(RunsAction::Opened(dir)) => self.remember(dir),
+                            None => {}
+                        }
+                    }
+                });
+        });
+        self.close_ui(&ctx);
+        let seconds = started.elapsed().as_secs_f32();
+        if self.frame_seconds.len() == FRAME_WINDOW {
+            self.frame_seconds.pop_front();
+        }
+        self.frame_seconds.push_back(seconds);
+        if self.automation.frame_report.is_some() {
+            self.all_frame_seconds.push(seconds);
+        }
+        self.automate(&ctx);
+    }
+}
+
+impl eframe::App for Studio {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.state);
+    }
+}

@@ -1,0 +1,205 @@
+//! The studio's side of background work: a training session (a `TrainingJob` plus everything the
+//! panels show about it, updated once per frame from its events), and one-shot jobs (loading a
+//! dataset preview, sampling a checkpoint) whose result arrives through a channel.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver};
+
+use easel_core::images::ImageBatch;
+use easel_core::train::{Command, Event, JobStart, StepStats, StopReason, TrainingJob};
+
+/// Steps D(G(z)) may stay pinned near 0 or 1 before the alarm pauses training.
+pub const PINNED_STEPS: usize = 200;
+/// How close to 0 or 1 counts as pinned.
+pub const PINNED_MARGIN: f32 = 0.01;
+/// Most step records kept in memory (older ones are thinned to every other).
+const MAX_HISTORY: usize = 20_000;
+
+/// Where a session stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionStatus {
+    /// Loading data and building the model.
+    Starting,
+    /// Stepping.
+    Running,
+    /// Paused by the user or an alarm.
+    Paused,
+    /// Ended normally.
+    Finished(StopReason),
+    /// Ended with an error.
+    Failed(String),
+}
+
+/// A training session as the studio sees it.
+pub struct TrainSession {
+    job: TrainingJob,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Where it stands.
+    pub status: SessionStatus,
+    /// Every step's figures (thinned beyond `MAX_HISTORY`).
+    pub history: Vec<StepStats>,
+    /// The latest fixed-z sample grid and its step.
+    pub samples: Option<(u64, ImageBatch)>,
+    /// A new sample grid arrived since the panel last uploaded it.
+    pub samples_changed: bool,
+    /// Steps per epoch.
+    pub steps_per_epoch: u64,
+    /// The step the run stops at, when known.
+    pub target_step: Option<u64>,
+    /// The newest checkpoint written.
+    pub last_checkpoint: Option<(u64, PathBuf)>,
+    /// Why the divergence alarm paused training, if it did.
+    pub alarm: Option<String>,
+    /// Warnings from the job.
+    pub warnings: Vec<String>,
+    pinned_for: usize,
+}
+
+impl TrainSession {
+    /// Starts a job; `wake` repaints the UI when an event arrives.
+    pub fn start(start: JobStart, wake: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let run_dir = match &start {
+            JobStart::New { run_dir, .. } | JobStart::Resume { run_dir, .. } => run_dir.clone(),
+        };
+        Ok(Self {
+            job: TrainingJob::spawn(start, wake)?,
+            run_dir,
+            status: SessionStatus::Starting,
+            history: Vec::new(),
+            samples: None,
+            samples_changed: false,
+            steps_per_epoch: 0,
+            target_step: None,
+            last_checkpoint: None,
+            alarm: None,
+            warnings: Vec::new(),
+            pinned_for: 0,
+        })
+    }
+
+    /// Whether the job can still take commands.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.status,
+            SessionStatus::Starting | SessionStatus::Running | SessionStatus::Paused
+        )
+    }
+
+    /// Sends a command (ignored once the job has ended).
+    pub fn send(&self, command: Command) {
+        if self.is_live() {
+            self.job.send(command);
+        }
+    }
+
+    /// The latest step's figures.
+    pub fn latest(&self) -> Option<&StepStats> {
+        self.history.last()
+    }
+
+    /// Applies every event that arrived; call once per frame.
+    pub fn poll(&mut self) {
+        for event in self.job.drain() {
+            self.apply(event);
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Started {
+                steps_per_epoch,
+                target_step,
+                warnings,
+                ..
+            } => {
+                self.status = SessionStatus::Running;
+                self.steps_per_epoch = steps_per_epoch;
+                self.target_step = target_step;
+                self.warnings.extend(warnings);
+            }
+            Event::Step(stats) => {
+                self.watch_for_collapse(&stats);
+                self.history.push(stats);
+                if self.history.len() > MAX_HISTORY {
+                    let mut keep = false;
+                    self.history.retain(|_| {
+                        keep = !keep;
+                        keep
+                    });
+                }
+            }
+            Event::Samples { step, images, .. } => {
+                self.samples = Some((step, images));
+                self.samples_changed = true;
+            }
+            Event::Checkpoint { step, path } => self.last_checkpoint = Some((step, path)),
+            Event::Paused { .. } => self.status = SessionStatus::Paused,
+            Event::Resumed { .. } => self.status = SessionStatus::Running,
+            Event::Finished { reason, .. } => self.status = SessionStatus::Finished(reason),
+            Event::Error { message, .. } => self.status = SessionStatus::Failed(message),
+            Event::EpochEnd { .. } => {}
+        }
+    }
+
+    fn watch_for_collapse(&mut self, stats: &StepStats) {
+        let Some(d_fake) = stats.d_fake else { return };
+        let pinned = !(PINNED_MARGIN..=1.0 - PINNED_MARGIN).contains(&d_fake);
+        self.pinned_for = if pinned { self.pinned_for + 1 } else { 0 };
+        if self.pinned_for == PINNED_STEPS && self.status == SessionStatus::Running {
+            let side = if d_fake < 0.5 {
+                "below 0.01: D rejects every sample and G's gradient vanishes"
+            } else {
+                "above 0.99: D accepts every sample and no longer teaches G"
+            };
+            self.alarm = Some(format!(
+                "Paused at step {}: D(G(z)) stayed {side} for {PINNED_STEPS} steps. \
+                 Try a lower D learning rate, or resume to continue anyway.",
+                stats.step
+            ));
+            self.job.send(Command::Pause);
+        }
+    }
+
+    /// Waits until the job ends (used when closing after a final save).
+    pub fn wait(&mut self) {
+        while self.is_live() {
+            match self.job.next_event() {
+                Some(e) => self.apply(e),
+                None => break,
+            }
+        }
+    }
+}
+
+/// A one-shot background computation whose result the UI polls for.
+pub struct Pending<T> {
+    receiver: Receiver<T>,
+}
+
+impl<T: Send + 'static> Pending<T> {
+    /// Runs `work` on a thread named `name`, calling `wake` when done.
+    pub fn spawn(
+        name: &str,
+        wake: impl Fn() + Send + 'static,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let _ = tx.send(work());
+                wake();
+            });
+        if let Err(e) = spawned {
+            // Without a thread the result never comes; the receiver reports a disconnect.
+            eprintln!("could not start {name}: {e}");
+        }
+        Self { receiver: rx }
+    }
+
+    /// The result, once ready.
+    pub fn poll(&self) -> Option<T> {
+        self.receiver.try_recv().ok()
+    }
+}

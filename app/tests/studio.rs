@@ -1,0 +1,221 @@
+//! The studio driven through its labelled widgets with egui_kittest (no display needed): train on
+//! the built-in data, pause, single steps, scrub the canvas past T, export, open a run and move its
+//! history, and an invalid value that disables Start with the reason.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use easel::panels::PanelKind;
+use easel::picker::FixedPicker;
+use easel::studio::{Persisted, Studio};
+use easel::worker::SessionStatus;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+/// A studio whose runs go to `root`, configured with a model small enough to train in seconds.
+fn studio(root: &Path, picked: Option<PathBuf>) -> Studio {
+    let mut state = Persisted {
+        runs_root: root.to_path_buf(),
+        ..Persisted::default()
+    };
+    let m = &mut state.model;
+    m.decoder_widths = "16, 8, 3".into();
+    m.discriminator_widths = "8, 16".into();
+    let easel_core::train::ModelConfig::Gran(g) = &mut m.config.model;
+    g.image_size = 16;
+    g.z_dim = 8;
+    g.hz_dim = 16;
+    g.hc_dim = 16;
+    m.config.train.batch_size = 16;
+    m.config.train.sample_every = 5;
+    m.config.train.checkpoint_every = 10;
+    m.config.train.sample_count = 9;
+    m.config.train.data_limit = Some(160);
+    Studio::with_state(state, Box::new(FixedPicker(picked)))
+}
+
+fn harness(studio: Studio) -> Harness<'static, Studio> {
+    Harness::builder()
+        .with_size([1200.0, 900.0])
+        .build_ui_state(|ui, studio: &mut Studio| studio.frame_ui(ui), studio)
+}
+
+/// Steps frames until `done` holds, failing after `seconds`.
+fn wait_until(
+    h: &mut Harness<'_, Studio>,
+    seconds: u64,
+    what: &str,
+    done: impl Fn(&Studio) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    h.step();
+}
+
+/// Opens a panel from the left navigation.
+fn nav(h: &mut Harness<'_, Studio>, panel: &str) {
+    h.get_by_role_and_label(Role::Button, panel).click();
+    h.run_ok();
+}
+
+fn step_of(s: &Studio) -> u64 {
+    s.session().and_then(|x| x.latest()).map_or(0, |l| l.step)
+}
+
+#[test]
+fn train_pause_step_and_scrub_the_canvas_past_t() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(studio(dir.path(), None));
+    h.run_ok();
+    nav(&mut h, "Data");
+    h.get_by_label("Built-in shapes").click();
+    h.get_by_label("Load preview").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the preview", |s| {
+        s.state.data.preview_counts().is_some()
+    });
+    h.get_by_label_contains("training images");
+
+    nav(&mut h, "Train");
+    h.get_by_label("Start").click();
+    wait_until(&mut h, 60, "training to run", |s| step_of(s) >= 3);
+    let before = step_of(h.state());
+    wait_until(&mut h, 60, "the step counter to advance", |s| {
+        step_of(s) > before + 2
+    });
+    assert!(
+        h.state().session().unwrap().history.len() >= 5,
+        "curves have points"
+    );
+    h.get_by_label_contains("images/s");
+
+    h.get_by_label("Pause").click();
+    wait_until(&mut h, 30, "the pause", |s| {
+        s.session().unwrap().status == SessionStatus::Paused
+    });
+    let paused_at = step_of(h.state());
+    h.get_by_label("Step D").click();
+    wait_until(&mut h, 30, "a D step", |s| step_of(s) == paused_at + 1);
+    h.get_by_label("Step G").click();
+    wait_until(&mut h, 30, "a G step", |s| step_of(s) == paused_at + 2);
+    let kinds: Vec<_> = h
+        .state()
+        .session()
+        .unwrap()
+        .history
+        .iter()
+        .rev()
+        .take(2)
+        .map(|s| s.kind)
+        .collect();
+    use easel_core::train::StepKind;
+    assert_eq!(
+        kinds,
+        vec![StepKind::GeneratorOnly, StepKind::DiscriminatorOnly]
+    );
+    h.get_by_label("Save now").click();
+    wait_until(&mut h, 30, "a checkpoint", |s| {
+        s.session()
+            .unwrap()
+            .last_checkpoint
+            .as_ref()
+            .is_some_and(|(step, _)| *step == paused_at + 2)
+    });
+
+    nav(&mut h, "Canvas");
+    h.get_by_label("Draw samples").click();
+    wait_until(&mut h, 60, "the drawing", |s| s.canvas().has_drawing());
+    assert_eq!(h.state().canvas().max_steps(), Some(9), "T′ = 3 × T");
+    let slider = h.get_by_role_and_label(Role::Slider, "step t");
+    slider.set_value_accesskit(8.0);
+    h.run_ok();
+    assert_eq!(h.state().state.canvas.t, 8);
+    h.get_by_label_contains("beyond the trained T = 3");
+    h.get_by_label("show ΔC_t (update) instead of C_t").click();
+    h.run_ok();
+    h.get_by_label("Export strip (PNG) and drawing (GIF)")
+        .click();
+    h.run_ok();
+    let run = h.state().session().unwrap().run_dir.clone();
+    let gif = run.join("exports").join("drawing-seed0.gif");
+    assert!(gif.is_file(), "{gif:?}");
+
+    nav(&mut h, "Train");
+    h.get_by_label("Stop").click();
+    wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
+}
+
+#[test]
+fn an_invalid_value_disables_start_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(studio(dir.path(), None));
+    h.run_ok();
+    nav(&mut h, "Model");
+    let field = h.get_by_role_and_label(Role::TextInput, "Decoder widths");
+    field.set_text_value_accesskit("16, 8, 1");
+    h.run_ok();
+    let reason = "the last width is the image's channels (3), found [16, 8, 1]";
+    h.get_by_label(reason); // the mark beside the field
+    h.get_by_label(&format!(
+        "Invalid model.decoder_widths: {reason}. Start is disabled."
+    ));
+    nav(&mut h, "Train");
+    assert!(h.get_by_label("Start").accesskit_node().is_disabled());
+    h.get_by_label_contains("Start is disabled: model.decoder_widths");
+}
+
+#[test]
+fn open_a_run_and_move_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    // A real run with three sample grids, trained headlessly.
+    let run = dir.path().join("runs").join("a");
+    let mut config = easel_tests_config();
+    config.train.sample_every = 2;
+    let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
+    trainer.set_schedule(Some(4), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    trainer.run(&rx, &mut |_| {}).unwrap();
+
+    let mut h = harness(studio(&dir.path().join("runs"), Some(run.clone())));
+    h.run_ok();
+    nav(&mut h, "Runs");
+    h.get_by_label("Open run folder…").click();
+    h.run_ok();
+    h.run_ok();
+    assert_eq!(h.state().runs().opened(), Some(run.as_path()));
+    assert_eq!(
+        h.state().runs().history(),
+        Some((2, 3)),
+        "grids at steps 0, 2 and 4; the newest shown"
+    );
+    h.get_by_label("Fixed-z samples at step 4");
+    let slider = h.get_by_role_and_label(Role::Slider, "history");
+    slider.set_value_accesskit(0.0);
+    h.run_ok();
+    assert_eq!(h.state().runs().history(), Some((0, 3)));
+    h.get_by_label("Fixed-z samples at step 0");
+    assert_eq!(h.state().state.panel, PanelKind::Runs);
+    assert_eq!(h.state().state.recent_runs.first(), Some(&run));
+}
+
+fn easel_tests_config() -> easel_core::train::RunConfig {
+    let mut s = Persisted::default();
+    s.model.decoder_widths = "16, 8, 3".into();
+    let easel_core::train::ModelConfig::Gran(g) = &mut s.model.config.model;
+    g.image_size = 16;
+    g.decoder_widths = vec![16, 8, 3];
+    g.discriminator_widths = vec![8, 16];
+    g.z_dim = 8;
+    g.hz_dim = 16;
+    g.hc_dim = 16;
+    let mut c = s.model.config.clone();
+    c.train.batch_size = 16;
+    c.train.data_limit = Some(64);
+    c.train.sample_count = 4;
+    c
+}
