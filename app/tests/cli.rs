@@ -103,7 +103,7 @@ fn train_resume_and_sample_from_the_command_line() {
     let said = ok(&[
         "sample", "--run", run_s, "--count", "5", "--steps", "4", "--frames", "--out", out_s,
     ]);
-    assert!(said.contains("wrote 5 samples"), "{said}");
+    assert!(said.contains("(5 samples"), "{said}");
     assert_eq!(count(&out, "sample-", ".png"), 5);
     assert_eq!(
         count(&out, "canvas-t", ".png"),
@@ -132,6 +132,64 @@ fn train_resume_and_sample_from_the_command_line() {
         std::fs::read(out.join("sample-00003.png")).unwrap(),
         std::fs::read(again.join("sample-00003.png")).unwrap()
     );
+
+    // A bundle redraws its own images, and notices when they or the checkpoint change.
+    let bundle = dir.path().join("bundle");
+    let bundle_s = bundle.to_str().unwrap();
+    ok(&[
+        "sample", "--run", run_s, "--count", "6", "--steps", "3", "--seed", "9", "--noise",
+        "per-step", "--frames", "--bundle", bundle_s,
+    ]);
+    let manifest = std::fs::read_to_string(bundle.join("manifest.toml")).unwrap();
+    assert!(manifest.contains("checkpoint_sha256"), "{manifest}");
+    assert!(manifest.contains("noise = \"per-step\""), "{manifest}");
+    assert!(bundle.join("config.toml").is_file());
+    assert_eq!(count(&bundle.join("images"), "sample-", ".png"), 6);
+    assert!(bundle.join("images").join("drawing.gif").is_file());
+    let said = ok(&["verify", bundle_s]);
+    assert!(
+        said.contains("6 images redrawn, largest difference 0/255"),
+        "{said}"
+    );
+    // The bundle is a run folder too.
+    let from_bundle = dir.path().join("from-bundle");
+    ok(&[
+        "sample",
+        "--run",
+        bundle_s,
+        "--count",
+        "6",
+        "--steps",
+        "3",
+        "--seed",
+        "9",
+        "--noise",
+        "per-step",
+        "--out",
+        from_bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(from_bundle.join("sample-00005.png")).unwrap(),
+        std::fs::read(bundle.join("images").join("sample-00005.png")).unwrap()
+    );
+    let e = fails(&["sample", "--run", run_s, "--bundle", bundle_s]);
+    assert!(e.contains("not empty"), "{e}");
+    // A changed image is caught.
+    std::fs::copy(
+        bundle.join("images").join("sample-00000.png"),
+        bundle.join("images").join("sample-00001.png"),
+    )
+    .unwrap();
+    let e = fails(&["verify", bundle_s]);
+    assert!(e.contains("differ"), "{e}");
+    // A manifest pointing outside the bundle is refused.
+    let escaped = manifest.replace(
+        "checkpoint = \"checkpoints/",
+        "checkpoint = \"../run/checkpoints/",
+    );
+    std::fs::write(bundle.join("manifest.toml"), escaped).unwrap();
+    let e = fails(&["verify", bundle_s]);
+    assert!(e.contains("paths inside the bundle"), "{e}");
 }
 
 #[test]

@@ -219,3 +219,84 @@ fn easel_tests_config() -> easel_core::train::RunConfig {
     c.train.sample_count = 4;
     c
 }
+
+#[test]
+fn export_a_grid_and_a_bundle_and_find_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("runs").join("a");
+    let mut trainer = easel_core::train::Trainer::create(&run, easel_tests_config()).unwrap();
+    trainer.set_schedule(Some(3), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    trainer.run(&rx, &mut |_| {}).unwrap();
+
+    let mut h = harness(studio(&dir.path().join("runs"), Some(run.clone())));
+    h.run_ok();
+    nav(&mut h, "Export");
+    h.get_by_label_contains("Export is disabled: choose a run");
+    h.get_by_label("Choose run folder…").click();
+    h.run_ok();
+    h.run_ok();
+    assert_eq!(h.state().export().run.as_deref(), Some(run.as_path()));
+    h.get_by_role_and_label(Role::SpinButton, "Images")
+        .set_value_accesskit(10.0);
+    h.get_by_role_and_label(Role::SpinButton, "Drawing steps")
+        .set_value_accesskit(5.0);
+    h.run_ok();
+    let out = dir.path().join("images");
+    h.get_by_role_and_label(Role::TextInput, "Output folder")
+        .set_text_value_accesskit(out.to_str().unwrap());
+    h.run_ok();
+    h.get_by_label("Export images").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the export", |s| s.export().result().is_some());
+    let done = h
+        .state()
+        .export()
+        .result()
+        .unwrap()
+        .clone()
+        .expect("export succeeds");
+    assert_eq!(done.dir, out);
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("sample-")).count(),
+        10
+    );
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("canvas-t")).count(),
+        5,
+        "5 steps"
+    );
+    assert!(names.contains(&"grid.png".to_string()) && names.contains(&"drawing.gif".to_string()));
+    h.get_by_label_contains(&format!("Wrote {} files to", names.len()));
+
+    let bundle = dir.path().join("bundle");
+    h.get_by_role_and_label(Role::TextInput, "Output folder")
+        .set_text_value_accesskit(bundle.to_str().unwrap());
+    h.run_ok();
+    h.get_by_label("Export bundle").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the bundle", |s| {
+        s.export().result().is_some() && !s.export().is_busy()
+    });
+    h.get_by_label_contains("Checkpoint SHA-256");
+    let checked = easel_core::export::bundle::verify_bundle(
+        &bundle,
+        easel_core::backend::BackendKind::Cpu,
+        0,
+    )
+    .unwrap();
+    assert_eq!(checked.images_checked, 10);
+    assert_eq!(checked.manifest.steps, 5);
+
+    // Exporting into the same, now full, folder fails in words.
+    h.get_by_label("Export bundle").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the refusal", |s| {
+        matches!(s.export().result(), Some(Err(_))) && !s.export().is_busy()
+    });
+    h.get_by_label_contains("not empty");
+}

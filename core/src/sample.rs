@@ -59,6 +59,12 @@ fn concat(batches: &mut Vec<ImageBatch>, index: usize, next: ImageBatch) {
 }
 
 impl LoadedModel {
+    /// The noise mode the generator was trained with.
+    pub fn noise_mode(&self) -> NoiseMode {
+        let ModelConfig::Gran(g) = &self.config.model;
+        g.noise
+    }
+
     /// The T the generator was trained with.
     pub fn trained_steps(&self) -> usize {
         let ModelConfig::Gran(g) = &self.config.model;

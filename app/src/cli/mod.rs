@@ -1,4 +1,4 @@
-//! The command line: `presets`, `train`, `resume`, `sample`, `bench`. Each command is a thin
+//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `bench`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
 pub mod bench;
@@ -33,8 +33,10 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Continue a run from its newest intact checkpoint.
     Resume(train::ResumeArgs),
-    /// Draw samples from a run's checkpoint.
+    /// Draw samples from a run's checkpoint (or write a bundle that can redraw them).
     Sample(sample::SampleArgs),
+    /// Redraw a bundle's images and check they match.
+    Verify(sample::VerifyArgs),
     /// Measure training and sampling speed per preset.
     Bench(bench::BenchArgs),
 }
@@ -57,6 +59,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Train(a) => train::train(a),
         Command::Resume(a) => train::resume(a),
         Command::Sample(a) => sample::sample(a),
+        Command::Verify(a) => sample::verify(a),
         Command::Bench(a) => bench::bench(a),
     }
 }

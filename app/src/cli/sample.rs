@@ -1,17 +1,20 @@
-//! `easel sample`: draw images from a run's checkpoint to PNGs (and every C_t with `--frames`).
+//! `easel sample`: draw images from a run's checkpoint to PNGs (every C_t and the drawing's GIF
+//! with `--frames`), or into a self-contained bundle with `--bundle`; `easel verify` redraws a
+//! bundle's images and compares them.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 use easel_core::backend::BackendKind;
-use easel_core::export;
+use easel_core::export::bundle::{self, ExportRequest};
+use easel_core::model::gran::NoiseMode;
 use easel_core::sample::LoadedModel;
 
 /// `easel sample`.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// The run folder.
+    /// The run folder (or a bundle).
     #[arg(long)]
     run: PathBuf,
     /// A checkpoint file (default: the newest intact one).
@@ -26,9 +29,15 @@ pub struct SampleArgs {
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output folder.
+    /// Noise drawn `once` or `per-step` (default: as trained).
     #[arg(long)]
-    out: PathBuf,
+    noise: Option<String>,
+    /// Output folder for the images.
+    #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+    out: Option<PathBuf>,
+    /// Write a bundle here instead: config, checkpoint copy with its SHA-256, manifest, images.
+    #[arg(long)]
+    bundle: Option<PathBuf>,
     /// Also write every canvas C_t (and ΔC_t) as grids and a looping GIF.
     #[arg(long)]
     frames: bool,
@@ -43,55 +52,75 @@ pub fn sample(args: SampleArgs) -> Result<()> {
         args.checkpoint.as_deref(),
         BackendKind::parse(&args.backend)?,
     )?;
-    let samples = model.sample(args.count, args.steps, args.seed, args.frames)?;
-    export::create_dir(&args.out)?;
-    let paths = export::save_each(&samples.images, &args.out, "sample", 0)?;
-    let shown = samples.images.count.min(256);
-    let mut grid_images = samples.images.clone();
-    grid_images.count = shown;
-    grid_images.pixels.truncate(shown * grid_images.image_len());
-    let columns = grid_images.square_columns();
-    export::save_grid(&grid_images, columns, &args.out.join("grid.png"))?;
-    if args.frames {
-        let frames: Vec<_> = samples
-            .canvases
-            .iter()
-            .map(|c| {
-                let mut c = c.clone();
-                c.count = shown;
-                c.pixels.truncate(shown * c.image_len());
-                c
-            })
-            .collect();
-        for (t, (c, d)) in frames.iter().zip(&samples.delta_canvases).enumerate() {
-            export::save_grid(
-                c,
-                columns,
-                &args.out.join(format!("canvas-t{:02}.png", t + 1)),
-            )?;
-            let mut d = d.clone();
-            d.count = shown;
-            d.pixels.truncate(shown * d.image_len());
-            export::save_grid(
-                &d,
-                columns,
-                &args.out.join(format!("delta-t{:02}.png", t + 1)),
-            )?;
-        }
-        let gif_frames: Vec<_> = frames.iter().map(|c| c.upscaled_grid(columns, 2)).collect();
-        export::save_gif(&gif_frames, 300, &args.out.join("drawing.gif"))?;
+    let request = ExportRequest {
+        count: args.count,
+        seed: args.seed,
+        steps: args.steps,
+        noise: args.noise.as_deref().map(NoiseMode::parse).transpose()?,
+        grid: true,
+        each: true,
+        frames: args.frames,
+    };
+    let sha = &model.checkpoint_sha256[..16];
+    if let Some(dir) = &args.bundle {
+        let report = bundle::export_bundle(&model, &request, dir)?;
+        println!(
+            "wrote bundle {} ({} files; checkpoint step {}, sha256 {sha}…); check it with `easel verify {}`",
+            dir.display(),
+            report.manifest.files.len(),
+            model.step,
+            dir.display()
+        );
+        return Ok(());
     }
+    let out = args.out.expect("clap requires --out without --bundle");
+    let samples = request.draw(&model)?;
+    let written = bundle::write_samples(&samples, &request, &out)?;
     println!(
-        "wrote {} samples, grid.png{} to {} (checkpoint step {}, sha256 {})",
-        paths.len(),
+        "wrote {} files ({} samples, grid.png{}) to {} (checkpoint step {}, sha256 {sha}…)",
+        written.len(),
+        samples.images.count,
         if args.frames {
             ", canvas/delta grids per step and drawing.gif"
         } else {
             ""
         },
-        args.out.display(),
+        out.display(),
         model.step,
-        &model.checkpoint_sha256[..16]
+    );
+    Ok(())
+}
+
+/// `easel verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle folder.
+    bundle: PathBuf,
+    /// Compute backend to redraw with: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Largest accepted difference per 8-bit channel (0 on the CPU backend that drew them).
+    #[arg(long, default_value_t = 0)]
+    tolerance: u8,
+}
+
+pub fn verify(args: VerifyArgs) -> Result<()> {
+    let v = bundle::verify_bundle(
+        &args.bundle,
+        BackendKind::parse(&args.backend)?,
+        args.tolerance,
+    )?;
+    if v.images_checked == 0 {
+        bail!(
+            "{}: the bundle holds no per-sample images to compare",
+            args.bundle.display()
+        );
+    }
+    println!(
+        "{}: checkpoint sha256 matches; {} images redrawn, largest difference {}/255",
+        args.bundle.display(),
+        v.images_checked,
+        v.max_difference
     );
     Ok(())
 }

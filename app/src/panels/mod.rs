@@ -2,6 +2,7 @@
 
 pub mod canvas;
 pub mod data;
+pub mod export;
 pub mod model;
 pub mod runs;
 pub mod train;
@@ -22,16 +23,19 @@ pub enum PanelKind {
     Canvas,
     /// Browse run folders.
     Runs,
+    /// Write images and bundles from a checkpoint.
+    Export,
 }
 
 impl PanelKind {
     /// All panels in navigation order.
-    pub const ALL: [PanelKind; 5] = [
+    pub const ALL: [PanelKind; 6] = [
         PanelKind::Data,
         PanelKind::Model,
         PanelKind::Train,
         PanelKind::Canvas,
         PanelKind::Runs,
+        PanelKind::Export,
     ];
 
     /// The label in the navigation.
@@ -42,6 +46,7 @@ impl PanelKind {
             PanelKind::Train => "Train",
             PanelKind::Canvas => "Canvas",
             PanelKind::Runs => "Runs",
+            PanelKind::Export => "Export",
         }
     }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::panels::PanelKind;
 use crate::panels::canvas::CanvasPanel;
 use crate::panels::data::DataPanel;
+use crate::panels::export::ExportPanel;
 use crate::panels::model::ModelPanel;
 use crate::panels::runs::{RunsAction, RunsPanel};
 use crate::panels::train::{TrainAction, TrainPanel};
@@ -39,6 +40,8 @@ pub struct Persisted {
     pub model: ModelPanel,
     /// The Canvas panel.
     pub canvas: CanvasPanel,
+    /// The Export panel.
+    pub export: ExportPanel,
 }
 
 impl Default for Persisted {
@@ -50,6 +53,7 @@ impl Default for Persisted {
             data: DataPanel::default(),
             model: ModelPanel::default(),
             canvas: CanvasPanel::default(),
+            export: ExportPanel::default(),
         }
     }
 }
@@ -177,6 +181,11 @@ impl Studio {
     /// The Canvas panel.
     pub fn canvas(&self) -> &CanvasPanel {
         &self.state.canvas
+    }
+
+    /// The Export panel.
+    pub fn export(&self) -> &ExportPanel {
+        &self.state.export
     }
 
     /// The Runs panel.
@@ -377,6 +386,22 @@ impl Studio {
                             }
                             Some(RunsAction::Opened(dir)) => self.remember(dir),
                             None => {}
+                        }
+                    }
+                    PanelKind::Export => {
+                        let mut runs: Vec<PathBuf> =
+                            self.session.iter().map(|s| s.run_dir.clone()).collect();
+                        for r in &self.state.recent_runs {
+                            if !runs.contains(r) {
+                                runs.push(r.clone());
+                            }
+                        }
+                        if let Some(dir) =
+                            self.state
+                                .export
+                                .ui(ui, &runs, self.picker.as_ref(), wake.clone())
+                        {
+                            self.remember(dir);
                         }
                     }
                 });

@@ -1,5 +1,7 @@
 //! Writing images out: PNG grids, one PNG per sample, and looping GIFs of GRAN's drawing.
 
+pub mod bundle;
+
 use std::path::{Path, PathBuf};
 
 use image::codecs::gif::{GifEncoder, Repeat};

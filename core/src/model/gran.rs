@@ -26,6 +26,28 @@ pub enum NoiseMode {
     PerStep,
 }
 
+impl NoiseMode {
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            NoiseMode::Once => "once",
+            NoiseMode::PerStep => "per-step",
+        }
+    }
+
+    /// Parses [`Self::name`].
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        match text {
+            "once" => Ok(NoiseMode::Once),
+            "per-step" => Ok(NoiseMode::PerStep),
+            other => Err(crate::Error::config(
+                "noise",
+                format!("expected once or per-step, found {other:?}"),
+            )),
+        }
+    }
+}
+
 /// GRAN's configuration; defaults are the paper's MNIST model (Table 5: decoder [80, 40, 1],
 /// 5 × 5 kernels, z of 60 dimensions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
