@@ -13,6 +13,7 @@ use easel_core::sample::{LoadedModel, Samples};
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
+use crate::heatmap::{self, HeatmapRenderer, SignedGrid};
 use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
@@ -26,7 +27,7 @@ struct Drawn {
     trained_steps: usize,
     samples: Samples,
     canvases: Vec<TextureHandle>,
-    deltas: Vec<TextureHandle>,
+    deltas: Vec<SignedGrid>,
     columns: usize,
 }
 
@@ -64,6 +65,13 @@ pub struct CanvasPanel {
     strip: Option<TextureHandle>,
     #[serde(skip)]
     notice: Option<String>,
+    /// Where ΔC heatmaps are coloured (set by the studio from the renderer it runs on).
+    #[serde(skip)]
+    pub renderer: HeatmapRenderer,
+    #[serde(skip)]
+    delta_texture: Option<(u64, TextureHandle)>,
+    #[serde(skip)]
+    generation: u64,
 }
 
 impl Default for CanvasPanel {
@@ -83,6 +91,9 @@ impl Default for CanvasPanel {
             selected: None,
             strip: None,
             notice: None,
+            renderer: HeatmapRenderer::Cpu,
+            delta_texture: None,
+            generation: 0,
         }
     }
 }
@@ -151,18 +162,13 @@ impl CanvasPanel {
                     .enumerate()
                     .map(|(t, c)| textures::upload_grid(ctx, &format!("canvas-{t}"), c, columns))
                     .collect();
+                self.generation += 1;
+                let generation = self.generation;
                 let deltas = samples
                     .delta_canvases
                     .iter()
                     .enumerate()
-                    .map(|(t, d)| {
-                        textures::upload_grid(
-                            ctx,
-                            &format!("delta-{t}"),
-                            &textures::heatmap(d),
-                            columns,
-                        )
-                    })
+                    .map(|(t, d)| SignedGrid::from_batch(d, columns, (generation << 16) + t as u64))
                     .collect();
                 self.t = self.t.clamp(1, samples.canvases.len());
                 self.drawn = Some(Drawn {
@@ -315,28 +321,35 @@ impl CanvasPanel {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_secs_f64(FRAME_SECONDS / 4.0));
         }
-        let texture = if self.show_delta {
-            &drawn.deltas[self.t - 1]
-        } else {
-            &drawn.canvases[self.t - 1]
-        };
         ui.label(format!(
             "{} at t = {} (checkpoint step {}); click a sample for its strip of steps",
             if self.show_delta {
-                "ΔC_t: blue negative, white 0, red positive"
+                "ΔC_t: blue negative, white 0, red positive (each image scaled by its largest change)"
             } else {
                 "C_t = sigmoid(Σ ΔC)"
             },
             self.t,
             drawn.checkpoint_step
         ));
+        let texture = &drawn.canvases[self.t - 1];
         let size = texture.size_vec2();
         let scale = (420.0 / size.x).clamp(1.0, 8.0);
-        let response = ui.add(
-            egui::Image::new(texture)
-                .fit_to_exact_size(size * scale)
-                .sense(egui::Sense::click()),
-        );
+        let response = if self.show_delta {
+            heatmap::show(
+                ui,
+                self.renderer,
+                "canvas-delta",
+                &drawn.deltas[self.t - 1],
+                size * scale,
+                &mut self.delta_texture,
+            )
+        } else {
+            ui.add(
+                egui::Image::new(texture)
+                    .fit_to_exact_size(size * scale)
+                    .sense(egui::Sense::click()),
+            )
+        };
         if response.clicked()
             && let Some(pos) = response.interact_pointer_pos()
         {

@@ -274,6 +274,14 @@ impl DataPanel {
                 ui.label("loading…");
             }
         });
+        // Data that needs no folder previews as soon as it is chosen.
+        if !self.choice.needs_folder()
+            && self.preview.is_none()
+            && self.loading.is_none()
+            && self.error.is_none()
+        {
+            self.start_loading(shape, wake.clone());
+        }
         if let Some(e) = &self.error {
             ui.colored_label(
                 ui.visuals().error_fg_color,

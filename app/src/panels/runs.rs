@@ -301,16 +301,17 @@ fn run_ui(
     });
     if !view.grids.is_empty() {
         let last = view.grids.len() - 1;
+        let count = view.grids.len();
         ui.add(
             egui::Slider::new(&mut view.history_index, 0..=last)
                 .text("history")
-                .custom_formatter(|_, _| String::new()),
+                .custom_formatter(move |v, _| format!("{} of {count}", v as usize + 1)),
         );
         let step = view.grids[view.history_index.min(last)].0;
         ui.label(format!("Fixed-z samples at step {step}"));
         if let Some(texture) = view.texture(ctx, salt) {
             let size = texture.size_vec2();
-            let scale = (ui.available_width() / size.x).clamp(0.5, 4.0);
+            let scale = (ui.available_width().min(420.0) / size.x).clamp(0.5, 4.0);
             ui.add(egui::Image::new(texture).fit_to_exact_size(size * scale));
         }
     }

@@ -42,6 +42,8 @@ pub struct Persisted {
     pub canvas: CanvasPanel,
     /// The Export panel.
     pub export: ExportPanel,
+    /// Show the frame-time readout in the status bar.
+    pub frame_time_readout: bool,
 }
 
 impl Default for Persisted {
@@ -54,6 +56,7 @@ impl Default for Persisted {
             model: ModelPanel::default(),
             canvas: CanvasPanel::default(),
             export: ExportPanel::default(),
+            frame_time_readout: true,
         }
     }
 }
@@ -82,7 +85,20 @@ pub struct Studio {
     closing: Closing,
     automation: super::StudioArgs,
     opened_at: Instant,
+    /// `--tour`: the stops entered and the stops photographed so far.
+    tour_progress: (usize, usize),
 }
+
+/// The stops of `--tour`: a panel, and for the Canvas whether ΔC_t is shown.
+const TOUR: [(PanelKind, bool); 7] = [
+    (PanelKind::Data, false),
+    (PanelKind::Model, false),
+    (PanelKind::Train, false),
+    (PanelKind::Canvas, false),
+    (PanelKind::Canvas, true),
+    (PanelKind::Runs, false),
+    (PanelKind::Export, false),
+];
 
 impl Studio {
     /// The studio, restored from eframe storage when there is any.
@@ -91,7 +107,9 @@ impl Studio {
             .storage
             .and_then(|s| eframe::get_value::<Persisted>(s, eframe::APP_KEY))
             .unwrap_or_default();
-        Self::with_state(state, picker)
+        let mut studio = Self::with_state(state, picker);
+        studio.state.canvas.renderer = crate::heatmap::install(cc.wgpu_render_state.as_ref());
+        studio
     }
 
     /// The studio with given state (tests).
@@ -108,7 +126,16 @@ impl Studio {
             closing: Closing::No,
             automation: super::StudioArgs::default(),
             opened_at: Instant::now(),
+            tour_progress: (0, 0),
         }
+    }
+
+    /// Chooses a preset in the Model panel, and its data in the Data panel.
+    pub fn choose_preset(&mut self, name: &str) -> easel_core::Result<()> {
+        let preset = easel_core::train::Preset::find(name)?;
+        self.state.model.apply_preset(name);
+        self.state.data.set_source(&preset.config.data);
+        Ok(())
     }
 
     /// Sets the benchmark options (`--autostart`, `--quit-after-seconds`, `--frame-report`).
@@ -137,6 +164,7 @@ impl Studio {
             }
             self.automation.autostart = false;
         }
+        self.tour(ctx);
         let Some(limit) = self.automation.quit_after_seconds else {
             return;
         };
@@ -171,6 +199,84 @@ impl Studio {
         }
         self.closing = Closing::Allowed;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
+
+    /// `--tour`: at each interval, moves to the next stop; takes a screenshot near its end.
+    fn tour(&mut self, ctx: &egui::Context) {
+        let Some(every) = self.automation.tour else {
+            return;
+        };
+        ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        let elapsed = self.opened_at.elapsed().as_secs_f64();
+        let stop = (elapsed / every) as usize;
+        if stop >= TOUR.len() {
+            return;
+        }
+        let repaint = ctx.clone();
+        let wake: Wake = Arc::new(move || repaint.request_repaint());
+        if self.tour_progress.0 <= stop {
+            // Entering stop `stop` (once).
+            self.tour_progress.0 = stop + 1;
+            let (panel, delta) = TOUR[stop];
+            self.state.panel = panel;
+            match panel {
+                PanelKind::Train => {
+                    // Save a checkpoint now so the Canvas, Runs and Export stops have one.
+                    if let Some(s) = &self.session {
+                        s.send(Command::SaveNow);
+                    }
+                }
+                PanelKind::Canvas if !delta => {
+                    if let Some(run) = self.canvas_run.clone() {
+                        self.state.canvas.draw(&run, wake);
+                    }
+                }
+                PanelKind::Canvas => {
+                    self.state.canvas.show_delta = true;
+                    self.state.canvas.t = self.state.canvas.max_steps().unwrap_or(1).min(3);
+                }
+                PanelKind::Runs => {
+                    if let Some(run) = self.canvas_run.clone() {
+                        self.runs.open(&run, false);
+                    }
+                }
+                PanelKind::Export => {
+                    if let Some(run) = self.canvas_run.clone() {
+                        self.state.export.set_run(&run);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let shot_at = (stop as f64 + 0.85) * every;
+        if let Some(dir) = &self.automation.screenshots
+            && elapsed >= shot_at
+            && self.tour_progress.1 <= stop
+        {
+            self.tour_progress.1 = stop + 1;
+            let (panel, delta) = TOUR[stop];
+            let path = dir.join(format!(
+                "{:02}-{}{}.png",
+                stop + 1,
+                panel.label().to_lowercase(),
+                if delta { "-delta" } else { "" }
+            ));
+            let _ = std::fs::create_dir_all(dir);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
+                egui::ScreenshotCallback::new(move |image| {
+                    let [w, h] = image.size;
+                    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+                    match image::RgbaImage::from_raw(w as u32, h as u32, bytes) {
+                        Some(img) => {
+                            if let Err(e) = img.save(&path) {
+                                eprintln!("could not save {}: {e}", path.display());
+                            }
+                        }
+                        None => eprintln!("screenshot of unexpected size {w}×{h}"),
+                    }
+                }),
+            ));
+        }
     }
 
     /// The training session, if one was started.
@@ -266,7 +372,9 @@ impl Studio {
             }
             ui.separator();
             ui.label(format!("backend {}", self.state.model.config.backend));
-            if let Some((p50, p99)) = self.frame_time_ms() {
+            if self.state.frame_time_readout
+                && let Some((p50, p99)) = self.frame_time_ms()
+            {
                 ui.separator();
                 ui.label(format!("frame {p50:.1} ms (p99 {p99:.1} ms)"))
                     .on_hover_text("Time spent building each frame over the last 600 frames");

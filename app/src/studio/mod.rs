@@ -7,6 +7,9 @@ pub use app::{Persisted, Studio};
 /// Options of `easel studio`, for benchmarks and demonstrations.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct StudioArgs {
+    /// Open with this preset chosen in the Model and Data panels (see `easel presets`).
+    #[arg(long)]
+    pub preset: Option<String>,
     /// Press Start as soon as the window opens.
     #[arg(long)]
     pub autostart: bool,
@@ -16,10 +19,22 @@ pub struct StudioArgs {
     /// Write frame-time figures (JSON) here when closing.
     #[arg(long)]
     pub frame_report: Option<std::path::PathBuf>,
+    /// Visit every panel in turn, this many seconds each (for demonstrations and screenshots):
+    /// previews the data, saves a checkpoint before the Canvas draws from it, opens the run in
+    /// Runs and Export.
+    #[arg(long)]
+    pub tour: Option<f64>,
+    /// With `--tour`, save a screenshot of each panel (PNG) into this folder.
+    #[arg(long, requires = "tour")]
+    pub screenshots: Option<std::path::PathBuf>,
 }
 
 /// Opens the studio window and runs until it is closed.
 pub fn run(args: StudioArgs) -> anyhow::Result<()> {
+    if let Some(name) = &args.preset {
+        // Refuse a wrong name before opening a window.
+        easel_core::train::Preset::find(name)?;
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Easel")
@@ -32,6 +47,9 @@ pub fn run(args: StudioArgs) -> anyhow::Result<()> {
         options,
         Box::new(|cc| {
             let mut studio = Studio::new(cc, Box::new(crate::picker::DialogPicker));
+            if let Some(name) = &args.preset {
+                studio.choose_preset(name)?;
+            }
             studio.set_automation(args);
             Ok(Box::new(studio))
         }),

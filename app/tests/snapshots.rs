@@ -1,0 +1,126 @@
+//! What each panel looks like, rendered with wgpu (Mesa's lavapipe on machines without a GPU) and
+//! compared with the images under `tests/snapshots/`. After a deliberate change to the look, run
+//! `UPDATE_SNAPSHOTS=1 cargo test -p easel --test snapshots` and review the new images.
+//!
+//! Everything shown is deterministic: the built-in data, a run trained with a fixed seed in a fixed
+//! folder, no frame-time readout.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use easel::panels::PanelKind;
+use easel::picker::FixedPicker;
+use easel::studio::{Persisted, Studio};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// A folder with the same name on every machine (paths appear on screen).
+fn fixed_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("easel-snapshots").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn small(state: &mut Persisted) {
+    let m = &mut state.model;
+    m.decoder_widths = "16, 8, 3".into();
+    m.discriminator_widths = "8, 16".into();
+    let easel_core::train::ModelConfig::Gran(g) = &mut m.config.model;
+    g.image_size = 16;
+    g.decoder_widths = vec![16, 8, 3];
+    g.discriminator_widths = vec![8, 16];
+    g.z_dim = 8;
+    g.hz_dim = 16;
+    g.hc_dim = 16;
+    m.config.train.batch_size = 16;
+    m.config.train.data_limit = Some(64);
+    m.config.train.sample_count = 16;
+    m.config.train.sample_every = 2;
+}
+
+/// Trains a small run for 6 steps into `root/a`.
+fn trained_run(root: &Path) -> PathBuf {
+    let run = root.join("a");
+    let mut state = Persisted::default();
+    small(&mut state);
+    let mut trainer = easel_core::train::Trainer::create(&run, state.model.config.clone()).unwrap();
+    trainer.set_schedule(Some(6), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    trainer.run(&rx, &mut |_| {}).unwrap();
+    run
+}
+
+fn harness(root: &Path, panel: PanelKind, picked: Option<PathBuf>) -> Harness<'static, Studio> {
+    let mut state = Persisted {
+        runs_root: root.to_path_buf(),
+        panel,
+        frame_time_readout: false,
+        ..Persisted::default()
+    };
+    small(&mut state);
+    let studio = Studio::with_state(state, Box::new(FixedPicker(picked)));
+    Harness::builder()
+        .with_size([1100.0, 760.0])
+        .build_ui_state(|ui, studio: &mut Studio| studio.frame_ui(ui), studio)
+}
+
+fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    h.run_ok();
+}
+
+#[test]
+fn data_panel() {
+    let root = fixed_dir("data");
+    let mut h = harness(&root, PanelKind::Data, None);
+    wait_until(&mut h, "the preview", |s| {
+        s.state.data.preview_counts().is_some()
+    });
+    h.snapshot("data");
+}
+
+#[test]
+fn model_panel() {
+    let root = fixed_dir("model");
+    let mut h = harness(&root, PanelKind::Model, None);
+    h.run_ok();
+    h.snapshot("model");
+}
+
+#[test]
+fn train_panel_before_start() {
+    let root = fixed_dir("train");
+    let mut h = harness(&root, PanelKind::Train, None);
+    h.run_ok();
+    h.snapshot("train");
+}
+
+#[test]
+fn canvas_runs_and_export_panels_on_a_trained_run() {
+    let root = fixed_dir("trained");
+    let run = trained_run(&root);
+    let mut h = harness(&root, PanelKind::Runs, Some(run.clone()));
+    h.run_ok();
+    h.get_by_label("Open run folder…").click();
+    h.run_ok();
+    h.run_ok();
+    h.snapshot("runs");
+
+    h.get_by_label("Open in Canvas").click();
+    wait_until(&mut h, "the drawing", |s| s.canvas().has_drawing());
+    h.snapshot("canvas");
+    h.get_by_label("show ΔC_t (update) instead of C_t").click();
+    h.run_ok();
+    h.snapshot("canvas-delta");
+
+    h.state_mut().state.panel = PanelKind::Export;
+    h.run_ok();
+    h.run_ok();
+    h.snapshot("export");
+}
