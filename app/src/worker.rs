@@ -197,9 +197,68 @@ impl<T: Send + 'static> Pending<T> {
         }
         Self { receiver: rx }
     }
+}
 
-    /// The result, once ready.
-    pub fn poll(&self) -> Option<T> {
-        self.receiver.try_recv().ok()
+impl<T> Pending<T> {
+    /// The result, once ready; an error in words if the worker ended without one (it could not
+    /// start, or it panicked), so no panel waits forever.
+    pub fn poll(&self) -> Option<Result<T, String>> {
+        match self.receiver.try_recv() {
+            Ok(v) => Some(Ok(v)),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(
+                "the worker thread ended without an answer (see the terminal for details)".into(),
+            )),
+        }
+    }
+}
+
+impl<X, E: std::fmt::Display> Pending<Result<X, E>> {
+    /// [`Pending::poll`] for work that can fail: every failure as words.
+    pub fn poll_result(&self) -> Option<Result<X, String>> {
+        self.poll()
+            .map(|r| r.and_then(|inner| inner.map_err(|e| e.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait<T>(p: &Pending<T>) -> Result<T, String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(r) = p.poll() {
+                return r;
+            }
+            assert!(std::time::Instant::now() < deadline, "no answer");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_worker_that_panics_answers_with_an_error() {
+        let ok = Pending::spawn("easel-test", || {}, || 42);
+        assert_eq!(wait(&ok), Ok(42));
+        let failed: Pending<Result<u8, String>> = Pending::spawn(
+            "easel-test",
+            || {},
+            || {
+                panic!("deliberate");
+            },
+        );
+        let e = wait(&failed).unwrap_err();
+        assert!(e.contains("ended without an answer"), "{e}");
+        let words: Pending<Result<u8, String>> =
+            Pending::spawn("easel-test", || {}, || Err("bad folder".to_string()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let r = loop {
+            if let Some(r) = words.poll_result() {
+                break r;
+            }
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(r, Err("bad folder".to_string()));
     }
 }

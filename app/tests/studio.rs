@@ -300,3 +300,49 @@ fn export_a_grid_and_a_bundle_and_find_the_files() {
     });
     h.get_by_label_contains("not empty");
 }
+
+#[test]
+fn closing_while_training_asks_and_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(studio(dir.path(), None));
+    h.run_ok();
+    nav(&mut h, "Train");
+    h.get_by_label("Start").click();
+    wait_until(&mut h, 60, "training to run", |s| step_of(s) >= 2);
+    let close = |h: &mut Harness<'_, Studio>| {
+        let id = egui::ViewportId::ROOT;
+        h.input_mut()
+            .viewports
+            .entry(id)
+            .or_default()
+            .events
+            .push(egui::ViewportEvent::Close);
+        h.step();
+    };
+    close(&mut h);
+    h.run_ok();
+    h.get_by_label("Training is running");
+    h.get_by_label("Cancel").click();
+    h.run_ok();
+    assert!(h.query_by_label("Training is running").is_none());
+    assert!(
+        h.state().session().unwrap().is_live(),
+        "cancel keeps training"
+    );
+
+    close(&mut h);
+    h.run_ok();
+    h.get_by_label("Save and close").click();
+    h.run_ok();
+    let session = h.state().session().unwrap();
+    assert!(!session.is_live(), "stopped");
+    let (saved, _) = session
+        .last_checkpoint
+        .clone()
+        .expect("a checkpoint was written");
+    assert_eq!(
+        saved,
+        step_of(h.state()),
+        "nothing after the last checkpoint is lost"
+    );
+}

@@ -151,7 +151,9 @@ impl CanvasPanel {
         let Some((_, pending)) = &self.pending else {
             return;
         };
-        let Some(result) = pending.poll() else { return };
+        let Some(result) = pending.poll_result() else {
+            return;
+        };
         let (run, _) = self.pending.take().expect("checked above");
         match result {
             Ok((checkpoint_step, trained_steps, samples)) => {

@@ -157,7 +157,9 @@ impl DataPanel {
         let Some((_, _, pending)) = &self.loading else {
             return;
         };
-        let Some(result) = pending.poll() else { return };
+        let Some(result) = pending.poll_result() else {
+            return;
+        };
         let (source, shape, _) = self.loading.take().expect("checked above");
         match result {
             Ok(data) => {

@@ -206,7 +206,7 @@ impl ExportPanel {
 
     fn poll(&mut self, picker_runs: &mut Vec<PathBuf>) {
         if let Some(p) = &self.pending
-            && let Some(outcome) = p.poll()
+            && let Some(outcome) = p.poll_result()
         {
             self.pending = None;
             self.result = Some(outcome);

@@ -15,6 +15,8 @@ use crate::worker::{SessionStatus, TrainSession};
 #[derive(Default)]
 pub struct TrainPanel {
     samples: Option<(u64, TextureHandle)>,
+    /// Why the last Start failed, if it did.
+    pub start_error: Option<String>,
 }
 
 /// What the Train panel asks the studio to do.
@@ -135,6 +137,9 @@ impl TrainPanel {
                 send(Command::SaveNow);
             }
         });
+        if let Some(e) = &self.start_error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Could not start: {e}"));
+        }
         if let Err(reason) = &config
             && !live
         {

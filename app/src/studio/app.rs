@@ -334,13 +334,15 @@ impl Studio {
         let repaint = ctx.clone();
         match TrainSession::start(start, move || repaint.request_repaint()) {
             Ok(session) => {
+                self.train.start_error = None;
                 self.session = Some(session);
                 self.canvas_run = Some(run.clone());
                 self.remember(run);
                 self.state.panel = PanelKind::Train;
             }
             Err(e) => {
-                eprintln!("could not start training: {e}");
+                self.train.start_error = Some(format!("no training thread: {e}"));
+                self.state.panel = PanelKind::Train;
             }
         }
     }
