@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 
 use easel_core::images::ImageBatch;
-use easel_core::train::{Command, Event, JobStart, StepStats, StopReason, TrainingJob};
+use easel_core::train::{Command, Event, JobStart, RunDir, StepStats, StopReason, TrainingJob};
 
 /// Steps D(G(z)) may stay pinned near 0 or 1 before the alarm pauses training.
 pub const PINNED_STEPS: usize = 200;
@@ -59,14 +59,30 @@ pub struct TrainSession {
 impl TrainSession {
     /// Starts a job; `wake` repaints the UI when an event arrives.
     pub fn start(start: JobStart, wake: impl Fn() + Send + 'static) -> std::io::Result<Self> {
-        let run_dir = match &start {
-            JobStart::New { run_dir, .. } | JobStart::Resume { run_dir, .. } => run_dir.clone(),
+        let (run_dir, resuming) = match &start {
+            JobStart::New { run_dir, .. } => (run_dir.clone(), false),
+            JobStart::Resume { run_dir, .. } => (run_dir.clone(), true),
+        };
+        // A resumed run's curves start where its event log does (a damaged log only loses the
+        // old curves, not the run).
+        let history = if resuming {
+            RunDir::new(&run_dir)
+                .read_events()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::Step(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
         };
         Ok(Self {
             job: TrainingJob::spawn(start, wake)?,
             run_dir,
             status: SessionStatus::Starting,
-            history: Vec::new(),
+            history,
             samples: None,
             samples_changed: false,
             steps_per_epoch: 0,
@@ -108,11 +124,14 @@ impl TrainSession {
     fn apply(&mut self, event: Event) {
         match event {
             Event::Started {
+                step,
                 steps_per_epoch,
                 target_step,
                 warnings,
                 ..
             } => {
+                // Steps logged after the checkpoint resumed from are taken again.
+                self.history.retain(|s| s.step <= step);
                 self.status = SessionStatus::Running;
                 self.steps_per_epoch = steps_per_epoch;
                 self.target_step = target_step;

@@ -346,3 +346,49 @@ fn closing_while_training_asks_and_saves() {
         "nothing after the last checkpoint is lost"
     );
 }
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn panel_recent_runs_and_settings_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(studio(dir.path(), None));
+    h.run_ok();
+    nav(&mut h, "Canvas");
+    h.state_mut().state.recent_runs = vec![dir.path().join("runs").join("a")];
+    h.state_mut().state.export.count = 123;
+    nav(&mut h, "Model");
+    h.get_by_role_and_label(Role::TextInput, "Decoder widths")
+        .set_text_value_accesskit("32, 16, 3");
+    h.run_ok();
+    nav(&mut h, "Export");
+
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(h.state_mut(), &mut storage);
+    let restored: Persisted =
+        eframe::get_value(&storage, eframe::APP_KEY).expect("the studio saved its state");
+    let again = Studio::with_state(restored, Box::new(FixedPicker(None)));
+    assert_eq!(again.state.panel, PanelKind::Export);
+    assert_eq!(
+        again.state.recent_runs,
+        vec![dir.path().join("runs").join("a")]
+    );
+    assert_eq!(again.state.export.count, 123);
+    assert_eq!(again.state.model.decoder_widths, "32, 16, 3");
+    assert_eq!(again.state.runs_root, dir.path());
+}

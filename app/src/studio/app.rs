@@ -145,6 +145,15 @@ impl Studio {
     }
 
     fn automate(&mut self, ctx: &egui::Context) {
+        if let Some(run_dir) = self.automation.resume.take() {
+            self.start(
+                JobStart::Resume {
+                    run_dir,
+                    backend: None,
+                },
+                ctx,
+            );
+        }
         if self.automation.autostart && self.session.is_none() {
             match self.config() {
                 Ok(config) => {

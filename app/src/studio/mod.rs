@@ -10,6 +10,9 @@ pub struct StudioArgs {
     /// Open with this preset chosen in the Model and Data panels (see `easel presets`).
     #[arg(long)]
     pub preset: Option<String>,
+    /// Continue training this run folder as soon as the window opens.
+    #[arg(long, conflicts_with_all = ["preset", "autostart"])]
+    pub resume: Option<std::path::PathBuf>,
     /// Press Start as soon as the window opens.
     #[arg(long)]
     pub autostart: bool,

@@ -337,22 +337,26 @@ impl Trainer {
     }
 
     /// Draws the next real batch; returns whether an epoch ended.
-    fn next_batch(&mut self) -> (Tensor<4>, bool) {
+    /// The `index`-th batch of the current epoch's order.
+    fn batch_at(&self, index: usize) -> Tensor<4> {
         let b = self.config.train.batch_size;
-        let start = self.state.batch_in_epoch as usize * b;
-        let indices = &self.order[start..start + b];
+        let indices = &self.order[index * b..(index + 1) * b];
         let set = &self.data.train;
         let pixels = set.batch_f32(indices);
-        let real = Tensor::from_data(
+        Tensor::from_data(
             TensorData::new(pixels, [b, set.channels, set.height, set.width]),
             &self.device.clone().autodiff(),
-        );
+        )
+    }
+
+    fn next_batch(&mut self) -> (Tensor<4>, bool) {
+        let real = self.batch_at(self.state.batch_in_epoch as usize);
         self.state.batch_in_epoch += 1;
         let ended = self.state.batch_in_epoch >= self.steps_per_epoch();
         if ended {
             self.state.epoch += 1;
             self.state.batch_in_epoch = 0;
-            self.order = epoch_order(self.config.seed, self.state.epoch, set.len());
+            self.order = epoch_order(self.config.seed, self.state.epoch, self.data.train.len());
         }
         (real, ended)
     }
@@ -595,10 +599,9 @@ impl Trainer {
             warnings: std::mem::take(&mut self.warnings),
         };
         self.emit(started, sink);
-        if self.state.step == 0 {
-            let event = self.sample_event()?;
-            self.emit(event, sink);
-        }
+        // The fixed-z grid where training starts (or resumes), so a listener has one at once.
+        let event = self.sample_event()?;
+        self.emit(event, sink);
         let mut paused = false;
         loop {
             loop {
