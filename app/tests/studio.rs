@@ -201,6 +201,13 @@ fn open_a_run_and_move_its_history() {
     h.get_by_label("Fixed-z samples at step 0");
     assert_eq!(h.state().state.panel, PanelKind::Runs);
     assert_eq!(h.state().state.recent_runs.first(), Some(&run));
+
+    // One checkpoint, drawn in the Canvas.
+    h.get_by_label("view").click();
+    h.run_ok();
+    assert_eq!(h.state().state.panel, PanelKind::Canvas);
+    wait_until(&mut h, 60, "the drawing", |s| s.canvas().has_drawing());
+    h.get_by_label_contains("(checkpoint step 4)");
 }
 
 fn easel_tests_config() -> easel_core::train::RunConfig {

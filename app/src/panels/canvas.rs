@@ -72,6 +72,9 @@ pub struct CanvasPanel {
     delta_texture: Option<(u64, TextureHandle)>,
     #[serde(skip)]
     generation: u64,
+    /// The checkpoint drawn from (None: the newest intact one).
+    #[serde(skip)]
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl Default for CanvasPanel {
@@ -94,6 +97,7 @@ impl Default for CanvasPanel {
             renderer: HeatmapRenderer::Cpu,
             delta_texture: None,
             generation: 0,
+            checkpoint: None,
         }
     }
 }
@@ -120,6 +124,7 @@ impl CanvasPanel {
 
     /// Draws new samples from the newest checkpoint of `run`.
     pub fn draw(&mut self, run: &Path, wake: Wake) {
+        let checkpoint = self.checkpoint.clone();
         let (run_dir, seed, count, factor, per_step) = (
             run.to_path_buf(),
             self.seed,
@@ -131,7 +136,7 @@ impl CanvasPanel {
             "easel-sample",
             move || wake(),
             move || {
-                let model = LoadedModel::load(&run_dir, None, BackendKind::Cpu)?;
+                let model = LoadedModel::load(&run_dir, checkpoint.as_deref(), BackendKind::Cpu)?;
                 let trained = model.trained_steps();
                 let noise = if per_step {
                     NoiseMode::PerStep

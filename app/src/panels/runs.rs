@@ -16,8 +16,8 @@ use crate::textures;
 pub enum RunsAction {
     /// Continue this run's training.
     Resume(PathBuf),
-    /// Scrub this run in the Canvas panel.
-    OpenInCanvas(PathBuf),
+    /// Scrub this run in the Canvas panel: its newest checkpoint, or the one given.
+    OpenInCanvas(PathBuf, Option<PathBuf>),
     /// Remember this run in the recent list.
     Opened(PathBuf),
 }
@@ -296,7 +296,7 @@ fn run_ui(
             )
             .clicked()
         {
-            *action = Some(RunsAction::OpenInCanvas(view.dir.clone()));
+            *action = Some(RunsAction::OpenInCanvas(view.dir.clone(), None));
         }
     });
     if !view.grids.is_empty() {
@@ -339,6 +339,16 @@ fn run_ui(
             for (step, path) in &view.checkpoints {
                 ui.horizontal(|ui| {
                     ui.label(format!("step {step}"));
+                    if ui
+                        .small_button("view")
+                        .on_hover_text("Draw from this checkpoint in the Canvas panel")
+                        .clicked()
+                    {
+                        *action = Some(RunsAction::OpenInCanvas(
+                            view.dir.clone(),
+                            Some(path.clone()),
+                        ));
+                    }
                     if ui.small_button("delete…").clicked() {
                         *confirm = Some(path.clone());
                     }

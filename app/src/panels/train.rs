@@ -74,6 +74,7 @@ impl TrainPanel {
         config: Result<RunConfig, String>,
         runs_root: &Path,
         preset: &str,
+        seed: &mut u64,
     ) -> Option<TrainAction> {
         let mut action = None;
         ui.heading("Train");
@@ -137,6 +138,14 @@ impl TrainPanel {
                 send(Command::SaveNow);
             }
         });
+        ui.horizontal(|ui| {
+            let label = ui.label("Seed");
+            ui.add_enabled(!live, egui::DragValue::new(seed))
+                .labelled_by(label.id)
+                .on_hover_text(
+                    "Seeds the weights, the data order and the noise: the same seed gives the same run on the CPU",
+                );
+        });
         if let Some(e) = &self.start_error {
             ui.colored_label(ui.visuals().error_fg_color, format!("Could not start: {e}"));
         }
@@ -148,8 +157,22 @@ impl TrainPanel {
                 format!("Start is disabled: {reason}"),
             );
         }
+        if let Ok(c) = &config
+            && !live
+        {
+            let easel_core::train::ModelConfig::Gran(g) = &c.model;
+            ui.label(format!(
+                "Start trains {} ({}×{} {}) on {}, batch {}, into a new folder under {}",
+                c.model.label(),
+                g.image_size,
+                g.image_size,
+                if g.channels == 1 { "grey" } else { "RGB" },
+                c.data.describe(),
+                c.train.batch_size,
+                runs_root.display()
+            ));
+        }
         let Some(session) = session else {
-            ui.label("Press Start to train the configuration of the Model and Data panels.");
             return action;
         };
         self.status_ui(ui, session);

@@ -344,6 +344,7 @@ impl Studio {
         match TrainSession::start(start, move || repaint.request_repaint()) {
             Ok(session) => {
                 self.train.start_error = None;
+                self.state.canvas.checkpoint = None; // draw from the live run's newest
                 self.session = Some(session);
                 self.canvas_run = Some(run.clone());
                 self.remember(run);
@@ -459,10 +460,14 @@ impl Studio {
                         let config = self.config();
                         let preset = self.state.model.preset.clone();
                         let root = self.state.runs_root.clone();
-                        if let Some(TrainAction::Start(dir, config)) =
-                            self.train
-                                .ui(ui, self.session.as_ref(), config, &root, &preset)
-                        {
+                        if let Some(TrainAction::Start(dir, config)) = self.train.ui(
+                            ui,
+                            self.session.as_ref(),
+                            config,
+                            &root,
+                            &preset,
+                            &mut self.state.model.config.seed,
+                        ) {
                             self.start(
                                 JobStart::New {
                                     run_dir: dir,
@@ -497,8 +502,9 @@ impl Studio {
                                     );
                                 }
                             }
-                            Some(RunsAction::OpenInCanvas(dir)) => {
+                            Some(RunsAction::OpenInCanvas(dir, checkpoint)) => {
                                 self.canvas_run = Some(dir.clone());
+                                self.state.canvas.checkpoint = checkpoint;
                                 self.state.canvas.draw(&dir, wake.clone());
                                 self.state.panel = PanelKind::Canvas;
                                 self.remember(dir);
