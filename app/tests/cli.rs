@@ -238,3 +238,83 @@ fn presets_are_listed() {
         assert!(out.contains(name), "{out}");
     }
 }
+
+#[test]
+fn a_model_battles_itself_to_a_tie_and_a_mismatch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    ok(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--max-steps",
+        "3",
+        "--out",
+        run_s,
+    ]);
+
+    let said = ok(&["battle", run_s, run_s, "--samples", "40", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&said).expect("JSON");
+    let t = &v["table"];
+    // The same G and D on the same noise: every swapped cell equals its mirror.
+    assert_eq!(t["d1_on_g2"], t["d2_on_g1"]);
+    assert_eq!(t["d1_on_test"], t["d2_on_test"]);
+    assert_eq!(t["d1_on_g1"]["total"], 40);
+    assert_eq!(t["d1_on_test"]["total"], 8, "the shapes' held-out split");
+    let verdict = &v["verdict"];
+    assert_eq!(verdict["winner"], "tie");
+    for ratio in ["r_test", "r_sample"] {
+        let r = &verdict[ratio];
+        assert!(
+            r["kind"] == "undefined" || r["value"] == 1.0,
+            "{ratio} of a model against itself: {r}"
+        );
+    }
+    let text = ok(&["battle", run_s, run_s, "--samples", "40"]);
+    assert!(
+        text.contains("r_sample = ε(D1(G2(z))) / ε(D2(G1(z)))"),
+        "{text}"
+    );
+    assert!(text.contains("tie: "), "{text}");
+
+    // A run on other data cannot battle this one.
+    let other = dir.path().join("other");
+    let other_cfg = dir.path().join("other.toml");
+    std::fs::write(
+        &other_cfg,
+        TINY.replace("train_count = 48", "train_count = 64"),
+    )
+    .unwrap();
+    ok(&[
+        "train",
+        "--config",
+        other_cfg.to_str().unwrap(),
+        "--max-steps",
+        "1",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    let e = fails(&["battle", run_s, other.to_str().unwrap(), "--samples", "10"]);
+    assert!(e.contains("same data"), "{e}");
+}
+
+#[test]
+fn a_config_with_an_unknown_field_fails_in_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, format!("{TINY}joint = true\n")).unwrap();
+    let e = fails(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("unknown field `joint`") && e.contains("line 22"),
+        "{e}"
+    );
+}

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod export;
 pub mod images;
 pub mod model;

@@ -1,6 +1,7 @@
-//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `bench`. Each command is a thin
+//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `bench`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
+pub mod battle;
 pub mod bench;
 pub mod sample;
 pub mod train;
@@ -37,6 +38,8 @@ pub enum Command {
     Sample(sample::SampleArgs),
     /// Redraw a bundle's images and check they match.
     Verify(sample::VerifyArgs),
+    /// Play two runs against each other with the Generative Adversarial Metric (GAM).
+    Battle(battle::BattleArgs),
     /// Measure training and sampling speed per preset.
     Bench(bench::BenchArgs),
 }
@@ -60,6 +63,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Resume(a) => train::resume(a),
         Command::Sample(a) => sample::sample(a),
         Command::Verify(a) => sample::verify(a),
+        Command::Battle(a) => battle::battle(a),
         Command::Bench(a) => bench::bench(a),
     }
 }

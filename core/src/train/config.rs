@@ -188,7 +188,16 @@ impl RunConfig {
         let config: RunConfig = toml::from_str(text).map_err(|e| Error::Format {
             path: origin.into(),
             expected: "a run config (TOML with seed, [data], [model.gran], [train])".into(),
-            found: e.to_string().trim().to_string(),
+            // One line: where, and what (toml's own rendering spans several lines).
+            found: match e.span() {
+                Some(span) => format!(
+                    "line {}: {}",
+                    text[..span.start.min(text.len())].matches('\n').count() + 1,
+                    e.message().trim()
+                ),
+                None => e.message().trim().to_string(),
+            }
+            .replace('\n', " "),
         })?;
         config.validate()?;
         Ok(config)

@@ -1,0 +1,100 @@
+//! `easel battle`: the GAM of Im et al. 2016 between two runs trained on the same data.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use easel_core::backend::BackendKind;
+use easel_core::eval::gam::{self, BattleConfig, DEFAULT_TOLERANCE, ErrorRate, Winner};
+use easel_core::model::gran::GranConfig;
+use easel_core::sample::LoadedModel;
+use easel_core::train::ModelConfig;
+
+/// `easel battle`.
+#[derive(Debug, Args)]
+pub struct BattleArgs {
+    /// The first run (M1).
+    m1: PathBuf,
+    /// The second run (M2).
+    m2: PathBuf,
+    /// Samples drawn from each generator.
+    #[arg(long, default_value_t = 1000)]
+    samples: usize,
+    /// Seed of the generators' noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// r_test counts as ≈ 1 when |r_test − 1| ≤ this.
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    tolerance: f64,
+    /// Score at most this many training and test images.
+    #[arg(long, default_value_t = 10_000)]
+    real_limit: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+fn cell(e: &ErrorRate) -> String {
+    format!("{:.4} ({}/{})", e.rate(), e.errors, e.total)
+}
+
+pub fn battle(args: BattleArgs) -> Result<()> {
+    let backend = BackendKind::parse(&args.backend)?;
+    let m1 = LoadedModel::load(&args.m1, None, backend)?;
+    let m2 = LoadedModel::load(&args.m2, None, backend)?;
+    let ModelConfig::Gran(g): &ModelConfig = &m1.config.model;
+    let GranConfig {
+        image_size,
+        channels,
+        ..
+    } = *g;
+    let data = m1.config.data.load(image_size, channels, None)?;
+    let config = BattleConfig {
+        samples: args.samples,
+        seed: args.seed,
+        tolerance: args.tolerance,
+        real_limit: Some(args.real_limit),
+    };
+    let result = gam::battle(&m1, &m2, &data, &config)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+        return Ok(());
+    }
+    let t = &result.table;
+    let v = &result.verdict;
+    println!("M1 = {} (step {})", args.m1.display(), m1.step);
+    println!("M2 = {} (step {})", args.m2.display(), m2.step);
+    println!("error rates (D's 0.5 threshold)      D1                    D2");
+    println!(
+        "  on G1 samples                      {:<21} {}",
+        cell(&t.d1_on_g1),
+        cell(&t.d2_on_g1)
+    );
+    println!(
+        "  on G2 samples                      {:<21} {}",
+        cell(&t.d1_on_g2),
+        cell(&t.d2_on_g2)
+    );
+    println!(
+        "  on training images                 {:<21} {}",
+        cell(&t.d1_on_train),
+        cell(&t.d2_on_train)
+    );
+    println!(
+        "  on test images                     {:<21} {}",
+        cell(&t.d1_on_test),
+        cell(&t.d2_on_test)
+    );
+    println!("r_test   = ε(D1(x_test)) / ε(D2(x_test)) = {}", v.r_test);
+    println!("r_sample = ε(D1(G2(z))) / ε(D2(G1(z)))   = {}", v.r_sample);
+    let winner = match v.winner {
+        Winner::M1 => "M1 wins",
+        Winner::M2 => "M2 wins",
+        Winner::Tie => "tie",
+    };
+    println!("{winner}: {}", v.reason);
+    Ok(())
+}

@@ -1,0 +1,469 @@
+//! The Generative Adversarial Metric of Im et al. 2016 ("battle"): two models M1 = (G1, D1) and
+//! M2 = (G2, D2), trained on the same data, swap generators and discriminators.
+//!
+//! - Error rates use D's 0.5 threshold: a real image is an error when D(x) < 0.5, a sample when
+//!   D(G(z)) ≥ 0.5 (the discriminator was fooled).
+//! - `r_test = ε(D1(x_test)) / ε(D2(x_test))`, `r_sample = ε(D1(G2(z))) / ε(D2(G1(z)))`.
+//! - M1 wins if r_sample < 1 and r_test ≈ 1, M2 if r_sample > 1 and r_test ≈ 1, else a tie. The
+//!   paper's reference code skips the r_test condition; Easel follows the paper. "≈" means
+//!   |r_test − 1| ≤ `tolerance` ([`DEFAULT_TOLERANCE`] unless set).
+//!
+//! Zero error rates never divide silently: a ratio is [`Ratio::Value`], [`Ratio::Infinite`]
+//! (the denominator is 0, the numerator not) or [`Ratio::Undefined`] (both 0). The rule: an
+//! infinite ratio is "greater than 1"; an undefined r_test counts as ≈ 1 (both discriminators
+//! were perfect on the test set, so neither is worse there); an undefined r_sample is a tie
+//! (neither generator fooled the other's discriminator even once).
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, ImageSet};
+use crate::error::{Error, Result};
+use crate::images::ImageBatch;
+use crate::model::gran::Discriminator;
+use crate::sample::LoadedModel;
+use crate::train::config::ModelConfig;
+
+/// The default tolerance of "r_test ≈ 1".
+pub const DEFAULT_TOLERANCE: f64 = 0.2;
+/// Images scored per forward pass.
+const CHUNK: usize = 250;
+
+/// Errors out of a count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRate {
+    /// Misclassified images.
+    pub errors: usize,
+    /// Images scored.
+    pub total: usize,
+}
+
+impl ErrorRate {
+    /// errors / total (0 for no images).
+    pub fn rate(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.total as f64
+        }
+    }
+}
+
+/// A ratio of two error rates, with the zero cases named.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum Ratio {
+    /// A finite ratio.
+    Value(f64),
+    /// The denominator is 0 and the numerator is not.
+    Infinite,
+    /// Both are 0.
+    Undefined,
+}
+
+impl Ratio {
+    /// `a / b` with the zero cases named.
+    pub fn of(a: ErrorRate, b: ErrorRate) -> Self {
+        // (a.errors / a.total) / (b.errors / b.total), from the counts in one division.
+        let numerator = a.errors as f64 * b.total as f64;
+        let denominator = b.errors as f64 * a.total as f64;
+        match (a.errors, b.errors) {
+            (_, e) if e > 0 && a.total > 0 => Ratio::Value(numerator / denominator),
+            (e, _) if e > 0 => Ratio::Infinite,
+            _ => Ratio::Undefined,
+        }
+    }
+}
+
+impl std::fmt::Display for Ratio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ratio::Value(v) => write!(f, "{v:.4}"),
+            Ratio::Infinite => write!(f, "∞ (denominator 0)"),
+            Ratio::Undefined => write!(f, "0/0"),
+        }
+    }
+}
+
+/// Who won.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Winner {
+    /// The first model.
+    M1,
+    /// The second model.
+    M2,
+    /// Neither.
+    Tie,
+}
+
+/// The paper's Table 1: each discriminator on each generator's samples and on real data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    /// ε(D1(G1(z))): D1 on its own samples.
+    pub d1_on_g1: ErrorRate,
+    /// ε(D1(x_train)).
+    pub d1_on_train: ErrorRate,
+    /// ε(D1(G2(z))): D1 on the other model's samples.
+    pub d1_on_g2: ErrorRate,
+    /// ε(D1(x_test)).
+    pub d1_on_test: ErrorRate,
+    /// ε(D2(G1(z))).
+    pub d2_on_g1: ErrorRate,
+    /// ε(D2(x_test)).
+    pub d2_on_test: ErrorRate,
+    /// ε(D2(G2(z))).
+    pub d2_on_g2: ErrorRate,
+    /// ε(D2(x_train)).
+    pub d2_on_train: ErrorRate,
+}
+
+/// A battle's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// r_test.
+    pub r_test: Ratio,
+    /// r_sample.
+    pub r_sample: Ratio,
+    /// The tolerance used for r_test ≈ 1.
+    pub tolerance: f64,
+    /// Who won.
+    pub winner: Winner,
+    /// Why, in words (for a tie: which condition failed).
+    pub reason: String,
+}
+
+/// Applies the paper's rule to the four error rates it reads.
+pub fn decide(table: &Table, tolerance: f64) -> Verdict {
+    let r_test = Ratio::of(table.d1_on_test, table.d2_on_test);
+    let r_sample = Ratio::of(table.d1_on_g2, table.d2_on_g1);
+    let test_close = match r_test {
+        Ratio::Value(v) => (v - 1.0).abs() <= tolerance,
+        Ratio::Infinite => false,
+        Ratio::Undefined => true,
+    };
+    let (winner, reason) = match (r_sample, test_close) {
+        (Ratio::Undefined, _) => (
+            Winner::Tie,
+            "r_sample is 0/0: neither generator fooled the other model's discriminator".to_string(),
+        ),
+        (_, false) => (
+            Winner::Tie,
+            format!(
+                "r_test = {r_test} is not within {tolerance} of 1: the discriminators differ on \
+                 held-out data, so their verdicts on samples are not comparable"
+            ),
+        ),
+        (Ratio::Value(v), true) if v < 1.0 => (
+            Winner::M1,
+            format!("r_sample = {v:.4} < 1: G1 fooled D2 more often than G2 fooled D1"),
+        ),
+        (Ratio::Value(v), true) if v > 1.0 => (
+            Winner::M2,
+            format!("r_sample = {v:.4} > 1: G2 fooled D1 more often than G1 fooled D2"),
+        ),
+        (Ratio::Infinite, true) => (
+            Winner::M2,
+            "r_sample is infinite: G2 fooled D1, and G1 never fooled D2".to_string(),
+        ),
+        (Ratio::Value(_), true) => (
+            Winner::Tie,
+            "r_sample = 1: each generator fooled the other discriminator equally often".to_string(),
+        ),
+    };
+    Verdict {
+        r_test,
+        r_sample,
+        tolerance,
+        winner,
+        reason,
+    }
+}
+
+/// Settings of a battle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BattleConfig {
+    /// Samples drawn from each generator (the paper: the test-set size; default 1000).
+    pub samples: usize,
+    /// Seed of both generators' noise.
+    pub seed: u64,
+    /// Tolerance of r_test ≈ 1.
+    pub tolerance: f64,
+    /// Score at most this many train and test images (all when None).
+    pub real_limit: Option<usize>,
+}
+
+impl Default for BattleConfig {
+    fn default() -> Self {
+        Self {
+            samples: 1000,
+            seed: 0,
+            tolerance: DEFAULT_TOLERANCE,
+            real_limit: Some(10_000),
+        }
+    }
+}
+
+/// A whole battle: the table and the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Battle {
+    /// The settings.
+    pub config: BattleConfig,
+    /// Table 1.
+    pub table: Table,
+    /// The outcome.
+    pub verdict: Verdict,
+}
+
+/// Scores images in `[0, 1]` (`count × C × H × W` values) with `d`; returns how many D calls
+/// real (logit ≥ 0, i.e. D ≥ 0.5).
+fn called_real(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f32]) -> usize {
+    let n = shape.iter().product::<usize>();
+    let count = pixels.len() / n;
+    let mut real = 0;
+    for start in (0..count).step_by(CHUNK) {
+        let b = CHUNK.min(count - start);
+        let chunk = &pixels[start * n..(start + b) * n];
+        let images = Tensor::<4>::from_data(
+            TensorData::new(chunk.to_vec(), [b, shape[0], shape[1], shape[2]]),
+            device,
+        );
+        let logits = d
+            .forward(images)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        real += logits.iter().filter(|&&l| l >= 0.0).count();
+    }
+    real
+}
+
+/// ε of `d` on real images: the fraction it calls fake.
+pub fn error_on_real(
+    d: &Discriminator,
+    device: &Device,
+    set: &ImageSet,
+    limit: Option<usize>,
+) -> ErrorRate {
+    let count = limit.map_or(set.len(), |l| l.min(set.len()));
+    let indices: Vec<usize> = (0..count).collect();
+    let pixels = set.batch_f32(&indices);
+    let real = called_real(d, device, [set.channels, set.height, set.width], &pixels);
+    ErrorRate {
+        errors: count - real,
+        total: count,
+    }
+}
+
+/// ε of `d` on generated images: the fraction it calls real.
+pub fn error_on_samples(d: &Discriminator, device: &Device, samples: &ImageBatch) -> ErrorRate {
+    let real = called_real(
+        d,
+        device,
+        [samples.channels, samples.height, samples.width],
+        &samples.pixels,
+    );
+    ErrorRate {
+        errors: real,
+        total: samples.count,
+    }
+}
+
+/// Checks that two models can battle: same data and image shape.
+fn comparable(m1: &LoadedModel, m2: &LoadedModel) -> Result<()> {
+    if m1.config.data != m2.config.data {
+        return Err(Error::config(
+            "battle",
+            format!(
+                "both models must be trained on the same data: {} vs {}",
+                m1.config.data.describe(),
+                m2.config.data.describe()
+            ),
+        ));
+    }
+    let (ModelConfig::Gran(a), ModelConfig::Gran(b)) = (&m1.config.model, &m2.config.model);
+    if (a.image_size, a.channels) != (b.image_size, b.channels) {
+        return Err(Error::config(
+            "battle",
+            format!(
+                "both models must draw the same images: {}×{}×{} vs {}×{}×{}",
+                a.image_size, a.image_size, a.channels, b.image_size, b.image_size, b.channels
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Plays M1 against M2 on `data` (the dataset both were trained on; its test split is the
+/// held-out one).
+pub fn battle(
+    m1: &LoadedModel,
+    m2: &LoadedModel,
+    data: &Dataset,
+    config: &BattleConfig,
+) -> Result<Battle> {
+    comparable(m1, m2)?;
+    if config.samples == 0 {
+        return Err(Error::config(
+            "samples",
+            "expected at least one sample per model",
+        ));
+    }
+    if data.test.is_empty() {
+        return Err(Error::Dataset(format!(
+            "{} has no held-out test images to compute r_test on",
+            data.name
+        )));
+    }
+    let g1 = m1.sample(config.samples, None, config.seed, false)?.images;
+    let g2 = m2.sample(config.samples, None, config.seed, false)?.images;
+    let (d1, d2) = (&m1.discriminator, &m2.discriminator);
+    let (dev1, dev2) = (&m1.device, &m2.device);
+    let table = Table {
+        d1_on_g1: error_on_samples(d1, dev1, &g1),
+        d1_on_train: error_on_real(d1, dev1, &data.train, config.real_limit),
+        d1_on_g2: error_on_samples(d1, dev1, &g2),
+        d1_on_test: error_on_real(d1, dev1, &data.test, config.real_limit),
+        d2_on_g1: error_on_samples(d2, dev2, &g1),
+        d2_on_test: error_on_real(d2, dev2, &data.test, config.real_limit),
+        d2_on_g2: error_on_samples(d2, dev2, &g2),
+        d2_on_train: error_on_real(d2, dev2, &data.train, config.real_limit),
+    };
+    Ok(Battle {
+        config: config.clone(),
+        verdict: decide(&table, config.tolerance),
+        table,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(errors: usize, total: usize) -> ErrorRate {
+        ErrorRate { errors, total }
+    }
+
+    fn table(d1_g2: ErrorRate, d2_g1: ErrorRate, d1_test: ErrorRate, d2_test: ErrorRate) -> Table {
+        Table {
+            d1_on_g1: e(0, 10),
+            d1_on_train: e(0, 10),
+            d1_on_g2: d1_g2,
+            d1_on_test: d1_test,
+            d2_on_g1: d2_g1,
+            d2_on_test: d2_test,
+            d2_on_g2: e(0, 10),
+            d2_on_train: e(0, 10),
+        }
+    }
+
+    fn swapped(t: &Table) -> Table {
+        Table {
+            d1_on_g1: t.d2_on_g2,
+            d1_on_train: t.d2_on_train,
+            d1_on_g2: t.d2_on_g1,
+            d1_on_test: t.d2_on_test,
+            d2_on_g1: t.d1_on_g2,
+            d2_on_test: t.d1_on_test,
+            d2_on_g2: t.d1_on_g1,
+            d2_on_train: t.d1_on_train,
+        }
+    }
+
+    #[test]
+    fn the_rule_on_hand_computed_rates() {
+        // D1 fooled by 30 of 100 G2 samples, D2 by 10 of 100 G1 samples: r_sample = 3 → M2.
+        let t = table(e(30, 100), e(10, 100), e(20, 100), e(21, 100));
+        let v = decide(&t, 0.2);
+        assert_eq!(v.r_sample, Ratio::Value(3.0));
+        assert!(matches!(v.r_test, Ratio::Value(r) if (r - 20.0 / 21.0).abs() < 1e-12));
+        assert_eq!(v.winner, Winner::M2);
+        // Swapping the models inverts both ratios and the winner.
+        let w = decide(&swapped(&t), 0.2);
+        assert_eq!(w.r_sample, Ratio::Value(1.0 / 3.0));
+        assert!(matches!(w.r_test, Ratio::Value(r) if (r - 21.0 / 20.0).abs() < 1e-12));
+        assert_eq!(w.winner, Winner::M1);
+        // The same sample ratio with discriminators that disagree on test data: a tie, saying why.
+        let t = table(e(30, 100), e(10, 100), e(20, 100), e(40, 100));
+        let v = decide(&t, 0.2);
+        assert_eq!(v.winner, Winner::Tie);
+        assert!(v.reason.contains("r_test = 0.5000"), "{}", v.reason);
+        assert_eq!(decide(&t, 0.6).winner, Winner::M2, "a looser tolerance");
+    }
+
+    #[test]
+    fn zero_error_rates_follow_the_stated_rule() {
+        // G1 never fooled D2, G2 fooled D1: infinite r_sample → M2; swapped → M1 (ratio 0).
+        let t = table(e(5, 100), e(0, 100), e(10, 100), e(10, 100));
+        let v = decide(&t, 0.2);
+        assert_eq!((v.r_sample, v.winner), (Ratio::Infinite, Winner::M2));
+        let w = decide(&swapped(&t), 0.2);
+        assert_eq!((w.r_sample, w.winner), (Ratio::Value(0.0), Winner::M1));
+        // Nobody fooled anybody: 0/0, a tie with the reason.
+        let v = decide(&table(e(0, 100), e(0, 100), e(10, 100), e(10, 100)), 0.2);
+        assert_eq!((v.r_sample, v.winner), (Ratio::Undefined, Winner::Tie));
+        assert!(v.reason.contains("0/0"));
+        // Both perfect on test data: r_test undefined counts as ≈ 1.
+        let v = decide(&table(e(30, 100), e(10, 100), e(0, 100), e(0, 100)), 0.2);
+        assert_eq!((v.r_test, v.winner), (Ratio::Undefined, Winner::M2));
+        // Only D2 perfect on test data: r_test infinite, a tie.
+        let v = decide(&table(e(30, 100), e(10, 100), e(3, 100), e(0, 100)), 0.2);
+        assert_eq!((v.r_test, v.winner), (Ratio::Infinite, Winner::Tie));
+        // Equal fooling: r_sample = 1, a tie.
+        let v = decide(&table(e(10, 100), e(10, 100), e(10, 100), e(10, 100)), 0.2);
+        assert_eq!((v.r_sample, v.winner), (Ratio::Value(1.0), Winner::Tie));
+    }
+
+    #[test]
+    fn error_counting_matches_the_threshold() {
+        // A discriminator whose logit is a fixed function of the mean pixel: with zero weights
+        // everywhere the logit is the bias, so every image gets the same call. Instead, score
+        // real and generated images with a freshly initialised D and check the counts are
+        // complementary: errors on "real" + calls of real on the same pixels as "samples" = n.
+        let device = Device::flex();
+        let cfg = crate::model::gran::GranConfig {
+            image_size: 16,
+            channels: 1,
+            decoder_widths: vec![8, 4, 1],
+            discriminator_widths: vec![4, 8],
+            kernel_size: 4,
+            ..Default::default()
+        };
+        let d = cfg.init_discriminator(&device);
+        let set = ImageSet {
+            channels: 1,
+            height: 16,
+            width: 16,
+            pixels: (0..20 * 256).map(|i| ((i * 37) % 256) as u8).collect(),
+            labels: None,
+            captions: None,
+            class_names: Vec::new(),
+        };
+        let as_real = error_on_real(&d, &device, &set, None);
+        let batch = ImageBatch {
+            count: 20,
+            channels: 1,
+            height: 16,
+            width: 16,
+            pixels: set.batch_f32(&(0..20).collect::<Vec<_>>()),
+        };
+        let as_samples = error_on_samples(&d, &device, &batch);
+        assert_eq!(as_real.total, 20);
+        assert_eq!(as_real.errors + as_samples.errors, 20);
+        // By hand: the logits' signs.
+        let logits: Vec<f32> = d
+            .forward(Tensor::<4>::from_data(
+                TensorData::new(batch.pixels.clone(), [20, 1, 16, 16]),
+                &device,
+            ))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(
+            as_samples.errors,
+            logits.iter().filter(|&&l| l >= 0.0).count()
+        );
+        let limited = error_on_real(&d, &device, &set, Some(5));
+        assert_eq!(limited.total, 5);
+    }
+}

@@ -1,0 +1,3 @@
+//! Evaluation: the Generative Adversarial Metric (GAM) battles of Im et al. 2016.
+
+pub mod gam;
