@@ -299,6 +299,46 @@ fn a_model_battles_itself_to_a_tie_and_a_mismatch_is_refused() {
     ]);
     let e = fails(&["battle", run_s, other.to_str().unwrap(), "--samples", "10"]);
     assert!(e.contains("same data"), "{e}");
+
+    // The partial GAM: M1's D on a folder of images from elsewhere (here: its own exported
+    // samples, which it must score exactly as it scores its own samples with the same seed).
+    let folder = dir.path().join("elsewhere");
+    ok(&[
+        "sample",
+        "--run",
+        run_s,
+        "--count",
+        "12",
+        "--seed",
+        "5",
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(folder.join("grid.png")).unwrap();
+    let said = ok(&[
+        "battle",
+        run_s,
+        "--folder",
+        folder.to_str().unwrap(),
+        "--samples",
+        "12",
+        "--seed",
+        "5",
+        "--json",
+    ]);
+    let p: serde_json::Value = serde_json::from_str(&said).expect("JSON");
+    assert_eq!(p["on_folder"]["total"], 12);
+    assert_eq!(
+        p["on_folder"], p["on_own_samples"],
+        "8-bit PNGs of the same samples: {p}"
+    );
+    let e = fails(&[
+        "battle",
+        run_s,
+        "--folder",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(e.contains("no such folder"), "{e}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use easel_core::backend::BackendKind;
+use easel_core::data::DataSource;
 use easel_core::eval::gam::{self, BattleConfig, DEFAULT_TOLERANCE, ErrorRate, Winner};
 use easel_core::model::gran::GranConfig;
 use easel_core::sample::LoadedModel;
@@ -16,7 +17,12 @@ pub struct BattleArgs {
     /// The first run (M1).
     m1: PathBuf,
     /// The second run (M2).
-    m2: PathBuf,
+    #[arg(required_unless_present = "folder")]
+    m2: Option<PathBuf>,
+    /// Instead of M2: a folder of images from any other generator, scored by M1's discriminator
+    /// (the paper's partial GAM).
+    #[arg(long, conflicts_with = "m2")]
+    folder: Option<PathBuf>,
     /// Samples drawn from each generator.
     #[arg(long, default_value_t = 1000)]
     samples: usize,
@@ -44,7 +50,6 @@ fn cell(e: &ErrorRate) -> String {
 pub fn battle(args: BattleArgs) -> Result<()> {
     let backend = BackendKind::parse(&args.backend)?;
     let m1 = LoadedModel::load(&args.m1, None, backend)?;
-    let m2 = LoadedModel::load(&args.m2, None, backend)?;
     let ModelConfig::Gran(g): &ModelConfig = &m1.config.model;
     let GranConfig {
         image_size,
@@ -58,6 +63,32 @@ pub fn battle(args: BattleArgs) -> Result<()> {
         tolerance: args.tolerance,
         real_limit: Some(args.real_limit),
     };
+    if let Some(folder) = &args.folder {
+        let images = DataSource::Folder {
+            path: folder.clone(),
+        }
+        .load(image_size, channels, None)?;
+        let mut all = images.train;
+        all.pixels.extend(images.test.pixels);
+        let p = gam::partial(&m1, &all, &data, &config)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&p)?);
+            return Ok(());
+        }
+        println!("D of {} (step {})", args.m1.display(), m1.step);
+        println!("  calls real {} of the folder's images", cell(&p.on_folder));
+        println!(
+            "  calls real {} of its own generator's samples",
+            cell(&p.on_own_samples)
+        );
+        println!(
+            "  calls fake {} of the held-out test images",
+            cell(&p.on_test)
+        );
+        return Ok(());
+    }
+    let m2_dir = args.m2.as_ref().expect("clap requires M2 without --folder");
+    let m2 = LoadedModel::load(m2_dir, None, backend)?;
     let result = gam::battle(&m1, &m2, &data, &config)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -66,7 +97,7 @@ pub fn battle(args: BattleArgs) -> Result<()> {
     let t = &result.table;
     let v = &result.verdict;
     println!("M1 = {} (step {})", args.m1.display(), m1.step);
-    println!("M2 = {} (step {})", args.m2.display(), m2.step);
+    println!("M2 = {} (step {})", m2_dir.display(), m2.step);
     println!("error rates (D's 0.5 threshold)      D1                    D2");
     println!(
         "  on G1 samples                      {:<21} {}",

@@ -336,6 +336,62 @@ pub fn battle(
     })
 }
 
+/// The partial GAM: a folder of images from any other generator (the paper scores DVAE's and
+/// DRAW's samples this way), scored by one model's discriminator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    /// ε(D(x_other)): the fraction of the folder's images D calls real (it was fooled).
+    pub on_folder: ErrorRate,
+    /// ε(D(G(z))) on the model's own samples, for comparison.
+    pub on_own_samples: ErrorRate,
+    /// ε(D(x_test)) on the model's held-out test images, to read D's reliability.
+    pub on_test: ErrorRate,
+}
+
+/// Scores `images` (e.g. every image of a folder, resized to the model's size) with `model`'s D.
+pub fn partial(
+    model: &LoadedModel,
+    images: &ImageSet,
+    data: &Dataset,
+    config: &BattleConfig,
+) -> Result<Partial> {
+    let ModelConfig::Gran(g) = &model.config.model;
+    if (images.height, images.width, images.channels) != (g.image_size, g.image_size, g.channels) {
+        return Err(Error::config(
+            "folder",
+            format!(
+                "expected {}×{}×{} images, found {}×{}×{}",
+                g.image_size,
+                g.image_size,
+                g.channels,
+                images.height,
+                images.width,
+                images.channels
+            ),
+        ));
+    }
+    if images.is_empty() {
+        return Err(Error::Dataset("the folder holds no images to score".into()));
+    }
+    let own = model
+        .sample(config.samples, None, config.seed, false)?
+        .images;
+    let d = &model.discriminator;
+    let indices: Vec<usize> = (0..images.len()).collect();
+    let folder = ImageBatch {
+        count: images.len(),
+        channels: images.channels,
+        height: images.height,
+        width: images.width,
+        pixels: images.batch_f32(&indices),
+    };
+    Ok(Partial {
+        on_folder: error_on_samples(d, &model.device, &folder),
+        on_own_samples: error_on_samples(d, &model.device, &own),
+        on_test: error_on_real(d, &model.device, &data.test, config.real_limit),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
