@@ -358,3 +358,71 @@ fn a_config_with_an_unknown_field_fails_in_one_line_naming_it() {
         "{e}"
     );
 }
+
+#[test]
+fn an_arena_of_checkpoints_ranks_them_and_writes_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    // Checkpoints at steps 3, 6 and 7 (the end).
+    ok(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--max-steps",
+        "7",
+        "--out",
+        run_s,
+    ]);
+    let csv = dir.path().join("board.csv");
+    let said = ok(&[
+        "arena",
+        run_s,
+        "--checkpoints",
+        "--samples",
+        "30",
+        "--json",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&said).expect("JSON");
+    assert_eq!(v["names"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        v["verdicts"].as_array().unwrap().len(),
+        3,
+        "every pair once"
+    );
+    let board = v["leaderboard"].as_array().unwrap();
+    let games: u64 = board
+        .iter()
+        .map(|s| {
+            s["wins"].as_u64().unwrap()
+                + s["ties"].as_u64().unwrap()
+                + s["losses"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(games, 6, "each of 3 battles counted for both sides");
+    let ratings: Vec<f64> = board
+        .iter()
+        .map(|s| s["rating"].as_f64().unwrap())
+        .collect();
+    assert!(
+        ratings.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {ratings:?}"
+    );
+    assert!(
+        ratings.iter().sum::<f64>().abs() < 1e-6,
+        "centred on the average"
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.starts_with("rank,name,wins,ties,losses,rating,rating_se"));
+    assert!(
+        text.contains("@3") && text.contains("@6") && text.contains("@7"),
+        "{text}"
+    );
+    let e = fails(&["arena", run_s]);
+    assert!(e.contains("at least two models"), "{e}");
+}

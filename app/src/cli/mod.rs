@@ -1,6 +1,7 @@
-//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `bench`. Each command is a thin
+//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `bench`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
+pub mod arena;
 pub mod battle;
 pub mod bench;
 pub mod sample;
@@ -40,6 +41,8 @@ pub enum Command {
     Verify(sample::VerifyArgs),
     /// Play two runs against each other with the Generative Adversarial Metric (GAM).
     Battle(battle::BattleArgs),
+    /// A GAM round robin between runs (or one run's checkpoints), with a leaderboard.
+    Arena(arena::ArenaArgs),
     /// Measure training and sampling speed per preset.
     Bench(bench::BenchArgs),
 }
@@ -64,6 +67,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sample(a) => sample::sample(a),
         Command::Verify(a) => sample::verify(a),
         Command::Battle(a) => battle::battle(a),
+        Command::Arena(a) => arena::arena(a),
         Command::Bench(a) => bench::bench(a),
     }
 }

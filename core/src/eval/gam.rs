@@ -294,15 +294,45 @@ fn comparable(m1: &LoadedModel, m2: &LoadedModel) -> Result<()> {
     Ok(())
 }
 
-/// Plays M1 against M2 on `data` (the dataset both were trained on; its test split is the
-/// held-out one).
-pub fn battle(
-    m1: &LoadedModel,
-    m2: &LoadedModel,
+/// Every discriminator on every generator's samples, and on real data: the cells of Table 1 for
+/// every pair of `models` at once (each generator is sampled once, with the same seed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossTable {
+    /// `on_samples[i][j]` = ε(D_i(G_j(z))).
+    pub on_samples: Vec<Vec<ErrorRate>>,
+    /// ε(D_i(x_train)).
+    pub on_train: Vec<ErrorRate>,
+    /// ε(D_i(x_test)).
+    pub on_test: Vec<ErrorRate>,
+}
+
+impl CrossTable {
+    /// Table 1 for M1 = model `i`, M2 = model `j`.
+    pub fn pair(&self, i: usize, j: usize) -> Table {
+        Table {
+            d1_on_g1: self.on_samples[i][i],
+            d1_on_train: self.on_train[i],
+            d1_on_g2: self.on_samples[i][j],
+            d1_on_test: self.on_test[i],
+            d2_on_g1: self.on_samples[j][i],
+            d2_on_test: self.on_test[j],
+            d2_on_g2: self.on_samples[j][j],
+            d2_on_train: self.on_train[j],
+        }
+    }
+}
+
+/// Computes the [`CrossTable`] of `models` on `data` (the dataset all were trained on; its test
+/// split is the held-out one). `progress` hears (done, total) after each piece of work.
+pub fn cross_table(
+    models: &[&LoadedModel],
     data: &Dataset,
     config: &BattleConfig,
-) -> Result<Battle> {
-    comparable(m1, m2)?;
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<CrossTable> {
+    for m in models.iter().skip(1) {
+        comparable(models[0], m)?;
+    }
     if config.samples == 0 {
         return Err(Error::config(
             "samples",
@@ -315,20 +345,55 @@ pub fn battle(
             data.name
         )));
     }
-    let g1 = m1.sample(config.samples, None, config.seed, false)?.images;
-    let g2 = m2.sample(config.samples, None, config.seed, false)?.images;
-    let (d1, d2) = (&m1.discriminator, &m2.discriminator);
-    let (dev1, dev2) = (&m1.device, &m2.device);
-    let table = Table {
-        d1_on_g1: error_on_samples(d1, dev1, &g1),
-        d1_on_train: error_on_real(d1, dev1, &data.train, config.real_limit),
-        d1_on_g2: error_on_samples(d1, dev1, &g2),
-        d1_on_test: error_on_real(d1, dev1, &data.test, config.real_limit),
-        d2_on_g1: error_on_samples(d2, dev2, &g1),
-        d2_on_test: error_on_real(d2, dev2, &data.test, config.real_limit),
-        d2_on_g2: error_on_samples(d2, dev2, &g2),
-        d2_on_train: error_on_real(d2, dev2, &data.train, config.real_limit),
-    };
+    let n = models.len();
+    let total = n + n * n + 2 * n;
+    let mut done = 0;
+    let mut samples = Vec::with_capacity(n);
+    for m in models {
+        samples.push(m.sample(config.samples, None, config.seed, false)?.images);
+        done += 1;
+        progress(done, total);
+    }
+    let mut on_samples = vec![Vec::with_capacity(n); n];
+    let (mut on_train, mut on_test) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (i, m) in models.iter().enumerate() {
+        for g in &samples {
+            on_samples[i].push(error_on_samples(&m.discriminator, &m.device, g));
+            done += 1;
+            progress(done, total);
+        }
+        on_train.push(error_on_real(
+            &m.discriminator,
+            &m.device,
+            &data.train,
+            config.real_limit,
+        ));
+        on_test.push(error_on_real(
+            &m.discriminator,
+            &m.device,
+            &data.test,
+            config.real_limit,
+        ));
+        done += 2;
+        progress(done, total);
+    }
+    Ok(CrossTable {
+        on_samples,
+        on_train,
+        on_test,
+    })
+}
+
+/// Plays M1 against M2 on `data` (the dataset both were trained on; its test split is the
+/// held-out one).
+pub fn battle(
+    m1: &LoadedModel,
+    m2: &LoadedModel,
+    data: &Dataset,
+    config: &BattleConfig,
+) -> Result<Battle> {
+    let cross = cross_table(&[m1, m2], data, config, &mut |_, _| {})?;
+    let table = cross.pair(0, 1);
     Ok(Battle {
         config: config.clone(),
         verdict: decide(&table, config.tolerance),

@@ -1,0 +1,140 @@
+//! `easel arena`: a GAM round robin between runs (or the checkpoints of one run), with a
+//! Bradley–Terry leaderboard and the r_sample matrix.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use easel_core::backend::BackendKind;
+use easel_core::eval::arena;
+use easel_core::eval::gam::{BattleConfig, DEFAULT_TOLERANCE};
+use easel_core::sample::LoadedModel;
+use easel_core::train::{ModelConfig, RunDir, checkpoint};
+
+/// `easel arena`.
+#[derive(Debug, Args)]
+pub struct ArenaArgs {
+    /// Run folders (at least two, or one with --checkpoints).
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// Play every kept checkpoint of each run (a model against its own past).
+    #[arg(long)]
+    checkpoints: bool,
+    /// Samples drawn from each generator.
+    #[arg(long, default_value_t = 1000)]
+    samples: usize,
+    /// Seed of the generators' noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// r_test counts as ≈ 1 when |r_test − 1| ≤ this.
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    tolerance: f64,
+    /// Score at most this many training and test images per discriminator.
+    #[arg(long, default_value_t = 10_000)]
+    real_limit: usize,
+    /// Print the whole result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write the leaderboard as CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+pub fn arena(args: ArenaArgs) -> Result<()> {
+    let backend = BackendKind::parse(&args.backend)?;
+    let mut entrants: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
+    for run in &args.runs {
+        let name = run.display().to_string();
+        if args.checkpoints {
+            let found = checkpoint::list(&RunDir::new(run).checkpoints())?;
+            if found.is_empty() {
+                bail!("{name}: no checkpoint to play");
+            }
+            for (step, path) in found {
+                entrants.push((format!("{name}@{step}"), run.clone(), Some(path)));
+            }
+        } else {
+            entrants.push((name, run.clone(), None));
+        }
+    }
+    if entrants.len() < 2 {
+        bail!(
+            "an arena needs at least two models: give two runs, or one run with --checkpoints and two checkpoints"
+        );
+    }
+    let models = entrants
+        .iter()
+        .map(|(_, run, ckpt)| LoadedModel::load(run, ckpt.as_deref(), backend))
+        .collect::<easel_core::Result<Vec<_>>>()?;
+    let ModelConfig::Gran(g) = &models[0].config.model;
+    let data = models[0].config.data.load(g.image_size, g.channels, None)?;
+    let config = BattleConfig {
+        samples: args.samples,
+        seed: args.seed,
+        tolerance: args.tolerance,
+        real_limit: Some(args.real_limit),
+    };
+    let names: Vec<String> = entrants.iter().map(|(n, _, _)| n.clone()).collect();
+    let refs: Vec<&LoadedModel> = models.iter().collect();
+    let result = arena::round_robin(&refs, &names, &data, &config, &mut |done, total| {
+        eprint!("\rscoring {done}/{total}");
+    })?;
+    eprintln!();
+    if let Some(path) = &args.csv {
+        let mut text = String::from("rank,name,wins,ties,losses,rating,rating_se\n");
+        for (rank, s) in result.leaderboard.iter().enumerate() {
+            text.push_str(&format!(
+                "{},\"{}\",{},{},{},{:.2},{:.2}\n",
+                rank + 1,
+                s.name.replace('"', "\"\""),
+                s.wins,
+                s.ties,
+                s.losses,
+                s.rating,
+                s.rating_se
+            ));
+        }
+        std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+        return Ok(());
+    }
+    println!("rank  rating (± s.e.)   W  T  L  model");
+    for (rank, s) in result.leaderboard.iter().enumerate() {
+        println!(
+            "{:>4}  {:>7.1} (± {:>5.1})  {:>2} {:>2} {:>2}  {}",
+            rank + 1,
+            s.rating,
+            s.rating_se,
+            s.wins,
+            s.ties,
+            s.losses,
+            s.name
+        );
+    }
+    println!("\nr_sample (row = M1, column = M2; < 1 favours the row):");
+    for (i, row) in result.r_sample.iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(|r| format!("{:>10}", short(r))).collect();
+        println!("  {:>3}  {}", i + 1, cells.join(" "));
+    }
+    for (i, j, v) in &result.verdicts {
+        println!(
+            "{} vs {}: {:?}, {}",
+            names[*i], names[*j], v.winner, v.reason
+        );
+    }
+    Ok(())
+}
+
+fn short(r: &easel_core::eval::gam::Ratio) -> String {
+    use easel_core::eval::gam::Ratio;
+    match r {
+        Ratio::Value(v) => format!("{v:.3}"),
+        Ratio::Infinite => "inf".into(),
+        Ratio::Undefined => "0/0".into(),
+    }
+}
