@@ -7,7 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
 
-use super::{Flops, conv_flops, deconv_flops, linear_flops};
+use super::{Flops, conv, conv_flops, deconv_flops, linear_flops};
 
 /// DCGAN's weight initialisation: N(0, 0.02) (Radford et al. 2016, §4).
 pub fn dcgan_init() -> Initializer {
@@ -101,7 +101,7 @@ impl Decoder {
             if let Some(norm) = self.norms.get(i) {
                 x = norm.forward(x);
             }
-            x = deconv.forward(relu(x)); // [batch, w_{i+1}, side·2, side·2]
+            x = conv::conv_transpose2d(deconv, relu(x)); // [batch, w_{i+1}, side·2, side·2]
         }
         x
     }
@@ -177,9 +177,18 @@ impl Encoder {
     /// - `input`: `[batch, widths[0], side, side]`
     /// - output: `[batch, outputs]` (no activation)
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.features(input)) // [batch, outputs]
+    }
+
+    /// The last convolution's activations, flattened: what the final dense layer reads.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, widths[0], side, side]`
+    /// - output: `[batch, widths.last() · (side / 2^(len-1))²]`
+    pub fn features(&self, input: Tensor<4>) -> Tensor<2> {
         let mut x = input;
-        for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(x); // [batch, w_{i+1}, side/2, side/2]
+        for (i, layer) in self.convs.iter().enumerate() {
+            x = conv::conv2d(layer, x); // [batch, w_{i+1}, side/2, side/2]
             if i > 0
                 && let Some(norm) = self.norms.get(i - 1)
             {
@@ -191,7 +200,7 @@ impl Encoder {
                 relu(x)
             };
         }
-        self.fc.forward(x.flatten(1, 3)) // [batch, outputs]
+        x.flatten(1, 3)
     }
 
     /// FLOPs of one forward pass of one image.

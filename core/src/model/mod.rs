@@ -2,6 +2,7 @@
 //! (parameter and FLOP counts).
 
 pub mod blocks;
+pub mod conv;
 pub mod gran;
 
 /// Floating-point operations of a layer or model, counted as 2 per multiply-add.
