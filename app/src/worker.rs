@@ -53,6 +53,12 @@ pub struct TrainSession {
     pub alarm: Option<String>,
     /// Warnings from the job.
     pub warnings: Vec<String>,
+    /// The mode-collapse watch's alarm on the newest sample grid, if it sounded.
+    pub collapse_alarm: Option<String>,
+    /// The fixed-z grids' diversity relative to real images, by step.
+    pub diversity: Vec<(u64, f64)>,
+    /// Classes the newest grid covers, of how many (when a classifier is cached).
+    pub coverage: Option<(usize, usize)>,
     pinned_for: usize,
 }
 
@@ -89,6 +95,9 @@ impl TrainSession {
             target_step: None,
             last_checkpoint: None,
             alarm: None,
+            collapse_alarm: None,
+            diversity: Vec::new(),
+            coverage: None,
             warnings: Vec::new(),
             pinned_for: 0,
         })
@@ -148,9 +157,19 @@ impl TrainSession {
                     });
                 }
             }
-            Event::Samples { step, images, .. } => {
+            Event::Samples {
+                step,
+                images,
+                collapse,
+                ..
+            } => {
                 self.samples = Some((step, images));
                 self.samples_changed = true;
+                if let Some(reading) = collapse {
+                    self.collapse_alarm = reading.alarm.clone();
+                    self.diversity.push((step, reading.diversity));
+                    self.coverage = reading.coverage;
+                }
             }
             Event::Checkpoint { step, path } => self.last_checkpoint = Some((step, path)),
             Event::Paused { .. } => self.status = SessionStatus::Paused,

@@ -426,3 +426,73 @@ fn an_arena_of_checkpoints_ranks_them_and_writes_csv() {
     let e = fails(&["arena", run_s]);
     assert!(e.contains("at least two models"), "{e}");
 }
+
+#[test]
+fn a_run_is_scored_beside_real_images_and_the_classifier_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    ok(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--max-steps",
+        "3",
+        "--out",
+        run_s,
+    ]);
+    let cache = dir.path().join("cache");
+    let score = |json: bool| {
+        let mut args = vec!["score", run_s, "--samples", "40", "--probes", "3"];
+        if json {
+            args.push("--json");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_easel"))
+            .args(&args)
+            .env("EASEL_CACHE", &cache)
+            .output()
+            .expect("easel runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (said, _) = score(true);
+    let v: serde_json::Value = serde_json::from_str(&said).expect("JSON");
+    let classes = v["classes"].as_array().unwrap().len() as f64;
+    assert_eq!(v["samples"]["count"], 40);
+    assert_eq!(
+        v["real"]["count"], 8,
+        "as many held-out images as there are"
+    );
+    for who in ["samples", "real"] {
+        let s = v[who]["classifier_score"].as_f64().unwrap();
+        assert!((1.0..=classes + 1e-9).contains(&s), "{who}: {s}");
+        assert!(v[who]["frechet_distance"].as_f64().unwrap() >= 0.0);
+        let histogram: u64 = v[who]["coverage"]["histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(histogram, v[who]["count"].as_u64().unwrap());
+    }
+    assert_eq!(v["neighbours"].as_array().unwrap().len(), 3);
+    assert_eq!(v["neighbours"][0]["by_pixels"].as_array().unwrap().len(), 5);
+    let cached: Vec<_> = std::fs::read_dir(cache.join("classifiers"))
+        .unwrap()
+        .collect();
+    assert_eq!(cached.len(), 1, "one classifier cached for the dataset");
+    // The second score reuses it: no training message, the same figures.
+    let (text, err) = score(false);
+    assert!(!err.contains("training the"), "{err}");
+    assert!(text.contains("classifier score"), "{text}");
+    assert!(text.contains("8 held-out images"), "{text}");
+}

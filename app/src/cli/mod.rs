@@ -1,10 +1,11 @@
-//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `bench`. Each command is a thin
+//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `score`, `bench`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
 pub mod arena;
 pub mod battle;
 pub mod bench;
 pub mod sample;
+pub mod score;
 pub mod train;
 
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum Command {
     Battle(battle::BattleArgs),
     /// A GAM round robin between runs (or one run's checkpoints), with a leaderboard.
     Arena(arena::ArenaArgs),
+    /// Sample-quality figures (classifier score, Fréchet distance, class coverage, nearest
+    /// neighbours) beside those of real held-out images.
+    Score(score::ScoreArgs),
     /// Measure training and sampling speed per preset.
     Bench(bench::BenchArgs),
 }
@@ -68,6 +72,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Verify(a) => sample::verify(a),
         Command::Battle(a) => battle::battle(a),
         Command::Arena(a) => arena::arena(a),
+        Command::Score(a) => score::score(a),
         Command::Bench(a) => bench::bench(a),
     }
 }

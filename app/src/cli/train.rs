@@ -129,6 +129,15 @@ fn drive(mut trainer: Trainer) -> Result<()> {
         Event::Finished { step, reason } => {
             bar.suspend(|| eprintln!("finished at step {step} ({reason:?})"))
         }
+        Event::Samples {
+            step,
+            collapse: Some(reading),
+            ..
+        } => {
+            if let Some(alarm) = reading.alarm {
+                bar.suspend(|| eprintln!("warning at step {step}: {alarm}"));
+            }
+        }
         Event::Error { message, .. } => error = Some(message),
         _ => {}
     });

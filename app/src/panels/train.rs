@@ -191,6 +191,17 @@ impl TrainPanel {
                 let size = texture.size_vec2();
                 let scale = (cols[1].available_width() / size.x).clamp(0.5, 6.0);
                 cols[1].add(egui::Image::new(texture).fit_to_exact_size(size * scale));
+                if let Some(&(_, diversity)) = session.diversity.last() {
+                    let mut line = format!("Diversity {diversity:.2} of real images'");
+                    if let Some((covered, classes)) = session.coverage {
+                        line += &format!(" · covers {covered} of {classes} classes");
+                    }
+                    cols[1].label(line).on_hover_text(
+                        "Mean distance between the grid's images divided by that between as \
+                         many training images; the class count comes from the dataset's cached \
+                         classifier (made by Score or `easel score`).",
+                    );
+                }
             }
         });
         action
@@ -210,7 +221,7 @@ impl TrainPanel {
         } else {
             ui.label(format!("{text} · run folder {}", session.run_dir.display()));
         }
-        if let Some(alarm) = &session.alarm {
+        for alarm in session.alarm.iter().chain(&session.collapse_alarm) {
             ui.colored_label(ui.visuals().warn_fg_color, alarm);
         }
         for w in &session.warnings {

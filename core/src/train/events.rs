@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::eval::collapse::CollapseReading;
+
 use serde::{Deserialize, Serialize};
 
 use crate::images::ImageBatch;
@@ -112,6 +114,9 @@ pub enum Event {
         images: ImageBatch,
         /// The grid PNG in the run's `samples/` folder.
         path: PathBuf,
+        /// The mode-collapse watch's reading of the grid (absent in logs of older runs).
+        #[serde(default)]
+        collapse: Option<CollapseReading>,
     },
     /// A checkpoint was written.
     Checkpoint {

@@ -19,6 +19,8 @@ use super::run_dir::{EventLog, RunDir};
 use crate::backend::BackendKind;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::eval::classifier;
+use crate::eval::collapse::CollapseWatch;
 use crate::export;
 use crate::images::ImageBatch;
 use crate::model::gran::{Discriminator, GranConfig, GranGenerator, NoiseMode};
@@ -45,6 +47,7 @@ pub struct Trainer {
     order: Vec<usize>,
     fixed_z: Tensor<3>,
     log: EventLog,
+    collapse: CollapseWatch,
     images_per_second: f64,
     session_seconds: f64,
     last_checkpoint_step: Option<u64>,
@@ -241,6 +244,7 @@ impl Trainer {
         );
         let log = EventLog::open(&run)?;
         let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
+        let collapse = CollapseWatch::new(&data.train, n, classifier::cached(&data, &device));
         Ok(Self {
             run,
             config,
@@ -256,6 +260,7 @@ impl Trainer {
             order,
             fixed_z,
             log,
+            collapse,
             images_per_second: 0.0,
             session_seconds: 0.0,
             last_checkpoint_step,
@@ -450,9 +455,11 @@ impl Trainer {
         )
     }
 
-    /// Writes the fixed-z grid to `samples/` and returns its event.
-    pub fn sample_event(&self) -> Result<Event> {
+    /// Writes the fixed-z grid to `samples/` and returns its event, with the mode-collapse
+    /// watch's reading of it.
+    pub fn sample_event(&mut self) -> Result<Event> {
         let images = self.fixed_samples();
+        let collapse = self.collapse.observe(&images);
         let path = self
             .run
             .samples()
@@ -462,6 +469,7 @@ impl Trainer {
             step: self.state.step,
             images,
             path,
+            collapse: Some(collapse),
         })
     }
 

@@ -1,0 +1,395 @@
+//! Sample-quality figures of one model, each beside the same figure for real held-out images so
+//! a reader can tell good from bad: the classifier score (the Inception Score formula,
+//! `exp E_x KL(p(y|x) ‖ p(y))`, on Easel's own classifier), the Fréchet distance of classifier
+//! features to the training images, and class coverage. Plus the paper's memorisation check: a
+//! sample's nearest training images by pixel distance and by discriminator-feature distance.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, ImageSet};
+use crate::error::{Error, Result};
+use crate::eval::classifier::{FEATURES, Outputs, TrainedClassifier, argmax};
+use crate::eval::frechet::{Moments, frechet_distance};
+use crate::model::gran::Discriminator;
+use crate::sample::LoadedModel;
+
+/// How a score is taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreConfig {
+    /// Samples drawn from the model (and held-out images scored beside them, as many as there
+    /// are, up to this).
+    pub samples: usize,
+    /// Seed of the samples' noise.
+    pub seed: u64,
+    /// Training images the Fréchet reference and the neighbour search use, at most.
+    pub reference_limit: usize,
+    /// Nearest neighbours listed per probed sample.
+    pub neighbours: usize,
+    /// Samples probed for neighbours (the first ones).
+    pub probes: usize,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        Self {
+            samples: 1000,
+            seed: 0,
+            reference_limit: 10_000,
+            neighbours: 5,
+            probes: 8,
+        }
+    }
+}
+
+/// Class coverage: how the classifier's labels of a set of images spread over the classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Images given each class (by the classifier's most likely label).
+    pub histogram: Vec<usize>,
+    /// Classes given at least half their fair share (half of count / classes): the rule
+    /// [`Coverage::of`] applies.
+    pub covered: usize,
+}
+
+impl Coverage {
+    /// Coverage of `probabilities` (`count × classes`).
+    pub fn of(probabilities: &[f32], classes: usize) -> Self {
+        let mut histogram = vec![0usize; classes];
+        for p in probabilities.chunks(classes) {
+            histogram[argmax(p)] += 1;
+        }
+        let count: usize = histogram.iter().sum();
+        let covered = histogram
+            .iter()
+            .filter(|&&h| 2 * h * classes >= count && h > 0)
+            .count();
+        Self { histogram, covered }
+    }
+
+    /// Fraction of classes covered.
+    pub fn fraction(&self) -> f64 {
+        self.covered as f64 / self.histogram.len().max(1) as f64
+    }
+}
+
+/// The figures of one set of images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Images scored.
+    pub count: usize,
+    /// `exp E KL(p(y|x) ‖ p(y))`: 1 (every image the same class, or no confidence) up to the
+    /// number of classes (confident and evenly spread).
+    pub classifier_score: f64,
+    /// Fréchet distance of the classifier's features to the training images' (lower is closer).
+    pub frechet_distance: f64,
+    /// How the images spread over the classes.
+    pub coverage: Coverage,
+}
+
+/// A sample and its nearest training images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Neighbours {
+    /// Index of the sample among the drawn ones.
+    pub sample: usize,
+    /// Nearest training images by pixel distance: (training index, Euclidean distance).
+    pub by_pixels: Vec<(usize, f64)>,
+    /// Nearest training images by the distance between D's features.
+    pub by_discriminator: Vec<(usize, f64)>,
+}
+
+/// Everything `easel score` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreReport {
+    /// The settings used.
+    pub config: ScoreConfig,
+    /// Dataset name.
+    pub dataset: String,
+    /// Class names of the classifier.
+    pub classes: Vec<String>,
+    /// The classifier's accuracy on held-out images: how far its figures can be trusted.
+    pub classifier_accuracy: f64,
+    /// The model's samples.
+    pub samples: Figures,
+    /// Real held-out images, for comparison.
+    pub real: Figures,
+    /// The first samples' nearest training images.
+    pub neighbours: Vec<Neighbours>,
+    /// Mean over the probes of (nearest training image's pixel distance) divided by (a held-out
+    /// image's distance to its nearest training image): well below 1 suggests copying.
+    pub memorisation_ratio: f64,
+}
+
+/// `exp(mean_x Σ_y p(y|x) (ln p(y|x) − ln p(y)))`, `p(y)` the mean of `p(y|x)`.
+pub fn classifier_score(probabilities: &[f32], classes: usize) -> f64 {
+    let count = probabilities.len() / classes;
+    if count == 0 {
+        return 1.0;
+    }
+    let mut marginal = vec![0f64; classes];
+    for p in probabilities.chunks(classes) {
+        for (m, &v) in marginal.iter_mut().zip(p) {
+            *m += v as f64 / count as f64;
+        }
+    }
+    let kl: f64 = probabilities
+        .chunks(classes)
+        .map(|p| {
+            p.iter()
+                .zip(&marginal)
+                .filter(|&(&v, &m)| v > 0.0 && m > 0.0)
+                .map(|(&v, &m)| v as f64 * ((v as f64).ln() - m.ln()))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / count as f64;
+    kl.exp()
+}
+
+fn figures(out: &Outputs, count: usize, reference: &Moments, classes: usize) -> Figures {
+    Figures {
+        count,
+        classifier_score: classifier_score(&out.probabilities, classes),
+        frechet_distance: frechet_distance(&Moments::of(&out.features, FEATURES), reference),
+        coverage: Coverage::of(&out.probabilities, classes),
+    }
+}
+
+/// The `k` rows of `candidates` (each `dim` long) nearest to `query`, by Euclidean distance.
+pub fn nearest(query: &[f32], candidates: &[f32], dim: usize, k: usize) -> Vec<(usize, f64)> {
+    let mut all: Vec<(usize, f64)> = candidates
+        .chunks(dim)
+        .enumerate()
+        .map(|(i, row)| {
+            let d2: f64 = row
+                .iter()
+                .zip(query)
+                .map(|(&a, &b)| ((a - b) as f64).powi(2))
+                .sum();
+            (i, d2.sqrt())
+        })
+        .collect();
+    let k = k.min(all.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    all.select_nth_unstable_by(k - 1, |a, b| a.1.total_cmp(&b.1));
+    all.truncate(k);
+    all.sort_by(|a, b| a.1.total_cmp(&b.1));
+    all
+}
+
+fn discriminator_features(
+    d: &Discriminator,
+    device: &Device,
+    pixels: &[f32],
+    shape: [usize; 3],
+) -> (Vec<f32>, usize) {
+    let len = shape.iter().product::<usize>();
+    let mut out = Vec::new();
+    let mut dim = 0;
+    for chunk in pixels.chunks(500 * len) {
+        let n = chunk.len() / len;
+        let images = Tensor::<4>::from_data(
+            TensorData::new(chunk.to_vec(), [n, shape[0], shape[1], shape[2]]),
+            device,
+        );
+        let f = d.features(images);
+        dim = f.dims()[1];
+        out.extend(
+            f.into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .expect("f32"),
+        );
+    }
+    (out, dim)
+}
+
+fn first(set: &ImageSet, limit: usize) -> (Vec<f32>, usize) {
+    let n = set.len().min(limit);
+    let indices: Vec<usize> = (0..n).collect();
+    (set.batch_f32(&indices), n)
+}
+
+/// Scores `model`'s samples on `data` (the dataset it was trained on) with `classifier` (trained
+/// on the same data). `progress` hears the fraction done.
+pub fn score(
+    model: &LoadedModel,
+    data: &Dataset,
+    classifier: &TrainedClassifier,
+    config: &ScoreConfig,
+    progress: &mut dyn FnMut(f32),
+) -> Result<ScoreReport> {
+    let set = &data.train;
+    if [set.channels, set.height] != [classifier.info.channels, classifier.info.side] {
+        return Err(Error::Dataset(format!(
+            "the classifier reads {}×{}² images, the data holds {}×{}²",
+            classifier.info.channels, classifier.info.side, set.channels, set.height
+        )));
+    }
+    if config.samples < 2 {
+        return Err(Error::config(
+            "samples",
+            "expected at least 2 samples to score",
+        ));
+    }
+    if data.test.len() < 2 {
+        return Err(Error::Dataset(format!(
+            "{} has fewer than 2 held-out images to compare the samples with",
+            data.name
+        )));
+    }
+    let classes = classifier.classes();
+    let drawn = model
+        .sample(config.samples, None, config.seed, false)?
+        .images;
+    progress(0.2);
+    let (reference_pixels, reference_count) = first(set, config.reference_limit);
+    let reference = classifier.outputs(&reference_pixels, reference_count);
+    let reference_moments = Moments::of(&reference.features, FEATURES);
+    progress(0.5);
+    let sample_out = classifier.outputs(&drawn.pixels, drawn.count);
+    let samples = figures(&sample_out, drawn.count, &reference_moments, classes);
+    let (test_pixels, test_count) = first(&data.test, config.samples);
+    let test_out = classifier.outputs(&test_pixels, test_count);
+    let real = figures(&test_out, test_count, &reference_moments, classes);
+    progress(0.7);
+
+    let shape = [set.channels, set.height, set.width];
+    let len = set.image_len();
+    let d = &model.discriminator;
+    let (reference_d, dim) = discriminator_features(d, &model.device, &reference_pixels, shape);
+    let probes = config.probes.min(drawn.count);
+    let (probe_d, _) =
+        discriminator_features(d, &model.device, &drawn.pixels[..probes * len], shape);
+    let neighbours: Vec<Neighbours> = (0..probes)
+        .map(|i| Neighbours {
+            sample: i,
+            by_pixels: nearest(
+                &drawn.pixels[i * len..(i + 1) * len],
+                &reference_pixels,
+                len,
+                config.neighbours,
+            ),
+            by_discriminator: nearest(
+                &probe_d[i * dim..(i + 1) * dim],
+                &reference_d,
+                dim,
+                config.neighbours,
+            ),
+        })
+        .collect();
+    let real_nearest: Vec<f64> = (0..probes.min(test_count))
+        .map(|i| {
+            nearest(
+                &test_pixels[i * len..(i + 1) * len],
+                &reference_pixels,
+                len,
+                1,
+            )[0]
+            .1
+        })
+        .collect();
+    let sample_nearest: Vec<f64> = neighbours
+        .iter()
+        .filter_map(|n| n.by_pixels.first().map(|x| x.1))
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let memorisation_ratio = mean(&sample_nearest) / mean(&real_nearest).max(f64::MIN_POSITIVE);
+    progress(1.0);
+    Ok(ScoreReport {
+        config: config.clone(),
+        dataset: data.name.clone(),
+        classes: classifier.info.classes.clone(),
+        classifier_accuracy: classifier.info.test_accuracy,
+        samples,
+        real,
+        neighbours,
+        memorisation_ratio,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifier_score_bounds_by_hand() {
+        // Confident and evenly spread over 4 classes: exactly 4.
+        let mut p = Vec::new();
+        for i in 0..8 {
+            let mut row = [0f32; 4];
+            row[i % 4] = 1.0;
+            p.extend(row);
+        }
+        assert!((classifier_score(&p, 4) - 4.0).abs() < 1e-9);
+        // Always the same class, or never confident: exactly 1.
+        assert!((classifier_score(&[1.0, 0.0, 1.0, 0.0], 2) - 1.0).abs() < 1e-9);
+        assert!((classifier_score(&[0.5, 0.5, 0.5, 0.5], 2) - 1.0).abs() < 1e-9);
+        // Two confident halves over 2 of 4 classes: 2.
+        assert!(
+            (classifier_score(&[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0], 4) - 2.0).abs() < 1e-9
+        );
+    }
+
+    #[test]
+    fn coverage_counts_classes_with_half_their_share() {
+        // 10 images over 4 classes: a fair share is 2.5, half of it 1.25 → 2 or more counts.
+        let labels = [0, 0, 0, 0, 0, 0, 1, 1, 2, 0];
+        let mut p = Vec::new();
+        for l in labels {
+            let mut row = [0.1f32; 4];
+            row[l] = 0.7;
+            p.extend(row);
+        }
+        let c = Coverage::of(&p, 4);
+        assert_eq!(c.histogram, vec![7, 2, 1, 0]);
+        assert_eq!(c.covered, 2);
+        assert!((c.fraction() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn real_images_score_above_noise() {
+        use crate::data::DataSource;
+        use crate::eval::classifier;
+        use rand::{Rng, SeedableRng};
+        let data = DataSource::Shapes {
+            train_count: 2000,
+            test_count: 300,
+            seed: 5,
+        }
+        .load(16, 3, None)
+        .unwrap();
+        let c = classifier::train(&data, &Device::flex(), &mut |_| {}).unwrap();
+        let k = c.classes();
+        let reference = Moments::of(&c.outputs_of_set(&data.train).features, FEATURES);
+        let real = figures(&c.outputs_of_set(&data.test), 300, &reference, k);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let noise: Vec<f32> = (0..300 * 3 * 16 * 16).map(|_| rng.random()).collect();
+        let noise = figures(&c.outputs(&noise, 300), 300, &reference, k);
+        assert!(
+            real.classifier_score > noise.classifier_score,
+            "classifier score: real {} vs noise {}",
+            real.classifier_score,
+            noise.classifier_score
+        );
+        assert!(
+            real.frechet_distance < noise.frechet_distance,
+            "Fréchet: real {} vs noise {}",
+            real.frechet_distance,
+            noise.frechet_distance
+        );
+        assert!(real.coverage.covered > noise.coverage.covered || real.coverage.covered == k);
+    }
+
+    #[test]
+    fn nearest_finds_the_closest_rows_in_order() {
+        let rows = [0.0f32, 0.0, 3.0, 4.0, 1.0, 0.0, 10.0, 10.0];
+        let found = nearest(&[0.0, 0.0], &rows, 2, 3);
+        assert_eq!(found.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 2, 1]);
+        assert!((found[2].1 - 5.0).abs() < 1e-12);
+        assert_eq!(nearest(&[0.0, 0.0], &rows, 2, 10).len(), 4);
+    }
+}
