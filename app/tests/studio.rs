@@ -399,3 +399,82 @@ fn panel_recent_runs_and_settings_survive_a_restart() {
     assert_eq!(again.state.model.decoder_widths, "32, 16, 3");
     assert_eq!(again.state.runs_root, dir.path());
 }
+
+#[test]
+fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<PathBuf> = [("a", 3), ("b", 6)]
+        .iter()
+        .map(|&(name, steps)| {
+            let run = dir.path().join("runs").join(name);
+            let mut trainer =
+                easel_core::train::Trainer::create(&run, easel_tests_config()).unwrap();
+            trainer.set_schedule(Some(steps), None, None).unwrap();
+            let (_tx, rx) = std::sync::mpsc::channel();
+            trainer.run(&rx, &mut |_| {}).unwrap();
+            run
+        })
+        .collect();
+    let mut s = studio(&dir.path().join("runs"), None);
+    s.state.recent_runs = runs.clone();
+    let mut h = harness(s);
+    h.run_ok();
+    nav(&mut h, "Arena");
+    h.get_by_label("Choose M1 and M2.");
+    {
+        let arena = &mut h.state_mut().state.arena;
+        arena.m1 = Some(runs[0].clone());
+        arena.m2 = Some(runs[1].clone());
+    }
+    h.get_by_role_and_label(Role::SpinButton, "Samples per generator")
+        .set_value_accesskit(40.0);
+    h.run_ok();
+    h.get_by_label("Start the battle").click();
+    h.run_ok();
+    wait_until(&mut h, 120, "the battle", |s| {
+        s.arena().outcome().is_some() && !s.arena().is_busy()
+    });
+    match h.state().arena().outcome() {
+        Some(Ok(easel::panels::arena::Outcome::Battle(b))) => {
+            assert_eq!(b.battle.table.d1_on_g2.total, 40);
+            assert_eq!(
+                b.examples[0][1].count, 4,
+                "G2's samples that fooled D1 most"
+            );
+        }
+        _ => panic!("a battle result"),
+    }
+    h.get_by_label_contains("r_test = ");
+    h.get_by_label_contains("G2 samples (b)");
+    h.get_by_label("Save results").click();
+    h.run_ok();
+    let saved = h.state().arena().saved().unwrap().clone().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert!(json["verdict"]["reason"].is_string(), "{json}");
+    assert!(saved.starts_with(runs[0].join("arena")));
+
+    // The round robin of both runs: a leaderboard, the r_sample heatmap, JSON and CSV.
+    h.get_by_role_and_label(Role::Button, "Round robin").click();
+    h.run_ok();
+    h.get_by_label("Tick two or more runs trained on the same data.");
+    for r in &runs {
+        h.get_by_label(&r.display().to_string()).click();
+        h.run_ok();
+    }
+    h.get_by_label("Play the round robin").click();
+    h.run_ok();
+    wait_until(&mut h, 120, "the round robin", |s| {
+        matches!(
+            s.arena().outcome(),
+            Some(Ok(easel::panels::arena::Outcome::RoundRobin(_)))
+        ) && !s.arena().is_busy()
+    });
+    h.get_by_label("Leaderboard");
+    h.get_by_label("Save results").click();
+    h.run_ok();
+    let saved = h.state().arena().saved().unwrap().clone().unwrap();
+    let csv = std::fs::read_to_string(saved.with_extension("csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "header and two runs: {csv}");
+    assert!(csv.starts_with("rank,run,wins,ties,losses,rating,rating_se"));
+}

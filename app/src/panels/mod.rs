@@ -1,5 +1,6 @@
 //! The studio's panels, one per file, each a struct with its persisted state and a `ui` method.
 
+pub mod arena;
 pub mod canvas;
 pub mod data;
 pub mod export;
@@ -25,17 +26,20 @@ pub enum PanelKind {
     Runs,
     /// Write images and bundles from a checkpoint.
     Export,
+    /// GAM battles, round robins and quality scores.
+    Arena,
 }
 
 impl PanelKind {
     /// All panels in navigation order.
-    pub const ALL: [PanelKind; 6] = [
+    pub const ALL: [PanelKind; 7] = [
         PanelKind::Data,
         PanelKind::Model,
         PanelKind::Train,
         PanelKind::Canvas,
         PanelKind::Runs,
         PanelKind::Export,
+        PanelKind::Arena,
     ];
 
     /// The label in the navigation.
@@ -47,6 +51,7 @@ impl PanelKind {
             PanelKind::Canvas => "Canvas",
             PanelKind::Runs => "Runs",
             PanelKind::Export => "Export",
+            PanelKind::Arena => "Arena",
         }
     }
 }

@@ -10,6 +10,7 @@ use easel_core::train::{Command, JobStart, RunConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::panels::PanelKind;
+use crate::panels::arena::ArenaPanel;
 use crate::panels::canvas::CanvasPanel;
 use crate::panels::data::DataPanel;
 use crate::panels::export::ExportPanel;
@@ -42,6 +43,8 @@ pub struct Persisted {
     pub canvas: CanvasPanel,
     /// The Export panel.
     pub export: ExportPanel,
+    /// The Arena panel.
+    pub arena: ArenaPanel,
     /// Show the frame-time readout in the status bar.
     pub frame_time_readout: bool,
 }
@@ -56,6 +59,7 @@ impl Default for Persisted {
             model: ModelPanel::default(),
             canvas: CanvasPanel::default(),
             export: ExportPanel::default(),
+            arena: ArenaPanel::default(),
             frame_time_readout: true,
         }
     }
@@ -90,7 +94,7 @@ pub struct Studio {
 }
 
 /// The stops of `--tour`: a panel, and for the Canvas whether ΔC_t is shown.
-const TOUR: [(PanelKind, bool); 7] = [
+const TOUR: [(PanelKind, bool); 8] = [
     (PanelKind::Data, false),
     (PanelKind::Model, false),
     (PanelKind::Train, false),
@@ -98,6 +102,7 @@ const TOUR: [(PanelKind, bool); 7] = [
     (PanelKind::Canvas, true),
     (PanelKind::Runs, false),
     (PanelKind::Export, false),
+    (PanelKind::Arena, false),
 ];
 
 impl Studio {
@@ -254,6 +259,17 @@ impl Studio {
                         self.state.export.set_run(&run);
                     }
                 }
+                PanelKind::Arena => {
+                    // The run against itself: a quick battle that fills Table 1.
+                    if let Some(run) = self.canvas_run.clone() {
+                        let arena = &mut self.state.arena;
+                        arena.mode = crate::panels::arena::ArenaMode::Battle;
+                        arena.m1 = Some(run.clone());
+                        arena.m2 = Some(run);
+                        arena.samples = arena.samples.min(500);
+                        arena.start(wake.clone());
+                    }
+                }
                 _ => {}
             }
         }
@@ -301,6 +317,22 @@ impl Studio {
     /// The Export panel.
     pub fn export(&self) -> &ExportPanel {
         &self.state.export
+    }
+
+    /// The Arena panel.
+    pub fn arena(&self) -> &ArenaPanel {
+        &self.state.arena
+    }
+
+    /// The runs the Export and Arena panels offer: the live one, then the recent ones.
+    fn known_runs(&self) -> Vec<PathBuf> {
+        let mut runs: Vec<PathBuf> = self.session.iter().map(|s| s.run_dir.clone()).collect();
+        for r in &self.state.recent_runs {
+            if !runs.contains(r) {
+                runs.push(r.clone());
+            }
+        }
+        runs
     }
 
     /// The Runs panel.
@@ -513,14 +545,12 @@ impl Studio {
                             None => {}
                         }
                     }
+                    PanelKind::Arena => {
+                        let runs = self.known_runs();
+                        self.state.arena.ui(ui, &runs, wake.clone());
+                    }
                     PanelKind::Export => {
-                        let mut runs: Vec<PathBuf> =
-                            self.session.iter().map(|s| s.run_dir.clone()).collect();
-                        for r in &self.state.recent_runs {
-                            if !runs.contains(r) {
-                                runs.push(r.clone());
-                            }
-                        }
+                        let runs = self.known_runs();
                         if let Some(dir) =
                             self.state
                                 .export

@@ -215,12 +215,11 @@ pub struct Battle {
     pub verdict: Verdict,
 }
 
-/// Scores images in `[0, 1]` (`count × C × H × W` values) with `d`; returns how many D calls
-/// real (logit ≥ 0, i.e. D ≥ 0.5).
-fn called_real(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f32]) -> usize {
+/// D's logit of "real" for each image in `[0, 1]` (`count × C × H × W` values), in batches.
+pub fn logits(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f32]) -> Vec<f32> {
     let n = shape.iter().product::<usize>();
     let count = pixels.len() / n;
-    let mut real = 0;
+    let mut out = Vec::with_capacity(count);
     for start in (0..count).step_by(CHUNK) {
         let b = CHUNK.min(count - start);
         let chunk = &pixels[start * n..(start + b) * n];
@@ -228,14 +227,38 @@ fn called_real(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[
             TensorData::new(chunk.to_vec(), [b, shape[0], shape[1], shape[2]]),
             device,
         );
-        let logits = d
-            .forward(images)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
-        real += logits.iter().filter(|&&l| l >= 0.0).count();
+        out.extend(
+            d.forward(images)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default(),
+        );
     }
-    real
+    out
+}
+
+/// How many images D calls real (logit ≥ 0, i.e. D ≥ 0.5).
+fn called_real(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f32]) -> usize {
+    logits(d, device, shape, pixels)
+        .iter()
+        .filter(|&&l| l >= 0.0)
+        .count()
+}
+
+/// The indices of the `k` samples `d` finds most real, most convincing first: the samples that
+/// fooled it most (Table 1's example images).
+pub fn most_convincing(
+    d: &Discriminator,
+    device: &Device,
+    samples: &ImageBatch,
+    k: usize,
+) -> Vec<usize> {
+    let shape = [samples.channels, samples.height, samples.width];
+    let scores = logits(d, device, shape, &samples.pixels);
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order.truncate(k);
+    order
 }
 
 /// ε of `d` on real images: the fraction it calls fake.

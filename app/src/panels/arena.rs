@@ -1,0 +1,732 @@
+//! The Arena panel: the seed paper's GAM made visual. A battle between two runs draws Table 1 as a
+//! 2×2 grid of error rates (each discriminator on each generator's samples, with the samples that
+//! fooled it most) above D's errors on real images, and r_test, r_sample and the verdict with its
+//! reason in one banner. A round robin of several runs shows the leaderboard and a heatmap of
+//! r_sample. Score shows one run's quality figures beside real held-out images' and its samples'
+//! nearest training images. Work runs on worker threads; results save as JSON or CSV.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use easel_core::backend::BackendKind;
+use easel_core::data::Dataset;
+use easel_core::eval::arena::{self, Arena};
+use easel_core::eval::gam::{self, Battle, BattleConfig, DEFAULT_TOLERANCE, ErrorRate, Ratio};
+use easel_core::eval::score::{self, ScoreConfig, ScoreReport};
+use easel_core::eval::{classifier, gam::Winner};
+use easel_core::images::ImageBatch;
+use easel_core::sample::LoadedModel;
+use easel_core::train::ModelConfig;
+use egui::TextureHandle;
+use serde::{Deserialize, Serialize};
+
+use crate::picker::Wake;
+use crate::worker::Pending;
+
+/// Example images shown per Table 1 cell.
+const EXAMPLES: usize = 4;
+
+/// What the panel computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ArenaMode {
+    /// Two runs, one GAM battle.
+    #[default]
+    Battle,
+    /// Several runs, every pair.
+    RoundRobin,
+    /// One run's quality figures.
+    Score,
+}
+
+/// A battle with the images that illustrate it.
+pub struct BattleView {
+    /// The two runs' names.
+    pub names: [String; 2],
+    /// Table 1 and the verdict.
+    pub battle: Battle,
+    /// `examples[d][g]`: G_g's samples that fooled D_d most.
+    pub examples: [[ImageBatch; 2]; 2],
+    textures: Option<[[TextureHandle; 2]; 2]>,
+}
+
+/// A score with its images.
+pub struct ScoreView {
+    /// The run's name.
+    pub name: String,
+    /// The figures.
+    pub report: ScoreReport,
+    /// Per probed sample: the sample then its nearest training images by pixels.
+    pub neighbour_rows: Vec<ImageBatch>,
+    textures: Option<Vec<TextureHandle>>,
+}
+
+/// A finished computation.
+pub enum Outcome {
+    /// A battle.
+    Battle(Box<BattleView>),
+    /// A round robin.
+    RoundRobin(Box<Arena>),
+    /// A score.
+    Score(Box<ScoreView>),
+}
+
+/// The Arena panel.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct ArenaPanel {
+    /// What to compute.
+    pub mode: ArenaMode,
+    /// Samples drawn per generator.
+    pub samples: usize,
+    /// Seed of the generators' noise.
+    pub seed: u64,
+    /// r_test counts as ≈ 1 within this.
+    pub tolerance: f64,
+    /// M1 of a battle.
+    pub m1: Option<PathBuf>,
+    /// M2 of a battle.
+    pub m2: Option<PathBuf>,
+    /// The runs of a round robin.
+    pub field: Vec<PathBuf>,
+    /// The run scored.
+    pub scored: Option<PathBuf>,
+    #[serde(skip)]
+    progress: Arc<AtomicU32>,
+    #[serde(skip)]
+    pending: Option<Pending<Result<Outcome, String>>>,
+    #[serde(skip)]
+    outcome: Option<Result<Outcome, String>>,
+    #[serde(skip)]
+    saved: Option<Result<PathBuf, String>>,
+}
+
+impl Default for ArenaPanel {
+    fn default() -> Self {
+        Self {
+            mode: ArenaMode::Battle,
+            samples: BattleConfig::default().samples,
+            seed: 0,
+            tolerance: DEFAULT_TOLERANCE,
+            m1: None,
+            m2: None,
+            field: Vec::new(),
+            scored: None,
+            progress: Arc::default(),
+            pending: None,
+            outcome: None,
+            saved: None,
+        }
+    }
+}
+
+fn name_of(run: &Path) -> String {
+    run.file_name()
+        .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into())
+}
+
+fn load_data(model: &LoadedModel) -> easel_core::Result<Dataset> {
+    let ModelConfig::Gran(g) = &model.config.model;
+    model.config.data.load(g.image_size, g.channels, None)
+}
+
+fn pick(images: &ImageBatch, indices: &[usize]) -> ImageBatch {
+    let len = images.channels * images.height * images.width;
+    ImageBatch {
+        count: indices.len(),
+        channels: images.channels,
+        height: images.height,
+        width: images.width,
+        pixels: indices
+            .iter()
+            .flat_map(|&i| images.pixels[i * len..(i + 1) * len].iter().copied())
+            .collect(),
+    }
+}
+
+fn play_battle(
+    m1: &Path,
+    m2: &Path,
+    config: &BattleConfig,
+    progress: &AtomicU32,
+) -> easel_core::Result<BattleView> {
+    let models = [
+        LoadedModel::load(m1, None, BackendKind::Cpu)?,
+        LoadedModel::load(m2, None, BackendKind::Cpu)?,
+    ];
+    let data = load_data(&models[0])?;
+    let cross = gam::cross_table(&[&models[0], &models[1]], &data, config, &mut |d, t| {
+        progress.store((900 * d / t.max(1)) as u32, Ordering::Relaxed)
+    })?;
+    let table = cross.pair(0, 1);
+    // The cross table sampled each generator with this seed: draw the same samples again to
+    // show the ones each discriminator found most real.
+    let mut examples: [[ImageBatch; 2]; 2] = Default::default();
+    for (g, model) in models.iter().enumerate() {
+        let drawn = model
+            .sample(config.samples, None, config.seed, false)?
+            .images;
+        for (d, judge) in models.iter().enumerate() {
+            let best = gam::most_convincing(&judge.discriminator, &judge.device, &drawn, EXAMPLES);
+            examples[d][g] = pick(&drawn, &best);
+        }
+    }
+    progress.store(1000, Ordering::Relaxed);
+    Ok(BattleView {
+        names: [name_of(m1), name_of(m2)],
+        battle: Battle {
+            config: config.clone(),
+            verdict: gam::decide(&table, config.tolerance),
+            table,
+        },
+        examples,
+        textures: None,
+    })
+}
+
+fn play_round_robin(
+    runs: &[PathBuf],
+    config: &BattleConfig,
+    progress: &AtomicU32,
+) -> easel_core::Result<Arena> {
+    let models = runs
+        .iter()
+        .map(|r| LoadedModel::load(r, None, BackendKind::Cpu))
+        .collect::<easel_core::Result<Vec<_>>>()?;
+    let data = load_data(&models[0])?;
+    let names: Vec<String> = runs.iter().map(|r| name_of(r)).collect();
+    let refs: Vec<&LoadedModel> = models.iter().collect();
+    arena::round_robin(&refs, &names, &data, config, &mut |d, t| {
+        progress.store((1000 * d / t.max(1)) as u32, Ordering::Relaxed)
+    })
+}
+
+fn take_score(
+    run: &Path,
+    samples: usize,
+    seed: u64,
+    progress: &AtomicU32,
+) -> easel_core::Result<ScoreView> {
+    let model = LoadedModel::load(run, None, BackendKind::Cpu)?;
+    let data = load_data(&model)?;
+    let trained = classifier::load_or_train(&data, &model.device, &mut |f| {
+        progress.store((500.0 * f) as u32, Ordering::Relaxed)
+    })?;
+    let config = ScoreConfig {
+        samples,
+        seed,
+        ..ScoreConfig::default()
+    };
+    let report = score::score(&model, &data, &trained, &config, &mut |f| {
+        progress.store(500 + (500.0 * f) as u32, Ordering::Relaxed)
+    })?;
+    let drawn = model
+        .sample(config.probes.min(samples), None, seed, false)?
+        .images;
+    let set = &data.train;
+    let neighbour_rows = report
+        .neighbours
+        .iter()
+        .map(|n| {
+            let mut row = pick(&drawn, &[n.sample]);
+            let indices: Vec<usize> = n.by_pixels.iter().map(|x| x.0).collect();
+            row.pixels.extend(set.batch_f32(&indices));
+            row.count += indices.len();
+            row
+        })
+        .collect();
+    Ok(ScoreView {
+        name: name_of(run),
+        report,
+        neighbour_rows,
+        textures: None,
+    })
+}
+
+impl ArenaPanel {
+    /// Whether a computation is running.
+    pub fn is_busy(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The last result, if any.
+    pub fn outcome(&self) -> Option<&Result<Outcome, String>> {
+        self.outcome.as_ref()
+    }
+
+    /// Where the last save went, or why it failed.
+    pub fn saved(&self) -> Option<&Result<PathBuf, String>> {
+        self.saved.as_ref()
+    }
+
+    fn battle_config(&self) -> BattleConfig {
+        BattleConfig {
+            samples: self.samples,
+            seed: self.seed,
+            tolerance: self.tolerance,
+            ..BattleConfig::default()
+        }
+    }
+
+    /// What is missing before the computation of the current mode can start, in words.
+    pub fn missing(&self) -> Option<&'static str> {
+        match self.mode {
+            ArenaMode::Battle if self.m1.is_none() || self.m2.is_none() => {
+                Some("Choose M1 and M2.")
+            }
+            ArenaMode::RoundRobin if self.field.len() < 2 => {
+                Some("Tick two or more runs trained on the same data.")
+            }
+            ArenaMode::Score if self.scored.is_none() => Some("Choose a run to score."),
+            _ if self.samples < 2 => Some("Draw at least 2 samples."),
+            _ => None,
+        }
+    }
+
+    /// Starts the computation of the current mode.
+    pub fn start(&mut self, wake: Wake) {
+        if self.missing().is_some() || self.is_busy() {
+            return;
+        }
+        self.progress.store(0, Ordering::Relaxed);
+        self.outcome = None;
+        self.saved = None;
+        let progress = self.progress.clone();
+        let config = self.battle_config();
+        let (mode, m1, m2, field, scored) = (
+            self.mode,
+            self.m1.clone(),
+            self.m2.clone(),
+            self.field.clone(),
+            self.scored.clone(),
+        );
+        let waker = wake.clone();
+        self.pending = Some(Pending::spawn(
+            "easel-arena",
+            move || waker(),
+            move || {
+                let done = match mode {
+                    ArenaMode::Battle => play_battle(
+                        m1.as_deref().expect("checked by missing()"),
+                        m2.as_deref().expect("checked by missing()"),
+                        &config,
+                        &progress,
+                    )
+                    .map(|b| Outcome::Battle(Box::new(b))),
+                    ArenaMode::RoundRobin => play_round_robin(&field, &config, &progress)
+                        .map(|a| Outcome::RoundRobin(Box::new(a))),
+                    ArenaMode::Score => take_score(
+                        scored.as_deref().expect("checked by missing()"),
+                        config.samples,
+                        config.seed,
+                        &progress,
+                    )
+                    .map(|s| Outcome::Score(Box::new(s))),
+                };
+                wake();
+                done.map_err(|e| e.to_string())
+            },
+        ));
+    }
+
+    fn poll(&mut self) {
+        if let Some(p) = &self.pending
+            && let Some(result) = p.poll()
+        {
+            self.pending = None;
+            self.outcome = Some(result.and_then(|r| r));
+        }
+    }
+
+    /// Writes the last result beside the first run involved: `arena/<kind>-<seconds>.json`,
+    /// and for a round robin also the leaderboard as CSV.
+    pub fn save(&mut self) {
+        let Some(Ok(outcome)) = &self.outcome else {
+            return;
+        };
+        let (home, kind, json, csv) = match outcome {
+            Outcome::Battle(b) => (
+                self.m1.clone(),
+                "battle",
+                serde_json::to_string_pretty(&b.battle),
+                None,
+            ),
+            Outcome::RoundRobin(a) => (
+                self.field.first().cloned(),
+                "round-robin",
+                serde_json::to_string_pretty(a.as_ref()),
+                Some(leaderboard_csv(a)),
+            ),
+            Outcome::Score(s) => (
+                self.scored.clone(),
+                "score",
+                serde_json::to_string_pretty(&s.report),
+                None,
+            ),
+        };
+        let Some(home) = home else { return };
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let dir = home.join("arena");
+        let path = dir.join(format!("{kind}-{stamp}.json"));
+        let write = || -> Result<PathBuf, String> {
+            let json = json.map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(csv) = csv {
+                let csv_path = path.with_extension("csv");
+                std::fs::write(&csv_path, csv)
+                    .map_err(|e| format!("{}: {e}", csv_path.display()))?;
+            }
+            Ok(path.clone())
+        };
+        self.saved = Some(write());
+    }
+
+    /// Draws the panel; `runs` are the runs to offer (the live one and the recent ones).
+    pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], wake: Wake) {
+        self.poll();
+        ui.heading("Arena");
+        ui.horizontal(|ui| {
+            for (mode, label) in [
+                (ArenaMode::Battle, "Battle"),
+                (ArenaMode::RoundRobin, "Round robin"),
+                (ArenaMode::Score, "Score"),
+            ] {
+                ui.selectable_value(&mut self.mode, mode, label);
+            }
+        });
+        ui.separator();
+        self.choose_ui(ui, runs);
+        ui.horizontal(|ui| {
+            let l = ui.label("Samples per generator");
+            ui.add(egui::DragValue::new(&mut self.samples).range(2..=20_000))
+                .labelled_by(l.id);
+            let l = ui.label("Seed");
+            ui.add(egui::DragValue::new(&mut self.seed))
+                .labelled_by(l.id);
+            if self.mode != ArenaMode::Score {
+                let l = ui.label("r_test tolerance").on_hover_text(
+                    "r_test counts as ≈ 1 when |r_test − 1| is at most this (the paper's \
+                     condition that both discriminators judge real test images alike).",
+                );
+                ui.add(
+                    egui::DragValue::new(&mut self.tolerance)
+                        .range(0.0..=10.0)
+                        .speed(0.01),
+                )
+                .labelled_by(l.id);
+            }
+        });
+        let action = match self.mode {
+            ArenaMode::Battle => "Start the battle",
+            ArenaMode::RoundRobin => "Play the round robin",
+            ArenaMode::Score => "Score the run",
+        };
+        ui.horizontal(|ui| {
+            let ready = self.missing().is_none() && !self.is_busy();
+            if ui.add_enabled(ready, egui::Button::new(action)).clicked() {
+                self.start(wake.clone());
+            }
+            if let Some(why) = self.missing() {
+                ui.label(why);
+            }
+            if matches!(self.outcome, Some(Ok(_))) && ui.button("Save results").clicked() {
+                self.save();
+            }
+        });
+        if self.is_busy() {
+            let done = self.progress.load(Ordering::Relaxed) as f32 / 1000.0;
+            ui.add(egui::ProgressBar::new(done).show_percentage());
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(200));
+        }
+        match &self.saved {
+            Some(Ok(path)) => {
+                ui.label(format!("Saved {}", path.display()));
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            None => {}
+        }
+        ui.separator();
+        let ctx = ui.ctx().clone();
+        egui::ScrollArea::vertical().show(ui, |ui| match &mut self.outcome {
+            Some(Ok(Outcome::Battle(b))) => battle_ui(ui, &ctx, b),
+            Some(Ok(Outcome::RoundRobin(a))) => round_robin_ui(ui, a),
+            Some(Ok(Outcome::Score(s))) => score_ui(ui, &ctx, s),
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e.as_str());
+            }
+            None => {}
+        });
+    }
+
+    fn choose_ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf]) {
+        if runs.is_empty() {
+            ui.label("No runs yet: train one, or open one in Runs.");
+            return;
+        }
+        let combo = |ui: &mut egui::Ui, id: &str, label: &str, slot: &mut Option<PathBuf>| {
+            ui.horizontal(|ui| {
+                let l = ui.label(label);
+                let shown = slot.as_deref().map_or("none chosen".into(), name_of);
+                egui::ComboBox::from_id_salt(id)
+                    .selected_text(shown)
+                    .width(320.0)
+                    .show_ui(ui, |ui| {
+                        for r in runs {
+                            ui.selectable_value(slot, Some(r.clone()), r.display().to_string());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+            });
+        };
+        match self.mode {
+            ArenaMode::Battle => {
+                combo(ui, "arena-m1", "M1", &mut self.m1);
+                combo(ui, "arena-m2", "M2", &mut self.m2);
+            }
+            ArenaMode::Score => combo(ui, "arena-scored", "Run", &mut self.scored),
+            ArenaMode::RoundRobin => {
+                ui.label("Runs in the round robin (trained on the same data):");
+                for r in runs {
+                    let mut on = self.field.contains(r);
+                    if ui.checkbox(&mut on, r.display().to_string()).changed() {
+                        if on {
+                            self.field.push(r.clone());
+                        } else {
+                            self.field.retain(|x| x != r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cell_text(e: &ErrorRate) -> String {
+    format!("ε = {:.3}  ({} of {})", e.rate(), e.errors, e.total)
+}
+
+fn ratio_text(r: &Ratio) -> String {
+    match r {
+        Ratio::Value(v) => format!("{v:.3}"),
+        Ratio::Infinite => "∞ (denominator 0)".into(),
+        Ratio::Undefined => "undefined (0/0)".into(),
+    }
+}
+
+fn battle_ui(ui: &mut egui::Ui, ctx: &egui::Context, b: &mut BattleView) {
+    let textures = b.textures.get_or_insert_with(|| {
+        [0, 1].map(|d| {
+            [0, 1].map(|g| {
+                let grid = &b.examples[d][g];
+                crate::textures::upload_grid(ctx, &format!("arena-d{d}-g{g}"), grid, grid.count)
+            })
+        })
+    });
+    let v = &b.battle.verdict;
+    let t = &b.battle.table;
+    let banner = match v.winner {
+        Winner::M1 => format!("M1 ({}) wins", b.names[0]),
+        Winner::M2 => format!("M2 ({}) wins", b.names[1]),
+        Winner::Tie => "Tie".into(),
+    };
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.heading(banner);
+        ui.label(format!(
+            "r_test = {}   r_sample = {}",
+            ratio_text(&v.r_test),
+            ratio_text(&v.r_sample)
+        ));
+        ui.label(&v.reason);
+    });
+    ui.label("Table 1: each discriminator's error on each generator's samples (the fraction it calls real), with the samples that fooled it most.");
+    let cells = [[&t.d1_on_g1, &t.d1_on_g2], [&t.d2_on_g1, &t.d2_on_g2]];
+    egui::Grid::new("arena-table1")
+        .num_columns(3)
+        .spacing([16.0, 8.0])
+        .show(ui, |ui| {
+            ui.label("");
+            ui.strong(format!("G1 samples ({})", b.names[0]));
+            ui.strong(format!("G2 samples ({})", b.names[1]));
+            ui.end_row();
+            for d in 0..2 {
+                ui.strong(format!("D{} ({})", d + 1, b.names[d]));
+                for g in 0..2 {
+                    ui.vertical(|ui| {
+                        ui.label(cell_text(cells[d][g]));
+                        let size = textures[d][g].size_vec2();
+                        ui.add(egui::Image::new(&textures[d][g]).fit_to_exact_size(size * 2.0));
+                    });
+                }
+                ui.end_row();
+            }
+            ui.label("on training images");
+            ui.label(cell_text(&t.d1_on_train));
+            ui.label(cell_text(&t.d2_on_train));
+            ui.end_row();
+            ui.label("on held-out test images");
+            ui.label(cell_text(&t.d1_on_test));
+            ui.label(cell_text(&t.d2_on_test));
+            ui.end_row();
+        });
+}
+
+fn leaderboard_csv(a: &Arena) -> String {
+    let mut out = String::from("rank,run,wins,ties,losses,rating,rating_se\n");
+    for (i, s) in a.leaderboard.iter().enumerate() {
+        out += &format!(
+            "{},{},{},{},{},{:.1},{:.1}\n",
+            i + 1,
+            s.name.replace(',', " "),
+            s.wins,
+            s.ties,
+            s.losses,
+            s.rating,
+            s.rating_se
+        );
+    }
+    out
+}
+
+fn round_robin_ui(ui: &mut egui::Ui, a: &Arena) {
+    ui.heading("Leaderboard");
+    egui::Grid::new("arena-board")
+        .num_columns(6)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["", "run", "W", "T", "L", "rating (± s.e.)"] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for (i, s) in a.leaderboard.iter().enumerate() {
+                ui.label(format!("{}", i + 1));
+                ui.label(&s.name);
+                ui.label(s.wins.to_string());
+                ui.label(s.ties.to_string());
+                ui.label(s.losses.to_string());
+                ui.label(format!("{:.0} ± {:.0}", s.rating, s.rating_se));
+                ui.end_row();
+            }
+        });
+    ui.add_space(8.0);
+    ui.heading("r_sample (row as M1, column as M2)");
+    ui.label("Blue: the row model's discriminator is fooled less (r_sample < 1, the row wins on samples); red: more.");
+    let n = a.names.len();
+    let cell = 56.0;
+    let label_width = 140.0;
+    let (rect, _) = ui.allocate_exact_size(
+        egui::vec2(label_width + cell * n as f32, cell * (n as f32 + 0.5)),
+        egui::Sense::hover(),
+    );
+    let painter = ui.painter_at(rect);
+    let text_color = ui.visuals().text_color();
+    for (j, name) in a.names.iter().enumerate() {
+        painter.text(
+            rect.min + egui::vec2(label_width + cell * (j as f32 + 0.5), cell * 0.25),
+            egui::Align2::CENTER_CENTER,
+            format!("{}", j + 1),
+            egui::FontId::proportional(12.0),
+            text_color,
+        );
+        painter.text(
+            rect.min + egui::vec2(0.0, cell * (j as f32 + 1.0)),
+            egui::Align2::LEFT_CENTER,
+            format!("{} {name}", j + 1),
+            egui::FontId::proportional(12.0),
+            text_color,
+        );
+    }
+    for i in 0..n {
+        for j in 0..n {
+            let min = rect.min + egui::vec2(label_width + cell * j as f32, cell * (i as f32 + 0.5));
+            let r = egui::Rect::from_min_size(min, egui::vec2(cell - 2.0, cell - 2.0));
+            let (fill, text) = match a.r_sample[i][j] {
+                _ if i == j => (egui::Color32::from_gray(90), "—".to_string()),
+                Ratio::Value(v) => {
+                    // log2 ratio mapped to [0, 1]: 0.25 → blue, 1 → white, 4 → red.
+                    let x = (v.max(1e-6).log2() / 4.0 + 0.5) as f32;
+                    let [r, g, b] = crate::textures::diverging(x);
+                    (egui::Color32::from_rgb(r, g, b), format!("{v:.2}"))
+                }
+                Ratio::Infinite => (egui::Color32::from_rgb(255, 60, 50), "∞".into()),
+                Ratio::Undefined => (egui::Color32::from_gray(160), "0/0".into()),
+            };
+            painter.rect_filled(r, 2.0, fill);
+            painter.text(
+                r.center(),
+                egui::Align2::CENTER_CENTER,
+                text,
+                egui::FontId::proportional(12.0),
+                egui::Color32::BLACK,
+            );
+        }
+    }
+}
+
+fn score_ui(ui: &mut egui::Ui, ctx: &egui::Context, s: &mut ScoreView) {
+    let textures = s.textures.get_or_insert_with(|| {
+        s.neighbour_rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                crate::textures::upload_grid(ctx, &format!("arena-nn-{i}"), row, row.count)
+            })
+            .collect()
+    });
+    let r = &s.report;
+    let k = r.classes.len();
+    ui.label(format!(
+        "{} on {}: classifier right on {:.1}% of held-out images ({k} classes)",
+        s.name,
+        r.dataset,
+        100.0 * r.classifier_accuracy
+    ));
+    egui::Grid::new("arena-score")
+        .num_columns(4)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "",
+                "classifier score",
+                "Fréchet distance",
+                "classes covered",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for (name, f) in [
+                (format!("{} samples", r.samples.count), &r.samples),
+                (format!("{} held-out images", r.real.count), &r.real),
+            ] {
+                ui.label(name);
+                ui.label(format!("{:.3}", f.classifier_score));
+                ui.label(format!("{:.3}", f.frechet_distance));
+                ui.label(format!("{} of {k}", f.coverage.covered));
+                ui.end_row();
+            }
+        });
+    ui.label(format!(
+        "Samples per class: {}",
+        r.classes
+            .iter()
+            .zip(&r.samples.coverage.histogram)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    ui.label(format!(
+        "Memorisation: a sample's nearest training image is {:.2}× as far as a held-out image's (well below 1 suggests copying).",
+        r.memorisation_ratio
+    ));
+    ui.strong("Nearest training images (pixel distance): the sample first, then its neighbours");
+    for t in textures.iter() {
+        let size = t.size_vec2();
+        ui.add(egui::Image::new(t).fit_to_exact_size(size * 2.0));
+    }
+}
