@@ -124,3 +124,39 @@ fn canvas_runs_and_export_panels_on_a_trained_run() {
     h.run_ok();
     h.snapshot("export");
 }
+
+#[test]
+fn arena_battle_and_round_robin_on_a_trained_run() {
+    let root = fixed_dir("arena");
+    let run = trained_run(&root);
+    let mut h = harness(&root, PanelKind::Arena, None);
+    {
+        let s = &mut h.state_mut().state;
+        s.recent_runs = vec![run.clone()];
+        s.arena.m1 = Some(run.clone());
+        s.arena.m2 = Some(run.clone());
+        s.arena.samples = 64;
+    }
+    h.run_ok();
+    h.get_by_label("Start the battle").click();
+    h.run_ok();
+    wait_until(&mut h, "the battle", |s| {
+        s.arena().outcome().is_some() && !s.arena().is_busy()
+    });
+    h.snapshot("arena-battle");
+    {
+        let arena = &mut h.state_mut().state.arena;
+        arena.mode = easel::panels::arena::ArenaMode::RoundRobin;
+        arena.field = vec![run.clone(), run.clone()];
+    }
+    h.run_ok();
+    h.get_by_label("Play the round robin").click();
+    h.run_ok();
+    wait_until(&mut h, "the round robin", |s| {
+        matches!(
+            s.arena().outcome(),
+            Some(Ok(easel::panels::arena::Outcome::RoundRobin(_)))
+        ) && !s.arena().is_busy()
+    });
+    h.snapshot("arena-round-robin");
+}
