@@ -476,5 +476,5 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
     let saved = h.state().arena().saved().unwrap().clone().unwrap();
     let csv = std::fs::read_to_string(saved.with_extension("csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and two runs: {csv}");
-    assert!(csv.starts_with("rank,run,wins,ties,losses,rating,rating_se"));
+    assert!(csv.starts_with("rank,name,wins,ties,losses,rating,rating_se"));
 }

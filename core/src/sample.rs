@@ -119,6 +119,13 @@ impl LoadedModel {
         })
     }
 
+    /// The dataset the model was trained on (every training image), at the model's size and
+    /// channels: what battles and scores compare it with.
+    pub fn dataset(&self) -> Result<crate::data::Dataset> {
+        let ModelConfig::Gran(g) = &self.config.model;
+        self.config.data.load(g.image_size, g.channels, None)
+    }
+
     /// Draws `count` images in `steps` steps (default: T) from noise seeded by `seed`; with
     /// `intermediates`, also every C_t and ΔC_t.
     pub fn sample(

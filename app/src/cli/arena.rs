@@ -9,7 +9,7 @@ use easel_core::backend::BackendKind;
 use easel_core::eval::arena;
 use easel_core::eval::gam::{BattleConfig, DEFAULT_TOLERANCE};
 use easel_core::sample::LoadedModel;
-use easel_core::train::{ModelConfig, RunDir, checkpoint};
+use easel_core::train::{RunDir, checkpoint};
 
 /// `easel arena`.
 #[derive(Debug, Args)]
@@ -69,8 +69,7 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
         .iter()
         .map(|(_, run, ckpt)| LoadedModel::load(run, ckpt.as_deref(), backend))
         .collect::<easel_core::Result<Vec<_>>>()?;
-    let ModelConfig::Gran(g) = &models[0].config.model;
-    let data = models[0].config.data.load(g.image_size, g.channels, None)?;
+    let data = models[0].dataset()?;
     let config = BattleConfig {
         samples: args.samples,
         seed: args.seed,
@@ -84,19 +83,7 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
     })?;
     eprintln!();
     if let Some(path) = &args.csv {
-        let mut text = String::from("rank,name,wins,ties,losses,rating,rating_se\n");
-        for (rank, s) in result.leaderboard.iter().enumerate() {
-            text.push_str(&format!(
-                "{},\"{}\",{},{},{},{:.2},{:.2}\n",
-                rank + 1,
-                s.name.replace('"', "\"\""),
-                s.wins,
-                s.ties,
-                s.losses,
-                s.rating,
-                s.rating_se
-            ));
-        }
+        let text = result.leaderboard_csv();
         std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     if args.json {

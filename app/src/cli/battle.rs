@@ -56,7 +56,7 @@ pub fn battle(args: BattleArgs) -> Result<()> {
         channels,
         ..
     } = *g;
-    let data = m1.config.data.load(image_size, channels, None)?;
+    let data = m1.dataset()?;
     let config = BattleConfig {
         samples: args.samples,
         seed: args.seed,

@@ -10,7 +10,6 @@ use easel_core::backend::BackendKind;
 use easel_core::eval::classifier;
 use easel_core::eval::score::{self, Figures, ScoreConfig};
 use easel_core::sample::LoadedModel;
-use easel_core::train::ModelConfig;
 
 /// `easel score`.
 #[derive(Debug, Args)]
@@ -50,8 +49,7 @@ fn row(name: &str, f: &Figures, classes: usize) -> String {
 pub fn score(args: ScoreArgs) -> Result<()> {
     let backend = BackendKind::parse(&args.backend)?;
     let model = LoadedModel::load(&args.run, args.checkpoint.as_deref(), backend)?;
-    let ModelConfig::Gran(g) = &model.config.model;
-    let data = model.config.data.load(g.image_size, g.channels, None)?;
+    let data = model.dataset()?;
     let mut last = -1i32;
     let trained = classifier::load_or_train(&data, &model.device, &mut |f| {
         let percent = (f * 100.0) as i32;

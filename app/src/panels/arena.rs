@@ -10,14 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use easel_core::backend::BackendKind;
-use easel_core::data::Dataset;
 use easel_core::eval::arena::{self, Arena};
 use easel_core::eval::gam::{self, Battle, BattleConfig, DEFAULT_TOLERANCE, ErrorRate, Ratio};
 use easel_core::eval::score::{self, ScoreConfig, ScoreReport};
 use easel_core::eval::{classifier, gam::Winner};
 use easel_core::images::ImageBatch;
 use easel_core::sample::LoadedModel;
-use easel_core::train::ModelConfig;
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
@@ -125,11 +123,6 @@ fn name_of(run: &Path) -> String {
         .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into())
 }
 
-fn load_data(model: &LoadedModel) -> easel_core::Result<Dataset> {
-    let ModelConfig::Gran(g) = &model.config.model;
-    model.config.data.load(g.image_size, g.channels, None)
-}
-
 fn pick(images: &ImageBatch, indices: &[usize]) -> ImageBatch {
     let len = images.channels * images.height * images.width;
     ImageBatch {
@@ -154,7 +147,7 @@ fn play_battle(
         LoadedModel::load(m1, None, BackendKind::Cpu)?,
         LoadedModel::load(m2, None, BackendKind::Cpu)?,
     ];
-    let data = load_data(&models[0])?;
+    let data = models[0].dataset()?;
     let cross = gam::cross_table(&[&models[0], &models[1]], &data, config, &mut |d, t| {
         progress.store((900 * d / t.max(1)) as u32, Ordering::Relaxed)
     })?;
@@ -193,7 +186,7 @@ fn play_round_robin(
         .iter()
         .map(|r| LoadedModel::load(r, None, BackendKind::Cpu))
         .collect::<easel_core::Result<Vec<_>>>()?;
-    let data = load_data(&models[0])?;
+    let data = models[0].dataset()?;
     let names: Vec<String> = runs.iter().map(|r| name_of(r)).collect();
     let refs: Vec<&LoadedModel> = models.iter().collect();
     arena::round_robin(&refs, &names, &data, config, &mut |d, t| {
@@ -208,7 +201,7 @@ fn take_score(
     progress: &AtomicU32,
 ) -> easel_core::Result<ScoreView> {
     let model = LoadedModel::load(run, None, BackendKind::Cpu)?;
-    let data = load_data(&model)?;
+    let data = model.dataset()?;
     let trained = classifier::load_or_train(&data, &model.device, &mut |f| {
         progress.store((500.0 * f) as u32, Ordering::Relaxed)
     })?;
@@ -355,7 +348,7 @@ impl ArenaPanel {
                 self.field.first().cloned(),
                 "round-robin",
                 serde_json::to_string_pretty(a.as_ref()),
-                Some(leaderboard_csv(a)),
+                Some(a.leaderboard_csv()),
             ),
             Outcome::Score(s) => (
                 self.scored.clone(),
@@ -575,23 +568,6 @@ fn battle_ui(ui: &mut egui::Ui, ctx: &egui::Context, b: &mut BattleView) {
             ui.label(cell_text(&t.d2_on_test));
             ui.end_row();
         });
-}
-
-fn leaderboard_csv(a: &Arena) -> String {
-    let mut out = String::from("rank,run,wins,ties,losses,rating,rating_se\n");
-    for (i, s) in a.leaderboard.iter().enumerate() {
-        out += &format!(
-            "{},{},{},{},{},{:.1},{:.1}\n",
-            i + 1,
-            s.name.replace(',', " "),
-            s.wins,
-            s.ties,
-            s.losses,
-            s.rating,
-            s.rating_se
-        );
-    }
-    out
 }
 
 fn round_robin_ui(ui: &mut egui::Ui, a: &Arena) {

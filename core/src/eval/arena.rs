@@ -202,6 +202,26 @@ pub fn leaderboard(names: &[String], verdicts: &[(usize, usize, Verdict)]) -> Ve
     table
 }
 
+impl Arena {
+    /// The leaderboard as CSV: `rank,name,wins,ties,losses,rating,rating_se`, names quoted.
+    pub fn leaderboard_csv(&self) -> String {
+        let mut text = String::from("rank,name,wins,ties,losses,rating,rating_se\n");
+        for (rank, s) in self.leaderboard.iter().enumerate() {
+            text.push_str(&format!(
+                "{},\"{}\",{},{},{},{:.2},{:.2}\n",
+                rank + 1,
+                s.name.replace('"', "\"\""),
+                s.wins,
+                s.ties,
+                s.losses,
+                s.rating,
+                s.rating_se
+            ));
+        }
+        text
+    }
+}
+
 /// Plays every pair of `models` (named by `names`) on `data`. `progress` hears (done, total).
 pub fn round_robin(
     models: &[&LoadedModel],
