@@ -280,8 +280,8 @@ fn col2im(columns: Tensor<2>, windows: Windows) -> Tensor<4> {
     ))
 }
 
-/// `conv.forward(x)` for a square-kernel, symmetric-padding convolution, as one matrix product
-/// on the CPU (burn's kernel elsewhere).
+/// `conv.forward(x)` for a strided, square-kernel, symmetric-padding convolution, as one matrix
+/// product on the CPU (burn's kernel for stride 1 and on other backends).
 ///
 /// # Shapes
 /// - `x`: `[batch, c_in, h, w]`
@@ -301,6 +301,9 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         || conv.stride[0] != conv.stride[1]
         || conv.dilation != [1, 1]
         || conv.groups != 1
+        // Stride 1: im2col copies every pixel k² times; burn's direct kernel measured 2.5×
+        // faster there (LAPGAN's 5 × 5 same-size convolutions at 28 × 28: 153 vs 61 img/s).
+        || conv.stride[0] == 1
     {
         return conv.forward(x);
     }
