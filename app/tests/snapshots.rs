@@ -26,7 +26,9 @@ fn small(state: &mut Persisted) {
     let m = &mut state.model;
     m.decoder_widths = "16, 8, 3".into();
     m.discriminator_widths = "8, 16".into();
-    let easel_core::train::ModelConfig::Gran(g) = &mut m.config.model;
+    let easel_core::train::ModelConfig::Gran(g) = &mut m.config.model else {
+        unreachable!("the default preset is GRAN")
+    };
     g.image_size = 16;
     g.decoder_widths = vec![16, 8, 3];
     g.discriminator_widths = vec![8, 16];
@@ -159,4 +161,46 @@ fn arena_battle_and_round_robin_on_a_trained_run() {
         ) && !s.arena().is_busy()
     });
     h.snapshot("arena-round-robin");
+}
+
+#[test]
+fn pyramid_panel_on_a_trained_lapgan() {
+    let root = fixed_dir("lapgan");
+    let run = root.join("lap");
+    let mut state = Persisted::default();
+    small(&mut state);
+    let mut config = state.model.config.clone();
+    config.model =
+        easel_core::train::ModelConfig::Lapgan(easel_core::model::lapgan::LapganConfig {
+            image_size: 32,
+            channels: 3,
+            levels: 2, // 32 → 16
+            z_dim: 8,
+            coarse_hidden: 32,
+            generator_widths: vec![8],
+            discriminator_widths: vec![8],
+            generator_kernel: 3,
+            classes: 0,
+            dropout: 0.5,
+        });
+    let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
+    trainer.set_schedule(Some(4), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    trainer.run(&rx, &mut |_| {}).unwrap();
+
+    let mut h = harness(&root, PanelKind::Runs, Some(run.clone()));
+    h.run_ok();
+    h.get_by_label("Open run folder…").click();
+    h.run_ok();
+    h.run_ok();
+    h.get_by_label("Open in Canvas").click();
+    wait_until(&mut h, "the drawing", |s| s.canvas().has_drawing());
+    h.state_mut().state.panel = PanelKind::Pyramid;
+    h.run_ok();
+    h.get_by_label("Draw the pyramid").click();
+    h.run_ok();
+    wait_until(&mut h, "the pyramid", |s| {
+        !s.pyramid().busy() && !s.pyramid().levels().is_empty()
+    });
+    h.snapshot("pyramid");
 }

@@ -22,7 +22,9 @@ fn studio(root: &Path, picked: Option<PathBuf>) -> Studio {
     let m = &mut state.model;
     m.decoder_widths = "16, 8, 3".into();
     m.discriminator_widths = "8, 16".into();
-    let easel_core::train::ModelConfig::Gran(g) = &mut m.config.model;
+    let easel_core::train::ModelConfig::Gran(g) = &mut m.config.model else {
+        unreachable!("the default preset is GRAN")
+    };
     g.image_size = 16;
     g.z_dim = 8;
     g.hz_dim = 16;
@@ -213,7 +215,9 @@ fn open_a_run_and_move_its_history() {
 fn easel_tests_config() -> easel_core::train::RunConfig {
     let mut s = Persisted::default();
     s.model.decoder_widths = "16, 8, 3".into();
-    let easel_core::train::ModelConfig::Gran(g) = &mut s.model.config.model;
+    let easel_core::train::ModelConfig::Gran(g) = &mut s.model.config.model else {
+        unreachable!("the default preset is GRAN")
+    };
     g.image_size = 16;
     g.decoder_widths = vec![16, 8, 3];
     g.discriminator_widths = vec![8, 16];
@@ -477,4 +481,81 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
     let csv = std::fs::read_to_string(saved.with_extension("csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and two runs: {csv}");
     assert!(csv.starts_with("rank,name,wins,ties,losses,rating,rating_se"));
+}
+
+#[test]
+fn the_pyramid_panel_shows_every_level_and_rerolls_one_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("runs").join("lap");
+    let mut config = easel_tests_config();
+    config.model =
+        easel_core::train::ModelConfig::Lapgan(easel_core::model::lapgan::LapganConfig {
+            image_size: 40,
+            channels: 3,
+            levels: 3, // 40 → 20 → 10
+            z_dim: 8,
+            coarse_hidden: 16,
+            generator_widths: vec![4, 8],
+            discriminator_widths: vec![4, 8],
+            generator_kernel: 3,
+            classes: 0,
+            dropout: 0.5,
+        });
+    let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
+    trainer.set_schedule(Some(2), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    trainer.run(&rx, &mut |_| {}).unwrap();
+
+    let mut h = harness(studio(&dir.path().join("runs"), Some(run.clone())));
+    h.run_ok();
+    nav(&mut h, "Runs");
+    h.get_by_label("Open run folder…").click();
+    h.run_ok();
+    h.run_ok();
+    h.get_by_label("view").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the canvas", |s| s.canvas().has_drawing());
+    assert_eq!(
+        h.state().canvas().max_steps(),
+        Some(3),
+        "LAPGAN's steps are its levels"
+    );
+
+    nav(&mut h, "Pyramid");
+    h.get_by_label("Draw the pyramid").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the pyramid", |s| {
+        !s.pyramid().busy() && !s.pyramid().levels().is_empty()
+    });
+    let before: Vec<_> = h.state().pyramid().levels().to_vec();
+    assert_eq!(
+        before.iter().map(|l| l.side).collect::<Vec<_>>(),
+        vec![10, 20, 40],
+        "coarse to fine"
+    );
+    h.get_by_label("10 × 10 coarsest");
+    // Re-roll the middle level: the coarsest stays, the middle and finest change.
+    let buttons: Vec<_> = h.get_all_by_label("Re-roll this level").collect();
+    assert_eq!(buttons.len(), 3);
+    buttons[1].click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the re-roll", |s| {
+        !s.pyramid().busy() && s.pyramid().levels().len() == 3
+    });
+    let after = h.state().pyramid().levels();
+    assert_eq!(
+        before[0].image, after[0].image,
+        "the coarsest level is kept"
+    );
+    assert_ne!(
+        before[1].image, after[1].image,
+        "the re-rolled level changes"
+    );
+    assert_ne!(before[2].image, after[2].image, "the finer level follows");
+
+    h.get_by_label("Export strip").click();
+    h.run_ok();
+    let strips: Vec<_> = std::fs::read_dir(run.join("pyramid")).unwrap().collect();
+    assert_eq!(strips.len(), 1, "one strip written");
+    h.get_by_label_contains("Wrote ");
 }

@@ -1,14 +1,14 @@
 //! Speed measurement behind `easel bench`: training images/s and achieved GFLOP/s of one
-//! configuration, and the time to sample 64 images in 5 steps. Runs on generated shapes at the
+//! configuration, and the time to sample 64 images (GRAN: in 5 steps). Runs on generated shapes at the
 //! model's size, so it needs no dataset.
 
 use std::time::Instant;
 
-use burn::prelude::*;
-
 use crate::data::DataSource;
 use crate::error::Result;
-use crate::train::{ModelConfig, RunConfig, StepKind, Trainer};
+use crate::model::gan::{self, ModelSpec};
+use crate::train::noise::NoiseStream;
+use crate::train::{RunConfig, StepKind, Trainer};
 
 /// Figures of one benchmark.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -23,7 +23,7 @@ pub struct BenchResult {
     pub train_flops_per_image: u64,
     /// Achieved GFLOP/s.
     pub gflops_per_second: f64,
-    /// Milliseconds to draw 64 images in 5 steps, keeping every canvas.
+    /// Milliseconds to draw 64 images: GRAN in 5 steps, LAPGAN through its levels.
     pub sample_64x5_ms: f64,
 }
 
@@ -56,22 +56,26 @@ pub fn bench(mut config: RunConfig, seconds: f64) -> Result<BenchResult> {
         }
         let elapsed = started.elapsed().as_secs_f64();
         let images_per_second = (steps as usize * batch) as f64 / elapsed;
-        let ModelConfig::Gran(gran) = &config.model;
-        let flops = gran.train_step_flops();
+        let spec = config.model.spec();
+        let flops = match spec {
+            ModelSpec::Gran(g) => g.train_step_flops(),
+            ModelSpec::Lapgan(l) => l.train_step_flops(),
+        };
 
         let generator = trainer.generator();
         let device = config.backend.device()?;
-        let z = Tensor::<3>::random(
-            [64, 1, gran.z_dim],
-            burn::tensor::Distribution::Normal(0.0, 1.0),
-            &device,
-        );
-        let _ = generator.forward(z.clone(), 5).into_data(); // warm-up
+        // GRAN draws in 5 steps (more than most were trained with); LAPGAN runs its levels.
+        let draw_steps = match spec {
+            ModelSpec::Gran(_) => 5,
+            ModelSpec::Lapgan(l) => l.levels,
+        };
+        let mut stream = NoiseStream::new(0, 0);
+        let z = spec.noise(64, draw_steps, &mut |c| stream.normals(c), &device);
+        let classes = spec.classes();
+        let labels = (classes > 0).then(|| gan::one_hot(&[0; 64], classes, &device));
+        let _ = generator.images(&z, draw_steps, labels.clone()).into_data(); // warm-up
         let sample_started = Instant::now();
-        let drawing = generator.generate(z, 5);
-        for c in drawing.canvases {
-            let _ = c.into_data();
-        }
+        let _ = generator.images(&z, draw_steps, labels).into_data();
         Ok(BenchResult {
             batch_size: batch,
             steps_timed: steps,

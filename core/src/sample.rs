@@ -1,20 +1,24 @@
 //! Sampling from a trained run: load a checkpoint's generator and draw images, keeping every
-//! canvas C_t and update ΔC_t when asked — also for more steps than were trained.
+//! canvas C_t and update ΔC_t when asked — also for more steps than were trained. For LAPGAN the
+//! "steps" are the pyramid's levels, coarse to fine: C_t is level t's image expanded to the full
+//! side, ΔC_t what that level added (the coarsest image itself, then each band-pass residual).
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::images::ImageBatch;
-use crate::model::gran::{Discriminator, GranGenerator, NoiseMode};
+use crate::model::gan::{self, Critic, Generator, ModelSpec, Noise};
+use crate::model::gran::NoiseMode;
+use crate::model::lapgan::to_unit;
+use crate::model::pyramid::upsample;
 use crate::train::checkpoint::{self, Checkpoint};
-use crate::train::config::{ModelConfig, RunConfig};
+use crate::train::config::RunConfig;
 use crate::train::noise::NoiseStream;
+use crate::train::records;
 use crate::train::run_dir::RunDir;
 
 /// Images are drawn in chunks of this many to bound memory.
@@ -31,9 +35,9 @@ pub struct LoadedModel {
     /// The step the checkpoint was taken at.
     pub step: u64,
     /// The generator (inference mode).
-    pub generator: GranGenerator,
+    pub generator: Generator,
     /// The discriminator (inference mode).
-    pub discriminator: Discriminator,
+    pub discriminator: Critic,
     /// The device they live on.
     pub device: Device,
 }
@@ -61,14 +65,15 @@ fn concat(batches: &mut Vec<ImageBatch>, index: usize, next: ImageBatch) {
 impl LoadedModel {
     /// The noise mode the generator was trained with.
     pub fn noise_mode(&self) -> NoiseMode {
-        let ModelConfig::Gran(g) = &self.config.model;
-        g.noise
+        self.config
+            .model
+            .gran()
+            .map_or(NoiseMode::Once, |g| g.noise)
     }
 
-    /// The T the generator was trained with.
+    /// The T the generator was trained with (LAPGAN: its levels).
     pub fn trained_steps(&self) -> usize {
-        let ModelConfig::Gran(g) = &self.config.model;
-        g.steps
+        self.config.model.spec().steps()
     }
 
     /// Loads `checkpoint` (default: the newest intact one) of the run in `run_dir`.
@@ -86,28 +91,17 @@ impl LoadedModel {
             .map(|b| format!("{b:02x}"))
             .collect();
         let device = backend.device()?;
-        let ModelConfig::Gran(gran) = &config.model;
-        let load = |section: &str| -> Result<ModuleRecord> {
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(
-                ckpt.section(section, &path)?.to_vec(),
-            ))
-            .map_err(|e| Error::Checkpoint {
-                path: path.clone(),
-                reason: format!("{section}: {e}"),
-            })
-        };
-        let bad = |e: burn::store::RecordError| Error::Checkpoint {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
-        let generator = gran
-            .init_generator(&device)
-            .try_load_record(load("generator")?)
-            .map_err(bad)?;
-        let discriminator = gran
-            .init_discriminator(&device)
-            .try_load_record(load("discriminator")?)
-            .map_err(bad)?;
+        let spec = config.model.spec();
+        let generator = records::load_generator(
+            spec.init_generator(&device),
+            ckpt.section("generator", &path)?,
+            &path,
+        )?;
+        let discriminator = records::load_critic(
+            spec.init_critic(&device),
+            ckpt.section("discriminator", &path)?,
+            &path,
+        )?;
         Ok(Self {
             step: ckpt.state.step,
             config,
@@ -122,8 +116,20 @@ impl LoadedModel {
     /// The dataset the model was trained on (every training image), at the model's size and
     /// channels: what battles and scores compare it with.
     pub fn dataset(&self) -> Result<crate::data::Dataset> {
-        let ModelConfig::Gran(g) = &self.config.model;
-        self.config.data.load(g.image_size, g.channels, None)
+        let (size, channels) = self.config.model.image_shape();
+        self.config.data.load(size, channels, None)
+    }
+
+    /// One-hot labels for `count` images of a class-conditional model, cycling through the
+    /// classes (`None` for unconditional models).
+    pub fn cycle_labels(&self, start: usize, count: usize) -> Option<Tensor<2>> {
+        let classes = self.config.model.spec().classes();
+        (classes > 0).then(|| {
+            let labels: Vec<u32> = (start..start + count)
+                .map(|i| (i % classes) as u32)
+                .collect();
+            gan::one_hot(&labels, classes, &self.device)
+        })
     }
 
     /// Draws `count` images in `steps` steps (default: T) from noise seeded by `seed`; with
@@ -135,8 +141,7 @@ impl LoadedModel {
         seed: u64,
         intermediates: bool,
     ) -> Result<Samples> {
-        let ModelConfig::Gran(gran) = &self.config.model;
-        self.sample_with_noise(count, steps, seed, intermediates, gran.noise)
+        self.sample_with_noise(count, steps, seed, intermediates, self.noise_mode())
     }
 
     /// As [`Self::sample`], with the noise drawn once or per step as `noise` says rather than as
@@ -150,8 +155,23 @@ impl LoadedModel {
         intermediates: bool,
         noise_mode: NoiseMode,
     ) -> Result<Samples> {
-        let ModelConfig::Gran(gran) = &self.config.model;
-        let steps = steps.unwrap_or(gran.steps);
+        let spec = self.config.model.spec();
+        let steps = match spec {
+            ModelSpec::Lapgan(l) => {
+                if steps.is_some_and(|s| s != l.levels) {
+                    return Err(Error::config(
+                        "steps",
+                        format!(
+                            "LAPGAN draws through its {} pyramid levels; found {} steps",
+                            l.levels,
+                            steps.unwrap_or_default()
+                        ),
+                    ));
+                }
+                l.levels
+            }
+            ModelSpec::Gran(g) => steps.unwrap_or(g.steps),
+        };
         if !(1..=256).contains(&steps) {
             return Err(Error::config(
                 "steps",
@@ -164,10 +184,14 @@ impl LoadedModel {
                 "expected at least one image".to_string(),
             ));
         }
-        let z_steps = if noise_mode == NoiseMode::PerStep {
-            steps
-        } else {
-            1
+        let mut gran_spec;
+        let spec = match spec {
+            ModelSpec::Gran(g) => {
+                gran_spec = g.clone();
+                gran_spec.noise = noise_mode;
+                ModelSpec::Gran(&gran_spec)
+            }
+            other => other,
         };
         let mut noise = NoiseStream::new(seed, 0);
         let mut out = Samples {
@@ -178,21 +202,11 @@ impl LoadedModel {
         let mut first = true;
         for start in (0..count).step_by(CHUNK) {
             let n = CHUNK.min(count - start);
-            let z = Tensor::<3>::from_data(
-                TensorData::new(
-                    noise.normals(n * z_steps * gran.z_dim),
-                    [n, z_steps, gran.z_dim],
-                ),
-                &self.device,
-            );
+            let z = spec.noise(n, steps, &mut |c| noise.normals(c), &self.device);
+            let labels = self.cycle_labels(start, n);
             if intermediates {
-                let drawing = self.generator.generate(z, steps);
-                for (t, (c, d)) in drawing
-                    .canvases
-                    .into_iter()
-                    .zip(drawing.delta_canvases)
-                    .enumerate()
-                {
+                let (canvases, deltas) = self.drawing(&z, steps, labels);
+                for (t, (c, d)) in canvases.into_iter().zip(deltas).enumerate() {
                     concat(&mut out.canvases, t, ImageBatch::from_tensor(c));
                     concat(
                         &mut out.delta_canvases,
@@ -201,7 +215,7 @@ impl LoadedModel {
                     );
                 }
             } else {
-                let images = ImageBatch::from_tensor(self.generator.forward(z, steps));
+                let images = ImageBatch::from_tensor(self.generator.images(&z, steps, labels));
                 if first {
                     out.images = images;
                 } else {
@@ -216,4 +230,119 @@ impl LoadedModel {
         }
         Ok(out)
     }
+
+    /// Every step's canvas (in `[0, 1]`) and update (signed), at the full side.
+    fn drawing(
+        &self,
+        z: &Noise,
+        steps: usize,
+        labels: Option<Tensor<2>>,
+    ) -> (Vec<Tensor<4>>, Vec<Tensor<4>>) {
+        match (&self.generator, z) {
+            (Generator::Gran(g), Noise::Gran(z)) => {
+                let drawing = g.generate(z.clone(), steps);
+                (drawing.canvases, drawing.delta_canvases)
+            }
+            (Generator::Lapgan(g), Noise::Lapgan(n)) => {
+                let drawing = g.generate(n, labels);
+                let sides = g.sides();
+                // Expands a level's image to the full side through the pyramid's own u(·).
+                let expand = |mut x: Tensor<4>, level: usize| {
+                    for k in (0..level).rev() {
+                        x = upsample(x, sides[k]);
+                    }
+                    x
+                };
+                let levels = sides.len();
+                let canvases = (0..levels)
+                    .rev()
+                    .map(|k| to_unit(expand(drawing.images[k].clone(), k)))
+                    .collect();
+                let mut deltas = vec![expand(drawing.images[levels - 1].clone(), levels - 1)];
+                deltas.extend(
+                    (0..levels - 1)
+                        .rev()
+                        .map(|k| expand(drawing.residuals[k].clone(), k)),
+                );
+                (canvases, deltas)
+            }
+            _ => unreachable!("the noise is drawn for this generator"),
+        }
+    }
+
+    /// LAPGAN's pyramid for `count` drawings, coarse to fine: every level's low-pass input
+    /// `l_k`, its residual `h̃_k` (signed, mapped to [0, 1] with mid-grey 0) and its image `Ĩ_k`,
+    /// each at its own side. The coarsest level's z comes from `seeds[last]`, level k's noise
+    /// plane from `seeds[k]` (finest first), so changing one level's seed re-rolls that level
+    /// alone and leaves every coarser one as it was. `label` picks the class of a conditional
+    /// model (default: class 0).
+    pub fn pyramid(
+        &self,
+        count: usize,
+        seeds: &[u64],
+        label: Option<u32>,
+    ) -> Result<Vec<PyramidLevel>> {
+        let Generator::Lapgan(g) = &self.generator else {
+            return Err(Error::config(
+                "model",
+                "the pyramid view needs a LAPGAN run".to_string(),
+            ));
+        };
+        let levels = g.sides().len();
+        if seeds.len() != levels {
+            return Err(Error::config(
+                "seeds",
+                format!(
+                    "expected one seed per level ({levels}), found {}",
+                    seeds.len()
+                ),
+            ));
+        }
+        if count == 0 {
+            return Err(Error::config(
+                "count",
+                "expected at least one image".to_string(),
+            ));
+        }
+        let (coarse, planes) = g.noise_sizes(count);
+        let coarse = NoiseStream::new(seeds[levels - 1], levels as u64).normals(coarse);
+        let planes = planes
+            .into_iter()
+            .enumerate()
+            .map(|(k, n)| NoiseStream::new(seeds[k], k as u64 + 1).normals(n))
+            .collect();
+        let noise = g.noise(count, coarse, planes, &self.device);
+        let classes = g.classes();
+        let labels = (classes > 0)
+            .then(|| gan::one_hot(&vec![label.unwrap_or(0); count], classes, &self.device));
+        let drawing = g.generate(&noise, labels);
+        Ok((0..levels)
+            .rev()
+            .map(|k| PyramidLevel {
+                side: g.sides()[k],
+                low: drawing
+                    .lows
+                    .get(k)
+                    .map(|l| ImageBatch::from_tensor(to_unit(l.clone()))),
+                residual: drawing
+                    .residuals
+                    .get(k)
+                    .map(|r| ImageBatch::from_signed_tensor(r.clone())),
+                image: ImageBatch::from_tensor(to_unit(drawing.images[k].clone())),
+            })
+            .collect())
+    }
+}
+
+/// One level of a LAPGAN drawing (see [`LoadedModel::pyramid`]).
+#[derive(Debug, Clone)]
+pub struct PyramidLevel {
+    /// The level's side in pixels.
+    pub side: usize,
+    /// `l_k = u(Ĩ_{k+1})` in [0, 1] (none at the coarsest level).
+    pub low: Option<ImageBatch>,
+    /// `h̃_k`, signed, mapped to [0, 1] with mid-grey 0 (none at the coarsest level).
+    pub residual: Option<ImageBatch>,
+    /// `Ĩ_k` in [0, 1].
+    pub image: ImageBatch,
 }

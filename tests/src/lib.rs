@@ -35,3 +35,23 @@ pub fn tiny_config(steps: usize, seed: u64) -> RunConfig {
         ..RunConfig::default()
     }
 }
+
+/// A LAPGAN small enough to train a few steps in well under a second: 20 × 20 shapes in two
+/// levels (20 → 10), `classes` > 0 for the class-conditional model.
+pub fn tiny_lapgan_config(classes: usize, seed: u64) -> RunConfig {
+    RunConfig {
+        model: ModelConfig::Lapgan(easel_core::model::lapgan::LapganConfig {
+            image_size: 20,
+            channels: 3,
+            levels: 2,
+            z_dim: 8,
+            coarse_hidden: 32,
+            generator_widths: vec![8],
+            discriminator_widths: vec![8],
+            generator_kernel: 3,
+            classes,
+            dropout: 0.5,
+        }),
+        ..tiny_config(1, seed)
+    }
+}

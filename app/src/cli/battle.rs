@@ -7,9 +7,7 @@ use clap::Args;
 use easel_core::backend::BackendKind;
 use easel_core::data::DataSource;
 use easel_core::eval::gam::{self, BattleConfig, DEFAULT_TOLERANCE, ErrorRate, Winner};
-use easel_core::model::gran::GranConfig;
 use easel_core::sample::LoadedModel;
-use easel_core::train::ModelConfig;
 
 /// `easel battle`.
 #[derive(Debug, Args)]
@@ -50,12 +48,7 @@ fn cell(e: &ErrorRate) -> String {
 pub fn battle(args: BattleArgs) -> Result<()> {
     let backend = BackendKind::parse(&args.backend)?;
     let m1 = LoadedModel::load(&args.m1, None, backend)?;
-    let ModelConfig::Gran(g): &ModelConfig = &m1.config.model;
-    let GranConfig {
-        image_size,
-        channels,
-        ..
-    } = *g;
+    let (image_size, channels) = m1.config.model.image_shape();
     let data = m1.dataset()?;
     let config = BattleConfig {
         samples: args.samples,

@@ -143,9 +143,15 @@ impl ConfigArgs {
             (Some(name), None) => Preset::find(name)?.config,
             (None, None) => Preset::find(easel_core::train::config::DEFAULT_PRESET)?.config,
         };
-        let ModelConfig::Gran(gran) = &mut config.model;
         if let Some(t) = self.steps {
-            gran.steps = t;
+            match &mut config.model {
+                ModelConfig::Gran(gran) => gran.steps = t,
+                ModelConfig::Lapgan(_) => {
+                    anyhow::bail!(
+                        "--steps sets GRAN's drawing steps; LAPGAN's levels are set in its config"
+                    )
+                }
+            }
         }
         if let Some(d) = &self.data {
             config.data = parse_data(d)?;

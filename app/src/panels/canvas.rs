@@ -143,8 +143,13 @@ impl CanvasPanel {
                 } else {
                     NoiseMode::Once
                 };
-                let samples =
-                    model.sample_with_noise(count, Some(trained * factor), seed, true, noise)?;
+                // GRAN may draw past its T; LAPGAN's steps are its pyramid levels, fixed.
+                let steps = if model.config.model.gran().is_some() {
+                    trained * factor
+                } else {
+                    trained
+                };
+                let samples = model.sample_with_noise(count, Some(steps), seed, true, noise)?;
                 Ok((model.step, trained, samples))
             },
         );

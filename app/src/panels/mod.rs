@@ -6,6 +6,7 @@ pub mod canvas;
 pub mod data;
 pub mod export;
 pub mod model;
+pub mod pyramid;
 pub mod runs;
 pub mod train;
 
@@ -21,8 +22,10 @@ pub enum PanelKind {
     Model,
     /// Train and watch.
     Train,
-    /// Scrub GRAN's drawing steps.
+    /// Scrub GRAN's drawing steps (LAPGAN's levels).
     Canvas,
+    /// LAPGAN's levels: low-pass, residual and image, one level re-rolled at a time.
+    Pyramid,
     /// Browse run folders.
     Runs,
     /// Write images and bundles from a checkpoint.
@@ -33,11 +36,12 @@ pub enum PanelKind {
 
 impl PanelKind {
     /// All panels in navigation order.
-    pub const ALL: [PanelKind; 7] = [
+    pub const ALL: [PanelKind; 8] = [
         PanelKind::Data,
         PanelKind::Model,
         PanelKind::Train,
         PanelKind::Canvas,
+        PanelKind::Pyramid,
         PanelKind::Runs,
         PanelKind::Export,
         PanelKind::Arena,
@@ -50,6 +54,7 @@ impl PanelKind {
             PanelKind::Model => "Model",
             PanelKind::Train => "Train",
             PanelKind::Canvas => "Canvas",
+            PanelKind::Pyramid => "Pyramid",
             PanelKind::Runs => "Runs",
             PanelKind::Export => "Export",
             PanelKind::Arena => "Arena",

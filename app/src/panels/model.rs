@@ -84,9 +84,12 @@ impl ModelPanel {
         if let Ok(p) = Preset::find(name) {
             self.preset = name.to_string();
             self.config = p.config;
-            let ModelConfig::Gran(g) = &self.config.model;
-            self.decoder_widths = widths_text(&g.decoder_widths);
-            self.discriminator_widths = widths_text(&g.discriminator_widths);
+            let (g, d) = match &self.config.model {
+                ModelConfig::Gran(g) => (&g.decoder_widths, &g.discriminator_widths),
+                ModelConfig::Lapgan(l) => (&l.generator_widths, &l.discriminator_widths),
+            };
+            self.decoder_widths = widths_text(g);
+            self.discriminator_widths = widths_text(d);
             self.max_steps = self
                 .config
                 .train
@@ -105,10 +108,18 @@ impl ModelPanel {
     /// The config the form describes, or the first invalid field and why.
     pub fn build(&self) -> Result<RunConfig, (String, String)> {
         let mut config = self.config.clone();
-        let ModelConfig::Gran(g) = &mut config.model;
-        g.decoder_widths = parse_widths(&self.decoder_widths, "model.decoder_widths")?;
-        g.discriminator_widths =
-            parse_widths(&self.discriminator_widths, "model.discriminator_widths")?;
+        match &mut config.model {
+            ModelConfig::Gran(g) => {
+                g.decoder_widths = parse_widths(&self.decoder_widths, "model.decoder_widths")?;
+                g.discriminator_widths =
+                    parse_widths(&self.discriminator_widths, "model.discriminator_widths")?;
+            }
+            ModelConfig::Lapgan(l) => {
+                l.generator_widths = parse_widths(&self.decoder_widths, "model.generator_widths")?;
+                l.discriminator_widths =
+                    parse_widths(&self.discriminator_widths, "model.discriminator_widths")?;
+            }
+        }
         config.train.max_steps = parse_optional(&self.max_steps, "train.max_steps")?;
         config.train.minutes = parse_optional(&self.minutes, "train.minutes")?;
         config.validate().map_err(|e| match e {
@@ -128,7 +139,10 @@ impl ModelPanel {
         let mut picked = None;
         ui.heading("Model");
         ui.horizontal(|ui| {
-            ui.label("Model: GRAN (T = 1 is DCGAN)");
+            ui.label(match self.config.model {
+                ModelConfig::Gran(_) => "Model: GRAN (T = 1 is DCGAN)",
+                ModelConfig::Lapgan(_) => "Model: LAPGAN (Laplacian pyramid)",
+            });
             egui::ComboBox::from_label("Preset")
                 .selected_text(self.preset.clone())
                 .show_ui(ui, |ui| {
@@ -155,7 +169,6 @@ impl ModelPanel {
                 ui.colored_label(ui.visuals().error_fg_color, reason.as_str());
             }
         };
-        let ModelConfig::Gran(g) = &mut self.config.model;
         egui::Grid::new("model-fields").num_columns(3).spacing([12.0, 6.0]).show(ui, |ui| {
             let row = |ui: &mut egui::Ui, label: &str, field: &str, add: &mut dyn FnMut(&mut egui::Ui) -> egui::Response| {
                 let label = ui.label(label);
@@ -163,48 +176,95 @@ impl ModelPanel {
                 mark(ui, field);
                 ui.end_row();
             };
-            row(ui, "Image size", "model.image_size", &mut |ui| {
-                ui.add(egui::DragValue::new(&mut g.image_size).range(4..=1024).suffix(" px"))
-            });
-            row(ui, "Channels", "model.channels", &mut |ui| {
-                ui.horizontal(|ui| {
-                    ui.radio_value(&mut g.channels, 1, "grey");
-                    ui.radio_value(&mut g.channels, 3, "RGB");
-                })
-                .response
-            });
-            row(ui, "Drawing steps T", "model.steps", &mut |ui| {
-                ui.add(egui::DragValue::new(&mut g.steps).range(1..=64))
-            });
-            row(ui, "z dimensions", "model.z_dim", &mut |ui| {
-                ui.add(egui::DragValue::new(&mut g.z_dim).range(1..=4096))
-            });
-            row(ui, "Noise", "model.noise", &mut |ui| {
-                ui.horizontal(|ui| {
-                    ui.radio_value(&mut g.noise, NoiseMode::Once, "z once");
-                    ui.radio_value(&mut g.noise, NoiseMode::PerStep, "z per step");
-                })
-                .response
-            });
-            row(ui, "h_z dimensions", "model.hz_dim", &mut |ui| {
-                ui.add(egui::DragValue::new(&mut g.hz_dim).range(1..=4096))
-            });
-            row(ui, "h_c dimensions", "model.hc_dim", &mut |ui| {
-                ui.add(egui::DragValue::new(&mut g.hc_dim).range(1..=4096))
-            });
-            row(ui, "Decoder widths", "model.decoder_widths", &mut |ui| {
-                ui.add(egui::TextEdit::singleline(&mut self.decoder_widths).desired_width(160.0))
-                    .on_hover_text("Channels from f's first map to the image; the last is the image's channels")
-            });
-            row(ui, "Discriminator widths", "model.discriminator_widths", &mut |ui| {
-                ui.add(egui::TextEdit::singleline(&mut self.discriminator_widths).desired_width(160.0))
-            });
-            row(ui, "Kernel size", "model.kernel_size", &mut |ui| {
-                ui.add(egui::DragValue::new(&mut g.kernel_size).range(2..=9))
-            });
-            row(ui, "BatchNorm", "model.batch_norm", &mut |ui| {
-                ui.checkbox(&mut g.batch_norm, "in f, g and D")
-            });
+            match &mut self.config.model {
+                ModelConfig::Gran(g) => {
+                row(ui, "Image size", "model.image_size", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut g.image_size).range(4..=1024).suffix(" px"))
+                });
+                row(ui, "Channels", "model.channels", &mut |ui| {
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut g.channels, 1, "grey");
+                        ui.radio_value(&mut g.channels, 3, "RGB");
+                    })
+                    .response
+                });
+                row(ui, "Drawing steps T", "model.steps", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut g.steps).range(1..=64))
+                });
+                row(ui, "z dimensions", "model.z_dim", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut g.z_dim).range(1..=4096))
+                });
+                row(ui, "Noise", "model.noise", &mut |ui| {
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut g.noise, NoiseMode::Once, "z once");
+                        ui.radio_value(&mut g.noise, NoiseMode::PerStep, "z per step");
+                    })
+                    .response
+                });
+                row(ui, "h_z dimensions", "model.hz_dim", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut g.hz_dim).range(1..=4096))
+                });
+                row(ui, "h_c dimensions", "model.hc_dim", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut g.hc_dim).range(1..=4096))
+                });
+                row(ui, "Decoder widths", "model.decoder_widths", &mut |ui| {
+                    ui.add(egui::TextEdit::singleline(&mut self.decoder_widths).desired_width(160.0))
+                        .on_hover_text("Channels from f's first map to the image; the last is the image's channels")
+                });
+                row(ui, "Discriminator widths", "model.discriminator_widths", &mut |ui| {
+                    ui.add(egui::TextEdit::singleline(&mut self.discriminator_widths).desired_width(160.0))
+                });
+                row(ui, "Kernel size", "model.kernel_size", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut g.kernel_size).range(2..=9))
+                });
+                row(ui, "BatchNorm", "model.batch_norm", &mut |ui| {
+                    ui.checkbox(&mut g.batch_norm, "in f, g and D")
+                });
+                row(ui, "Latent BatchNorm", "model.latent_norm", &mut |ui| {
+                    ui.checkbox(&mut g.latent_norm, "before the tanh of h_z and h_c")
+                        .on_hover_text("As in the authors' code; without it GRAN with T > 1 tends to ignore z")
+                });
+                }
+                ModelConfig::Lapgan(l) => {
+                    row(ui, "Image size", "model.image_size", &mut |ui| {
+                        ui.add(egui::DragValue::new(&mut l.image_size).range(4..=1024).suffix(" px"))
+                    });
+                    row(ui, "Channels", "model.channels", &mut |ui| {
+                        ui.horizontal(|ui| {
+                            ui.radio_value(&mut l.channels, 1, "grey");
+                            ui.radio_value(&mut l.channels, 3, "RGB");
+                        })
+                        .response
+                    });
+                    row(ui, "Pyramid levels", "model.levels", &mut |ui| {
+                        ui.add(egui::DragValue::new(&mut l.levels).range(1..=8))
+                            .on_hover_text("Levels, the finest included: 3 is 28 → 14 → 7")
+                    });
+                    row(ui, "z dimensions", "model.z_dim", &mut |ui| {
+                        ui.add(egui::DragValue::new(&mut l.z_dim).range(1..=16384))
+                    });
+                    row(ui, "Coarsest MLP width", "model.coarse_hidden", &mut |ui| {
+                        ui.add(egui::DragValue::new(&mut l.coarse_hidden).range(1..=16384))
+                    });
+                    row(ui, "Generator widths", "model.generator_widths", &mut |ui| {
+                        ui.add(egui::TextEdit::singleline(&mut self.decoder_widths).desired_width(160.0))
+                            .on_hover_text("Channels of each finer level's generator, finest first")
+                    });
+                    row(ui, "Discriminator widths", "model.discriminator_widths", &mut |ui| {
+                        ui.add(egui::TextEdit::singleline(&mut self.discriminator_widths).desired_width(160.0))
+                    });
+                    row(ui, "Generator kernel", "model.generator_kernel", &mut |ui| {
+                        ui.add(egui::DragValue::new(&mut l.generator_kernel).range(3..=9))
+                    });
+                    row(ui, "Classes", "model.classes", &mut |ui| {
+                        ui.add(egui::DragValue::new(&mut l.classes).range(0..=1000))
+                            .on_hover_text("0: unconditional; otherwise every level reads the label")
+                    });
+                    row(ui, "Dropout in D", "model.dropout", &mut |ui| {
+                        ui.add(egui::DragValue::new(&mut l.dropout).speed(0.01).range(0.0..=0.95))
+                    });
+                }
+            }
             let t = &mut self.config.train;
             row(ui, "Batch size", "train.batch_size", &mut |ui| {
                 ui.add(egui::DragValue::new(&mut t.batch_size).range(1..=4096))
@@ -258,20 +318,32 @@ impl ModelPanel {
         });
         ui.separator();
         match &result {
-            Ok(config) => {
-                let ModelConfig::Gran(g) = &config.model;
-                let (gp, dp) = g.parameter_counts();
-                ui.label(format!(
-                    "{}: G {:.2} M parameters, D {:.2} M · {:.1} MFLOP to draw one image, {:.1} MFLOP per image per training step · about {:.0} MB to train at batch {}",
-                    config.model.label(),
-                    gp as f64 / 1e6,
-                    dp as f64 / 1e6,
-                    g.generator_flops() as f64 / 1e6,
-                    g.train_step_flops() as f64 / 1e6,
-                    g.training_memory_bytes(config.train.batch_size) as f64 / 1e6,
-                    config.train.batch_size
-                ));
-            }
+            Ok(config) => match &config.model {
+                ModelConfig::Gran(g) => {
+                    let (gp, dp) = g.parameter_counts();
+                    ui.label(format!(
+                            "{}: G {:.2} M parameters, D {:.2} M · {:.1} MFLOP to draw one image, {:.1} MFLOP per image per training step · about {:.0} MB to train at batch {}",
+                            config.model.label(),
+                            gp as f64 / 1e6,
+                            dp as f64 / 1e6,
+                            g.generator_flops() as f64 / 1e6,
+                            g.train_step_flops() as f64 / 1e6,
+                            g.training_memory_bytes(config.train.batch_size) as f64 / 1e6,
+                            config.train.batch_size
+                        ));
+                }
+                ModelConfig::Lapgan(l) => {
+                    let (gp, dp) = l.parameter_counts();
+                    ui.label(format!(
+                            "{}: levels {:?} · G {:.2} M parameters, D {:.2} M · {:.1} MFLOP per image per training step",
+                            config.model.label(),
+                            l.sides().unwrap_or_default(),
+                            gp as f64 / 1e6,
+                            dp as f64 / 1e6,
+                            l.train_step_flops() as f64 / 1e6,
+                        ));
+                }
+            },
             Err((field, reason)) => {
                 ui.colored_label(
                     ui.visuals().error_fg_color,

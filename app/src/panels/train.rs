@@ -160,13 +160,13 @@ impl TrainPanel {
         if let Ok(c) = &config
             && !live
         {
-            let easel_core::train::ModelConfig::Gran(g) = &c.model;
+            let (size, channels) = c.model.image_shape();
             ui.label(format!(
                 "Start trains {} ({}×{} {}) on {}, batch {}, into a new folder under {}",
                 c.model.label(),
-                g.image_size,
-                g.image_size,
-                if g.channels == 1 { "grey" } else { "RGB" },
+                size,
+                size,
+                if channels == 1 { "grey" } else { "RGB" },
                 c.data.describe(),
                 c.train.batch_size,
                 runs_root.display()

@@ -15,6 +15,7 @@ use crate::panels::canvas::CanvasPanel;
 use crate::panels::data::DataPanel;
 use crate::panels::export::ExportPanel;
 use crate::panels::model::ModelPanel;
+use crate::panels::pyramid::PyramidPanel;
 use crate::panels::runs::{RunsAction, RunsPanel};
 use crate::panels::train::{TrainAction, TrainPanel};
 use crate::picker::{FolderPicker, Wake};
@@ -41,6 +42,8 @@ pub struct Persisted {
     pub model: ModelPanel,
     /// The Canvas panel.
     pub canvas: CanvasPanel,
+    /// The Pyramid panel (LAPGAN).
+    pub pyramid: PyramidPanel,
     /// The Export panel.
     pub export: ExportPanel,
     /// The Arena panel.
@@ -58,6 +61,7 @@ impl Default for Persisted {
             data: DataPanel::default(),
             model: ModelPanel::default(),
             canvas: CanvasPanel::default(),
+            pyramid: PyramidPanel::default(),
             export: ExportPanel::default(),
             arena: ArenaPanel::default(),
             frame_time_readout: true,
@@ -314,6 +318,11 @@ impl Studio {
         &self.state.canvas
     }
 
+    /// The Pyramid panel.
+    pub fn pyramid(&self) -> &PyramidPanel {
+        &self.state.pyramid
+    }
+
     /// The Export panel.
     pub fn export(&self) -> &ExportPanel {
         &self.state.export
@@ -512,6 +521,10 @@ impl Studio {
                     PanelKind::Canvas => {
                         let run = self.canvas_run.clone();
                         self.state.canvas.ui(ui, run.as_deref(), wake.clone());
+                    }
+                    PanelKind::Pyramid => {
+                        let run = self.canvas_run.clone();
+                        self.state.pyramid.ui(ui, run.as_deref(), wake.clone());
                     }
                     PanelKind::Runs => {
                         let root = self.state.runs_root.clone();

@@ -20,9 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
 use crate::images::ImageBatch;
-use crate::model::gran::Discriminator;
+use crate::model::gan::Critic;
 use crate::sample::LoadedModel;
-use crate::train::config::ModelConfig;
 
 /// The default tolerance of "r_test ≈ 1".
 pub const DEFAULT_TOLERANCE: f64 = 0.2;
@@ -216,7 +215,7 @@ pub struct Battle {
 }
 
 /// D's logit of "real" for each image in `[0, 1]` (`count × C × H × W` values), in batches.
-pub fn logits(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f32]) -> Vec<f32> {
+pub fn logits(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) -> Vec<f32> {
     let n = shape.iter().product::<usize>();
     let count = pixels.len() / n;
     let mut out = Vec::with_capacity(count);
@@ -228,7 +227,7 @@ pub fn logits(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f
             device,
         );
         out.extend(
-            d.forward(images)
+            d.forward(images, None)
                 .into_data()
                 .try_to_vec::<f32>()
                 .unwrap_or_default(),
@@ -238,7 +237,7 @@ pub fn logits(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f
 }
 
 /// How many images D calls real (logit ≥ 0, i.e. D ≥ 0.5).
-fn called_real(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[f32]) -> usize {
+fn called_real(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) -> usize {
     logits(d, device, shape, pixels)
         .iter()
         .filter(|&&l| l >= 0.0)
@@ -247,12 +246,7 @@ fn called_real(d: &Discriminator, device: &Device, shape: [usize; 3], pixels: &[
 
 /// The indices of the `k` samples `d` finds most real, most convincing first: the samples that
 /// fooled it most (Table 1's example images).
-pub fn most_convincing(
-    d: &Discriminator,
-    device: &Device,
-    samples: &ImageBatch,
-    k: usize,
-) -> Vec<usize> {
+pub fn most_convincing(d: &Critic, device: &Device, samples: &ImageBatch, k: usize) -> Vec<usize> {
     let shape = [samples.channels, samples.height, samples.width];
     let scores = logits(d, device, shape, &samples.pixels);
     let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -263,7 +257,7 @@ pub fn most_convincing(
 
 /// ε of `d` on real images: the fraction it calls fake.
 pub fn error_on_real(
-    d: &Discriminator,
+    d: &Critic,
     device: &Device,
     set: &ImageSet,
     limit: Option<usize>,
@@ -279,7 +273,7 @@ pub fn error_on_real(
 }
 
 /// ε of `d` on generated images: the fraction it calls real.
-pub fn error_on_samples(d: &Discriminator, device: &Device, samples: &ImageBatch) -> ErrorRate {
+pub fn error_on_samples(d: &Critic, device: &Device, samples: &ImageBatch) -> ErrorRate {
     let real = called_real(
         d,
         device,
@@ -304,13 +298,13 @@ fn comparable(m1: &LoadedModel, m2: &LoadedModel) -> Result<()> {
             ),
         ));
     }
-    let (ModelConfig::Gran(a), ModelConfig::Gran(b)) = (&m1.config.model, &m2.config.model);
-    if (a.image_size, a.channels) != (b.image_size, b.channels) {
+    let (a, b) = (m1.config.model.image_shape(), m2.config.model.image_shape());
+    if a != b {
         return Err(Error::config(
             "battle",
             format!(
                 "both models must draw the same images: {}×{}×{} vs {}×{}×{}",
-                a.image_size, a.image_size, a.channels, b.image_size, b.image_size, b.channels
+                a.0, a.0, a.1, b.0, b.0, b.1
             ),
         ));
     }
@@ -443,18 +437,13 @@ pub fn partial(
     data: &Dataset,
     config: &BattleConfig,
 ) -> Result<Partial> {
-    let ModelConfig::Gran(g) = &model.config.model;
-    if (images.height, images.width, images.channels) != (g.image_size, g.image_size, g.channels) {
+    let (size, channels) = model.config.model.image_shape();
+    if (images.height, images.width, images.channels) != (size, size, channels) {
         return Err(Error::config(
             "folder",
             format!(
                 "expected {}×{}×{} images, found {}×{}×{}",
-                g.image_size,
-                g.image_size,
-                g.channels,
-                images.height,
-                images.width,
-                images.channels
+                size, size, channels, images.height, images.width, images.channels
             ),
         ));
     }
@@ -573,7 +562,7 @@ mod tests {
             kernel_size: 4,
             ..Default::default()
         };
-        let d = cfg.init_discriminator(&device);
+        let d = Critic::Gran(cfg.init_discriminator(&device));
         let set = ImageSet {
             channels: 1,
             height: 16,
@@ -596,10 +585,13 @@ mod tests {
         assert_eq!(as_real.errors + as_samples.errors, 20);
         // By hand: the logits' signs.
         let logits: Vec<f32> = d
-            .forward(Tensor::<4>::from_data(
-                TensorData::new(batch.pixels.clone(), [20, 1, 16, 16]),
-                &device,
-            ))
+            .forward(
+                Tensor::<4>::from_data(
+                    TensorData::new(batch.pixels.clone(), [20, 1, 16, 16]),
+                    &device,
+                ),
+                None,
+            )
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();

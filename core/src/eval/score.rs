@@ -12,7 +12,7 @@ use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
 use crate::eval::classifier::{FEATURES, Outputs, TrainedClassifier, argmax};
 use crate::eval::frechet::{Moments, frechet_distance};
-use crate::model::gran::Discriminator;
+use crate::model::gan::Critic;
 use crate::sample::LoadedModel;
 
 /// How a score is taken.
@@ -181,7 +181,7 @@ pub fn nearest(query: &[f32], candidates: &[f32], dim: usize, k: usize) -> Vec<(
 }
 
 fn discriminator_features(
-    d: &Discriminator,
+    d: &Critic,
     device: &Device,
     pixels: &[f32],
     shape: [usize; 3],
@@ -195,7 +195,7 @@ fn discriminator_features(
             TensorData::new(chunk.to_vec(), [n, shape[0], shape[1], shape[2]]),
             device,
         );
-        let f = d.features(images);
+        let f = d.features(images, None);
         dim = f.dims()[1];
         out.extend(
             f.into_data()

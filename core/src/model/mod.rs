@@ -3,7 +3,10 @@
 
 pub mod blocks;
 pub mod conv;
+pub mod gan;
 pub mod gran;
+pub mod lapgan;
+pub mod pyramid;
 
 /// Floating-point operations of a layer or model, counted as 2 per multiply-add.
 pub type Flops = u64;

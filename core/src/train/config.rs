@@ -6,14 +6,18 @@ use serde::{Deserialize, Serialize};
 use crate::backend::BackendKind;
 use crate::data::DataSource;
 use crate::error::{Error, Result};
+use crate::model::gan::ModelSpec;
 use crate::model::gran::GranConfig;
+use crate::model::lapgan::LapganConfig;
 
-/// The model a run trains.
+/// The model a run trains (`[model.gran]` or `[model.lapgan]` in its config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelConfig {
     /// GRAN (T = 1 is DCGAN).
     Gran(GranConfig),
+    /// LAPGAN, a Laplacian pyramid of GANs.
+    Lapgan(LapganConfig),
 }
 
 impl Default for ModelConfig {
@@ -27,6 +31,23 @@ impl ModelConfig {
     pub fn image_shape(&self) -> (usize, usize) {
         match self {
             ModelConfig::Gran(g) => (g.image_size, g.channels),
+            ModelConfig::Lapgan(l) => (l.image_size, l.channels),
+        }
+    }
+
+    /// The model as the networks' shared face sees it.
+    pub fn spec(&self) -> ModelSpec<'_> {
+        match self {
+            ModelConfig::Gran(g) => ModelSpec::Gran(g),
+            ModelConfig::Lapgan(l) => ModelSpec::Lapgan(l),
+        }
+    }
+
+    /// GRAN's config, when the model is GRAN.
+    pub fn gran(&self) -> Option<&GranConfig> {
+        match self {
+            ModelConfig::Gran(g) => Some(g),
+            ModelConfig::Lapgan(_) => None,
         }
     }
 
@@ -35,6 +56,10 @@ impl ModelConfig {
         match self {
             ModelConfig::Gran(g) if g.steps == 1 => "DCGAN (GRAN1)".into(),
             ModelConfig::Gran(g) => format!("GRAN{}", g.steps),
+            ModelConfig::Lapgan(l) if l.classes > 0 => {
+                format!("LAPGAN{} (class-conditional)", l.levels)
+            }
+            ModelConfig::Lapgan(l) => format!("LAPGAN{}", l.levels),
         }
     }
 }
@@ -187,7 +212,9 @@ impl RunConfig {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
         let config: RunConfig = toml::from_str(text).map_err(|e| Error::Format {
             path: origin.into(),
-            expected: "a run config (TOML with seed, [data], [model.gran], [train])".into(),
+            expected:
+                "a run config (TOML with seed, [data], [model.gran] or [model.lapgan], [train])"
+                    .into(),
             // One line: where, and what (toml's own rendering spans several lines).
             found: match e.span() {
                 Some(span) => format!(
@@ -218,6 +245,7 @@ impl RunConfig {
     pub fn validate(&self) -> Result<()> {
         match &self.model {
             ModelConfig::Gran(g) => g.validate()?,
+            ModelConfig::Lapgan(l) => l.validate()?,
         }
         self.train.validate()
     }
@@ -234,7 +262,7 @@ pub struct Preset {
     pub config: RunConfig,
 }
 
-const PRESET_FILES: [(&str, &str); 5] = [
+const PRESET_FILES: [(&str, &str); 7] = [
     (
         "gran-shapes",
         include_str!("../../../assets/presets/gran-shapes.toml"),
@@ -254,6 +282,14 @@ const PRESET_FILES: [(&str, &str); 5] = [
     (
         "gran-lsun64",
         include_str!("../../../assets/presets/gran-lsun64.toml"),
+    ),
+    (
+        "lapgan-fmnist",
+        include_str!("../../../assets/presets/lapgan-fmnist.toml"),
+    ),
+    (
+        "lapgan-cifar10",
+        include_str!("../../../assets/presets/lapgan-cifar10.toml"),
     ),
 ];
 
@@ -309,8 +345,13 @@ mod tests {
             assert_eq!(back, p.config, "{}", p.name);
         }
         let fmnist = Preset::find("gran-fmnist").unwrap().config;
-        let ModelConfig::Gran(g) = &fmnist.model;
+        let g = fmnist.model.gran().unwrap();
         assert_eq!(g.decoder_widths, vec![80, 40, 1]);
+        let lapgan = Preset::find("lapgan-fmnist").unwrap().config;
+        let ModelConfig::Lapgan(l) = &lapgan.model else {
+            panic!("lapgan-fmnist is LAPGAN");
+        };
+        assert_eq!(l.sides().unwrap(), vec![28, 14, 7]);
         assert_eq!(g.kernel_size, 5);
     }
 

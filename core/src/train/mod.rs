@@ -6,6 +6,7 @@ pub mod config;
 pub mod events;
 pub mod job;
 pub mod noise;
+pub(crate) mod records;
 pub mod run_dir;
 pub mod trainer;
 

@@ -43,6 +43,13 @@ impl NoiseStream {
         out
     }
 
+    /// `count` uniforms in [0, 1).
+    pub fn uniforms(&mut self, count: usize) -> Vec<f32> {
+        (0..count)
+            .map(|_| (self.rng.random::<f64>() as f32).min(1.0 - f32::EPSILON))
+            .collect()
+    }
+
     /// A permutation of `0..n` (Fisher–Yates).
     pub fn permutation(&mut self, n: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..n).collect();

@@ -1,21 +1,21 @@
 //! The training loop: one D update then one G update per batch with the non-saturating BCE loss,
 //! Adam for each network, fixed-z sample grids, atomic checkpoints and exact resume.
 
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
-use burn::tensor::activation::{sigmoid, softplus};
 
 use super::checkpoint::{self, Checkpoint, TrainingState};
 use super::config::{ModelConfig, RunConfig};
-use super::events::{Command, Event, StepKind, StepStats, StopReason};
+use super::events::{Event, StepKind, StepStats};
 use super::noise::NoiseStream;
+use super::records::{critic_bytes, generator_bytes, load_critic, load_generator};
 use super::run_dir::{EventLog, RunDir};
+
+mod session;
 use crate::backend::BackendKind;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -23,7 +23,8 @@ use crate::eval::classifier;
 use crate::eval::collapse::CollapseWatch;
 use crate::export;
 use crate::images::ImageBatch;
-use crate::model::gran::{Discriminator, GranConfig, GranGenerator, NoiseMode};
+use crate::model::gan::{self, Critic, Generator, Noise};
+use crate::model::lapgan::DropoutDraw;
 use crate::model::seeded;
 
 /// Noise stream ids derived from the run's seed.
@@ -35,17 +36,17 @@ const ORDER_STREAM: u64 = 3;
 pub struct Trainer {
     run: RunDir,
     config: RunConfig,
-    gran: GranConfig,
     data: Dataset,
     device: Device,
-    generator: GranGenerator,
-    discriminator: Discriminator,
+    generator: Generator,
+    discriminator: Critic,
     optim_g: ModuleOptimizer,
     optim_d: ModuleOptimizer,
     state: TrainingState,
     noise: NoiseStream,
     order: Vec<usize>,
-    fixed_z: Tensor<3>,
+    fixed_z: Noise,
+    fixed_labels: Option<Tensor<2>>,
     log: EventLog,
     collapse: CollapseWatch,
     images_per_second: f64,
@@ -61,32 +62,6 @@ fn adam(beta1: f32, beta2: f32) -> ModuleOptimizer {
         .init()
 }
 
-fn record_bytes<M: Module>(module: &M) -> Result<Vec<u8>> {
-    let bytes = module
-        .valid()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| Error::Checkpoint {
-            path: "<memory>".into(),
-            reason: e.to_string(),
-        })?;
-    Ok(bytes.to_vec())
-}
-
-fn load_module<M: Module>(
-    module: M,
-    bytes: &[u8],
-    path: &std::path::Path,
-    what: &str,
-) -> Result<M> {
-    let bad = |e: burn::store::RecordError| Error::Checkpoint {
-        path: path.to_path_buf(),
-        reason: format!("{what}: {e}"),
-    };
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(bad)?;
-    module.try_load_record(record).map_err(bad)
-}
-
 impl Trainer {
     /// Starts a new run in `run_dir` (created; refused if it already holds a run).
     pub fn create(run_dir: impl Into<std::path::PathBuf>, config: RunConfig) -> Result<Self> {
@@ -96,11 +71,11 @@ impl Trainer {
         let data = Self::load_data(&config)?;
         run.create(&config)?;
         let train_device = device.clone().autodiff();
-        let ModelConfig::Gran(gran) = config.model.clone();
+        let spec = config.model.spec();
         let (generator, discriminator) = seeded(&device, config.seed, || {
             (
-                gran.init_generator(&train_device),
-                gran.init_discriminator(&train_device),
+                spec.init_generator(&train_device),
+                spec.init_critic(&train_device),
             )
         });
         let state = TrainingState {
@@ -115,7 +90,6 @@ impl Trainer {
         Self::assemble(
             run,
             config,
-            gran,
             data,
             device,
             generator,
@@ -148,24 +122,21 @@ impl Trainer {
         let device = config.backend.device()?;
         let data = Self::load_data(&config)?;
         let train_device = device.clone().autodiff();
-        let ModelConfig::Gran(gran) = config.model.clone();
-        let generator = load_module(
-            gran.init_generator(&train_device),
+        let spec = config.model.spec();
+        let generator = load_generator(
+            spec.init_generator(&train_device),
             ckpt.section("generator", &path)?,
             &path,
-            "generator",
         )?;
-        let discriminator = load_module(
-            gran.init_discriminator(&train_device),
+        let discriminator = load_critic(
+            spec.init_critic(&train_device),
             ckpt.section("discriminator", &path)?,
             &path,
-            "discriminator",
         )?;
         let state = ckpt.state.clone();
         Self::assemble(
             run,
             config,
-            gran,
             data,
             device,
             generator,
@@ -197,11 +168,10 @@ impl Trainer {
     fn assemble(
         run: RunDir,
         config: RunConfig,
-        gran: GranConfig,
         data: Dataset,
         device: Device,
-        generator: GranGenerator,
-        discriminator: Discriminator,
+        generator: Generator,
+        discriminator: Critic,
         optimizers: Option<(&Checkpoint, &std::path::Path)>,
         state: TrainingState,
         warnings: Vec<String>,
@@ -230,25 +200,22 @@ impl Trainer {
             })?;
         noise.set_word_pos(pos);
         let order = epoch_order(config.seed, state.epoch, data.train.len());
-        let fixed_steps = if gran.noise == NoiseMode::PerStep {
-            3 * gran.steps
-        } else {
-            1
-        };
+        let spec = config.model.spec();
+        // GRAN with noise per step keeps z for three times T, so the grid can show longer drawings.
         let n = config.train.sample_count;
-        let fixed =
-            NoiseStream::new(config.seed, FIXED_NOISE_STREAM).normals(n * fixed_steps * gran.z_dim);
-        let fixed_z = Tensor::<3>::from_data(
-            TensorData::new(fixed, [n, fixed_steps, gran.z_dim]),
-            &device,
-        );
+        let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
+        let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
+        let classes = spec.classes();
+        let fixed_labels = (classes > 0).then(|| {
+            let labels: Vec<u32> = (0..n as u32).map(|i| i % classes as u32).collect();
+            gan::one_hot(&labels, classes, &device)
+        });
         let log = EventLog::open(&run)?;
         let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
         let collapse = CollapseWatch::new(&data.train, n, classifier::cached(&data, &device));
         Ok(Self {
             run,
             config,
-            gran,
             data,
             device,
             generator,
@@ -259,6 +226,7 @@ impl Trainer {
             noise,
             order,
             fixed_z,
+            fixed_labels,
             log,
             collapse,
             images_per_second: 0.0,
@@ -305,12 +273,12 @@ impl Trainer {
     }
 
     /// The generator in inference mode (no autodiff).
-    pub fn generator(&self) -> GranGenerator {
+    pub fn generator(&self) -> Generator {
         self.generator.valid()
     }
 
     /// The discriminator in inference mode (no autodiff).
-    pub fn discriminator(&self) -> Discriminator {
+    pub fn discriminator(&self) -> Critic {
         self.discriminator.valid()
     }
 
@@ -328,17 +296,34 @@ impl Trainer {
         }
     }
 
-    fn z(&mut self, batch: usize) -> Tensor<3> {
-        let steps = if self.gran.noise == NoiseMode::PerStep {
-            self.gran.steps
-        } else {
-            1
-        };
-        let values = self.noise.normals(batch * steps * self.gran.z_dim);
-        Tensor::from_data(
-            TensorData::new(values, [batch, steps, self.gran.z_dim]),
+    fn z(&mut self, batch: usize) -> Noise {
+        let spec = self.config.model.spec();
+        let noise = &mut self.noise;
+        spec.noise(
+            batch,
+            spec.steps(),
+            &mut |c| noise.normals(c),
             &self.device.clone().autodiff(),
         )
+    }
+
+    /// One-hot labels of the `index`-th batch of this epoch, for class-conditional models.
+    fn labels_at(&self, index: usize) -> Option<Tensor<2>> {
+        let classes = self.config.model.spec().classes();
+        if classes == 0 {
+            return None;
+        }
+        let b = self.config.train.batch_size;
+        let all = self.data.train.labels.as_ref()?;
+        let labels: Vec<u32> = self.order[index * b..(index + 1) * b]
+            .iter()
+            .map(|&i| all[i])
+            .collect();
+        Some(gan::one_hot(
+            &labels,
+            classes,
+            &self.device.clone().autodiff(),
+        ))
     }
 
     /// Draws the next real batch; returns whether an epoch ended.
@@ -354,8 +339,9 @@ impl Trainer {
         )
     }
 
-    fn next_batch(&mut self) -> (Tensor<4>, bool) {
-        let real = self.batch_at(self.state.batch_in_epoch as usize);
+    fn next_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>, bool) {
+        let index = self.state.batch_in_epoch as usize;
+        let (real, labels) = (self.batch_at(index), self.labels_at(index));
         self.state.batch_in_epoch += 1;
         let ended = self.state.batch_in_epoch >= self.steps_per_epoch();
         if ended {
@@ -363,19 +349,31 @@ impl Trainer {
             self.state.batch_in_epoch = 0;
             self.order = epoch_order(self.config.seed, self.state.epoch, self.data.train.len());
         }
-        (real, ended)
+        (real, labels, ended)
     }
 
     /// One D update on the next real batch. Returns (loss, mean D(x), mean D(G(z))).
     fn update_discriminator(&mut self, lr: f64) -> Result<((f32, f32, f32), bool)> {
-        let (real, ended) = self.next_batch();
+        let (real, labels, ended) = self.next_batch();
         let z = self.z(self.config.train.batch_size);
-        let fake = self.generator.forward(z, self.gran.steps).detach();
-        let real_logits = self.discriminator.forward(real);
-        let fake_logits = self.discriminator.forward(fake);
-        let d_real = sigmoid(real_logits.clone()).mean();
-        let d_fake = sigmoid(fake_logits.clone()).mean();
-        let loss = softplus(real_logits.neg(), 1.0).mean() + softplus(fake_logits, 1.0).mean();
+        let noise = &mut self.noise;
+        let mut uniforms = |c| noise.uniforms(c);
+        let mut draw = DropoutDraw {
+            uniforms: &mut uniforms,
+        };
+        let gan::Figures {
+            loss,
+            d_real,
+            d_fake,
+        } = gan::discriminator_loss(
+            self.config.model.spec(),
+            &self.generator,
+            &self.discriminator,
+            real,
+            &z,
+            labels,
+            Some(&mut draw),
+        )?;
         let figures = read3(&loss, &d_real, &d_fake);
         check_finite(self.state.step + 1, "D loss", figures.0)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
@@ -387,11 +385,29 @@ impl Trainer {
     /// One G update. Returns (loss, mean D(G(z))).
     fn update_generator(&mut self, lr: f64) -> Result<(f32, f32)> {
         let z = self.z(self.config.train.batch_size);
-        let fake_logits = self
-            .discriminator
-            .forward(self.generator.forward(z, self.gran.steps));
-        let d_fake = sigmoid(fake_logits.clone()).mean();
-        let loss = softplus(fake_logits.neg(), 1.0).mean();
+        // LAPGAN's levels train on a real batch's low-pass images: the batch D reads next
+        // (peeked, not consumed, so the data order is the same with or without G-only steps).
+        let (real, labels) = match self.config.model {
+            ModelConfig::Lapgan(_) => {
+                let index = self.state.batch_in_epoch as usize;
+                (Some(self.batch_at(index)), self.labels_at(index))
+            }
+            ModelConfig::Gran(_) => (None, None),
+        };
+        let noise = &mut self.noise;
+        let mut uniforms = |c| noise.uniforms(c);
+        let mut draw = DropoutDraw {
+            uniforms: &mut uniforms,
+        };
+        let (loss, d_fake) = gan::generator_loss(
+            self.config.model.spec(),
+            &self.generator,
+            &self.discriminator,
+            real,
+            &z,
+            labels,
+            Some(&mut draw),
+        )?;
         let (g_loss, d_fake, _) = read3(&loss, &d_fake, &d_fake);
         check_finite(self.state.step + 1, "G loss", g_loss)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
@@ -448,11 +464,12 @@ impl Trainer {
 
     /// The fixed-z sample grid's images with the current generator.
     pub fn fixed_samples(&self) -> ImageBatch {
-        ImageBatch::from_tensor(
-            self.generator
-                .valid()
-                .forward(self.fixed_z.clone(), self.gran.steps),
-        )
+        let steps = self.config.model.spec().steps();
+        ImageBatch::from_tensor(self.generator.valid().images(
+            &self.fixed_z,
+            steps,
+            self.fixed_labels.clone(),
+        ))
     }
 
     /// Writes the fixed-z grid to `samples/` and returns its event, with the mode-collapse
@@ -491,8 +508,8 @@ impl Trainer {
             state: self.state.clone(),
             config_toml: self.config.to_toml(),
             sections: vec![
-                ("generator".into(), record_bytes(&self.generator)?),
-                ("discriminator".into(), record_bytes(&self.discriminator)?),
+                ("generator".into(), generator_bytes(&self.generator)?),
+                ("discriminator".into(), critic_bytes(&self.discriminator)?),
                 (
                     "optimizer_g".into(),
                     self.optim_g.into_bytes().map_err(to_err)?.to_vec(),
@@ -514,155 +531,6 @@ impl Trainer {
             step: self.state.step,
             path,
         })
-    }
-
-    fn stop_reason(&self) -> Option<StopReason> {
-        let t = &self.config.train;
-        if t.max_steps.is_some_and(|m| self.state.step >= m) {
-            Some(StopReason::MaxSteps)
-        } else if t.epochs.is_some_and(|e| self.state.epoch >= e) {
-            Some(StopReason::Epochs)
-        } else if t.minutes.is_some_and(|m| self.session_seconds >= m * 60.0) {
-            Some(StopReason::TimeBudget)
-        } else {
-            None
-        }
-    }
-
-    fn emit(&mut self, event: Event, sink: &mut dyn FnMut(Event)) {
-        // The log is a record for people; a full disk must not stop training here (checkpoint
-        // writes report it).
-        let _ = self.log.append(&event);
-        sink(event);
-    }
-
-    fn finish(&mut self, reason: StopReason, sink: &mut dyn FnMut(Event)) -> Result<StopReason> {
-        if self.last_checkpoint_step != Some(self.state.step) {
-            let event = self.save_checkpoint()?;
-            self.emit(event, sink);
-        }
-        self.emit(
-            Event::Finished {
-                step: self.state.step,
-                reason,
-            },
-            sink,
-        );
-        let _ = self.log.flush();
-        Ok(reason)
-    }
-
-    fn take_step(&mut self, kind: StepKind, sink: &mut dyn FnMut(Event)) -> Result<()> {
-        let (stats, epoch_ended) = self.step(kind)?;
-        let step = stats.step;
-        self.emit(Event::Step(stats), sink);
-        if epoch_ended {
-            let epoch = self.state.epoch;
-            self.emit(Event::EpochEnd { epoch, step }, sink);
-        }
-        if step.is_multiple_of(self.config.train.sample_every) || kind != StepKind::Full {
-            let event = self.sample_event()?;
-            self.emit(event, sink);
-        }
-        if step.is_multiple_of(self.config.train.checkpoint_every) {
-            let event = self.save_checkpoint()?;
-            self.emit(event, sink);
-            let _ = self.log.flush();
-        }
-        Ok(())
-    }
-
-    /// Trains until a stop condition or a `Stop` command, answering `commands` between steps and
-    /// reporting through `sink`. Errors are reported as [`Event::Error`] and returned.
-    pub fn run(
-        &mut self,
-        commands: &Receiver<Command>,
-        sink: &mut dyn FnMut(Event),
-    ) -> Result<StopReason> {
-        let result = self.run_inner(commands, sink);
-        if let Err(e) = &result {
-            let step = Some(self.state.step);
-            self.emit(
-                Event::Error {
-                    step,
-                    message: e.to_string(),
-                },
-                sink,
-            );
-            let _ = self.log.flush();
-        }
-        result
-    }
-
-    fn run_inner(
-        &mut self,
-        commands: &Receiver<Command>,
-        sink: &mut dyn FnMut(Event),
-    ) -> Result<StopReason> {
-        let started = Event::Started {
-            run_dir: self.run.root.clone(),
-            step: self.state.step,
-            steps_per_epoch: self.steps_per_epoch(),
-            target_step: self.target_step(),
-            warnings: std::mem::take(&mut self.warnings),
-        };
-        self.emit(started, sink);
-        // The fixed-z grid where training starts (or resumes), so a listener has one at once.
-        let event = self.sample_event()?;
-        self.emit(event, sink);
-        let mut paused = false;
-        loop {
-            loop {
-                let command = if paused {
-                    match commands.recv() {
-                        Ok(c) => c,
-                        Err(_) => return self.finish(StopReason::Requested, sink),
-                    }
-                } else {
-                    match commands.try_recv() {
-                        Ok(c) => c,
-                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                    }
-                };
-                match command {
-                    Command::Pause => {
-                        paused = true;
-                        let _ = self.log.flush();
-                        self.emit(
-                            Event::Paused {
-                                step: self.state.step,
-                            },
-                            sink,
-                        );
-                    }
-                    Command::Resume => {
-                        if paused {
-                            paused = false;
-                            self.emit(
-                                Event::Resumed {
-                                    step: self.state.step,
-                                },
-                                sink,
-                            );
-                        }
-                    }
-                    Command::Stop => return self.finish(StopReason::Requested, sink),
-                    Command::StepD => self.take_step(StepKind::DiscriminatorOnly, sink)?,
-                    Command::StepG => self.take_step(StepKind::GeneratorOnly, sink)?,
-                    Command::SaveNow => {
-                        let event = self.save_checkpoint()?;
-                        self.emit(event, sink);
-                    }
-                }
-                if !paused {
-                    break;
-                }
-            }
-            if let Some(reason) = self.stop_reason() {
-                return self.finish(reason, sink);
-            }
-            self.take_step(StepKind::Full, sink)?;
-        }
     }
 }
 

@@ -1,0 +1,296 @@
+//! One face over the GANs Easel trains — GRAN (and DCGAN, its T = 1) and LAPGAN — so that the
+//! trainer, sampling, GAM and the studio handle any of them alike: a [`Generator`] and a
+//! [`Critic`] built from a [`ModelSpec`], the [`Noise`] a batch reads, and the two losses of a
+//! training step (non-saturating BCE: D on real and fake, then G on fake).
+//!
+//! Checkpoints hold each network's own record (not this enum's), so runs written before LAPGAN
+//! existed still load.
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::activation::{sigmoid, softplus};
+
+use super::gran::{Discriminator, GranConfig, GranGenerator, NoiseMode};
+use super::lapgan::{DropoutDraw, LapganConfig, LapganDiscriminator, LapganGenerator, RealPyramid};
+use crate::error::Result;
+
+/// Which model, with its configuration.
+#[derive(Debug, Clone, Copy)]
+pub enum ModelSpec<'a> {
+    /// GRAN with its config.
+    Gran(&'a GranConfig),
+    /// LAPGAN with its config.
+    Lapgan(&'a LapganConfig),
+}
+
+/// A generator of any model. (Unboxed: burn's derive and optimisers move modules by value, and
+/// there is one of each per trainer or loaded model.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Generator {
+    /// GRAN's recurrent generator.
+    Gran(GranGenerator),
+    /// LAPGAN's generators, one per level.
+    Lapgan(LapganGenerator),
+}
+
+/// A discriminator of any model; for LAPGAN, every level's, of which the finest judges whole
+/// images (see [`super::lapgan`]).
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Critic {
+    /// GRAN's DCGAN discriminator.
+    Gran(Discriminator),
+    /// LAPGAN's discriminators, one per level.
+    Lapgan(LapganDiscriminator),
+}
+
+/// The noise of a batch, laid out as its model reads it.
+#[derive(Debug, Clone)]
+pub enum Noise {
+    /// GRAN's z: `[batch, 1 or steps, z_dim]`.
+    Gran(Tensor<3>),
+    /// LAPGAN's z_K and noise planes.
+    Lapgan(super::lapgan::LapganNoise),
+}
+
+/// The three figures of a discriminator step, as tensors (read back together by the caller).
+pub struct Figures {
+    /// The loss.
+    pub loss: Tensor<1>,
+    /// Mean D(x) on real images (LAPGAN: the finest level's).
+    pub d_real: Tensor<1>,
+    /// Mean D(G(z)) (LAPGAN: the finest level's).
+    pub d_fake: Tensor<1>,
+}
+
+impl ModelSpec<'_> {
+    /// Builds the generator.
+    pub fn init_generator(self, device: &Device) -> Generator {
+        match self {
+            ModelSpec::Gran(c) => Generator::Gran(c.init_generator(device)),
+            ModelSpec::Lapgan(c) => Generator::Lapgan(c.init_generator(device)),
+        }
+    }
+
+    /// Builds the discriminator.
+    pub fn init_critic(self, device: &Device) -> Critic {
+        match self {
+            ModelSpec::Gran(c) => Critic::Gran(c.init_discriminator(device)),
+            ModelSpec::Lapgan(c) => Critic::Lapgan(c.init_discriminator(device)),
+        }
+    }
+
+    /// Noise for `batch` images from `normals` (a source of standard normals). GRAN reads one z
+    /// per image, or one per step (`steps` of them) when trained with noise per step.
+    pub fn noise(
+        self,
+        batch: usize,
+        steps: usize,
+        normals: &mut dyn FnMut(usize) -> Vec<f32>,
+        device: &Device,
+    ) -> Noise {
+        match self {
+            ModelSpec::Gran(c) => {
+                let z_steps = if c.noise == NoiseMode::PerStep {
+                    steps
+                } else {
+                    1
+                };
+                let values = normals(batch * z_steps * c.z_dim);
+                Noise::Gran(Tensor::from_data(
+                    TensorData::new(values, [batch, z_steps, c.z_dim]),
+                    device,
+                ))
+            }
+            ModelSpec::Lapgan(c) => {
+                let sides = c.sides().expect("validated");
+                let coarse = normals(batch * c.z_dim);
+                let planes = sides[..c.levels - 1]
+                    .iter()
+                    .map(|s| {
+                        let values = normals(batch * s * s);
+                        Tensor::from_data(TensorData::new(values, [batch, 1, *s, *s]), device)
+                    })
+                    .collect();
+                Noise::Lapgan(super::lapgan::LapganNoise {
+                    coarse: Tensor::from_data(TensorData::new(coarse, [batch, c.z_dim]), device),
+                    planes,
+                })
+            }
+        }
+    }
+
+    /// The drawing steps a model takes by default: GRAN's T, LAPGAN's levels.
+    pub fn steps(self) -> usize {
+        match self {
+            ModelSpec::Gran(c) => c.steps,
+            ModelSpec::Lapgan(c) => c.levels,
+        }
+    }
+
+    /// Classes the model is conditioned on (0: unconditional).
+    pub fn classes(self) -> usize {
+        match self {
+            ModelSpec::Gran(_) => 0,
+            ModelSpec::Lapgan(c) => c.classes,
+        }
+    }
+}
+
+/// One-hot rows for `labels` (`[labels.len(), classes]`).
+pub fn one_hot(labels: &[u32], classes: usize, device: &Device) -> Tensor<2> {
+    let mut values = vec![0.0f32; labels.len() * classes];
+    for (row, &label) in labels.iter().enumerate() {
+        values[row * classes + label as usize % classes] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
+}
+
+impl Generator {
+    /// Finished images in `[0, 1]`, `[batch, channels, side, side]`, drawn in GRAN's `steps`
+    /// steps (ignored by LAPGAN, which always runs every level).
+    pub fn images(&self, noise: &Noise, steps: usize, labels: Option<Tensor<2>>) -> Tensor<4> {
+        match (self, noise) {
+            (Generator::Gran(g), Noise::Gran(z)) => g.forward(z.clone(), steps),
+            (Generator::Lapgan(g), Noise::Lapgan(n)) => g.forward(n, labels),
+            _ => panic!("noise of one model fed to another"),
+        }
+    }
+}
+
+impl Critic {
+    /// The logit of "real" for whole images in `[0, 1]`: `[batch, 1]`. A class-conditional
+    /// discriminator given no labels (GAM's test images and other models' samples carry none)
+    /// reads the uniform mixture of the classes, `1 / classes` in every one-hot slot.
+    pub fn forward(&self, images: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
+        match self {
+            Critic::Gran(d) => d.forward(images),
+            Critic::Lapgan(d) => {
+                let labels = labels.or_else(|| uniform_labels(&images, d.classes()));
+                d.forward(images, labels)
+            }
+        }
+    }
+
+    /// The features the logit reads (the memorisation check's space): `[batch, features]`.
+    pub fn features(&self, images: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
+        match self {
+            Critic::Gran(d) => d.features(images),
+            Critic::Lapgan(d) => {
+                let labels = labels.or_else(|| uniform_labels(&images, d.classes()));
+                d.features(images, labels)
+            }
+        }
+    }
+}
+
+/// `[batch, classes]` filled with `1 / classes`, when the model is conditional.
+fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
+    (classes > 0).then(|| {
+        Tensor::full(
+            [images.dims()[0], classes],
+            1.0 / classes as f32,
+            &images.device(),
+        )
+    })
+}
+
+/// The discriminator step's loss on `real` images (`[0, 1]`) and the generator's fakes from
+/// `noise` (detached: only D trains). LAPGAN sums its levels' losses — each level's D reads
+/// only its own level, so the sum trains every level as if alone.
+#[allow(clippy::too_many_arguments)]
+pub fn discriminator_loss(
+    spec: ModelSpec,
+    generator: &Generator,
+    critic: &Critic,
+    real: Tensor<4>,
+    noise: &Noise,
+    labels: Option<Tensor<2>>,
+    draw: Option<&mut DropoutDraw>,
+) -> Result<Figures> {
+    match (generator, critic, noise) {
+        (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
+            let fake = g.forward(z.clone(), spec.steps()).detach();
+            Ok(bce_d(d.forward(real), d.forward(fake)))
+        }
+        (Generator::Lapgan(g), Critic::Lapgan(d), Noise::Lapgan(n)) => {
+            let levels = spec.steps();
+            let pyramid = RealPyramid::of(real, levels)?;
+            let (coarse, bands) = g.training_fakes(n, &pyramid, labels.clone());
+            let bands: Vec<_> = bands.into_iter().map(|b| b.detach()).collect();
+            let mut draw = draw;
+            let real_logits = d.level_logits(
+                pyramid.coarse.clone(),
+                &pyramid.bands,
+                &pyramid.lows,
+                labels.clone(),
+                draw.as_deref_mut(),
+            );
+            let fake_logits = d.level_logits(coarse.detach(), &bands, &pyramid.lows, labels, draw);
+            let mut figures: Option<Figures> = None;
+            for (r, f) in real_logits.into_iter().zip(fake_logits) {
+                let level = bce_d(r, f);
+                figures = Some(match figures {
+                    None => level, // the finest level's D(x), D(G(z)) are the ones reported
+                    Some(mut sum) => {
+                        sum.loss = sum.loss + level.loss;
+                        sum
+                    }
+                });
+            }
+            Ok(figures.expect("at least one level"))
+        }
+        _ => panic!("networks of different models in one step"),
+    }
+}
+
+/// The generator step's loss: −log D(G(z)), and mean D(G(z)). LAPGAN's levels train on the
+/// low-pass images of `real` (the paper trains each level on the real pyramid).
+#[allow(clippy::too_many_arguments)]
+pub fn generator_loss(
+    spec: ModelSpec,
+    generator: &Generator,
+    critic: &Critic,
+    real: Option<Tensor<4>>,
+    noise: &Noise,
+    labels: Option<Tensor<2>>,
+    draw: Option<&mut DropoutDraw>,
+) -> Result<(Tensor<1>, Tensor<1>)> {
+    match (generator, critic, noise) {
+        (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
+            let logits = d.forward(g.forward(z.clone(), spec.steps()));
+            Ok(bce_g(logits))
+        }
+        (Generator::Lapgan(g), Critic::Lapgan(d), Noise::Lapgan(n)) => {
+            let real = real.expect("LAPGAN's generator step reads a real batch's pyramid");
+            let pyramid = RealPyramid::of(real, spec.steps())?;
+            let (coarse, bands) = g.training_fakes(n, &pyramid, labels.clone());
+            let logits = d.level_logits(coarse, &bands, &pyramid.lows, labels, draw);
+            let mut levels = logits.into_iter().map(bce_g);
+            let (mut loss, d_fake) = levels.next().expect("at least one level");
+            for (l, _) in levels {
+                loss = loss + l;
+            }
+            Ok((loss, d_fake))
+        }
+        _ => panic!("networks of different models in one step"),
+    }
+}
+
+/// D's loss −log D(x) − log(1 − D(G(z))) with mean D(x) and D(G(z)).
+fn bce_d(real_logits: Tensor<2>, fake_logits: Tensor<2>) -> Figures {
+    Figures {
+        d_real: sigmoid(real_logits.clone()).mean(),
+        d_fake: sigmoid(fake_logits.clone()).mean(),
+        loss: softplus(real_logits.neg(), 1.0).mean() + softplus(fake_logits, 1.0).mean(),
+    }
+}
+
+/// G's non-saturating loss −log D(G(z)) and mean D(G(z)).
+fn bce_g(fake_logits: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+    (
+        softplus(fake_logits.clone().neg(), 1.0).mean(),
+        sigmoid(fake_logits).mean(),
+    )
+}

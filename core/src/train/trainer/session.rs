@@ -1,0 +1,159 @@
+//! The session loop of [`Trainer`]: stop conditions, commands between steps (pause, resume,
+//! single D or G steps, save now, stop), events to a sink and the event log, the final checkpoint.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use super::Trainer;
+use crate::error::Result;
+use crate::train::events::{Command, Event, StepKind, StopReason};
+
+impl Trainer {
+    fn stop_reason(&self) -> Option<StopReason> {
+        let t = &self.config.train;
+        if t.max_steps.is_some_and(|m| self.state.step >= m) {
+            Some(StopReason::MaxSteps)
+        } else if t.epochs.is_some_and(|e| self.state.epoch >= e) {
+            Some(StopReason::Epochs)
+        } else if t.minutes.is_some_and(|m| self.session_seconds >= m * 60.0) {
+            Some(StopReason::TimeBudget)
+        } else {
+            None
+        }
+    }
+
+    fn emit(&mut self, event: Event, sink: &mut dyn FnMut(Event)) {
+        // The log is a record for people; a full disk must not stop training here (checkpoint
+        // writes report it).
+        let _ = self.log.append(&event);
+        sink(event);
+    }
+
+    fn finish(&mut self, reason: StopReason, sink: &mut dyn FnMut(Event)) -> Result<StopReason> {
+        if self.last_checkpoint_step != Some(self.state.step) {
+            let event = self.save_checkpoint()?;
+            self.emit(event, sink);
+        }
+        self.emit(
+            Event::Finished {
+                step: self.state.step,
+                reason,
+            },
+            sink,
+        );
+        let _ = self.log.flush();
+        Ok(reason)
+    }
+
+    fn take_step(&mut self, kind: StepKind, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        let (stats, epoch_ended) = self.step(kind)?;
+        let step = stats.step;
+        self.emit(Event::Step(stats), sink);
+        if epoch_ended {
+            let epoch = self.state.epoch;
+            self.emit(Event::EpochEnd { epoch, step }, sink);
+        }
+        if step.is_multiple_of(self.config.train.sample_every) || kind != StepKind::Full {
+            let event = self.sample_event()?;
+            self.emit(event, sink);
+        }
+        if step.is_multiple_of(self.config.train.checkpoint_every) {
+            let event = self.save_checkpoint()?;
+            self.emit(event, sink);
+            let _ = self.log.flush();
+        }
+        Ok(())
+    }
+
+    /// Trains until a stop condition or a `Stop` command, answering `commands` between steps and
+    /// reporting through `sink`. Errors are reported as [`Event::Error`] and returned.
+    pub fn run(
+        &mut self,
+        commands: &Receiver<Command>,
+        sink: &mut dyn FnMut(Event),
+    ) -> Result<StopReason> {
+        let result = self.run_inner(commands, sink);
+        if let Err(e) = &result {
+            let step = Some(self.state.step);
+            self.emit(
+                Event::Error {
+                    step,
+                    message: e.to_string(),
+                },
+                sink,
+            );
+            let _ = self.log.flush();
+        }
+        result
+    }
+
+    fn run_inner(
+        &mut self,
+        commands: &Receiver<Command>,
+        sink: &mut dyn FnMut(Event),
+    ) -> Result<StopReason> {
+        let started = Event::Started {
+            run_dir: self.run.root.clone(),
+            step: self.state.step,
+            steps_per_epoch: self.steps_per_epoch(),
+            target_step: self.target_step(),
+            warnings: std::mem::take(&mut self.warnings),
+        };
+        self.emit(started, sink);
+        // The fixed-z grid where training starts (or resumes), so a listener has one at once.
+        let event = self.sample_event()?;
+        self.emit(event, sink);
+        let mut paused = false;
+        loop {
+            loop {
+                let command = if paused {
+                    match commands.recv() {
+                        Ok(c) => c,
+                        Err(_) => return self.finish(StopReason::Requested, sink),
+                    }
+                } else {
+                    match commands.try_recv() {
+                        Ok(c) => c,
+                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    }
+                };
+                match command {
+                    Command::Pause => {
+                        paused = true;
+                        let _ = self.log.flush();
+                        self.emit(
+                            Event::Paused {
+                                step: self.state.step,
+                            },
+                            sink,
+                        );
+                    }
+                    Command::Resume => {
+                        if paused {
+                            paused = false;
+                            self.emit(
+                                Event::Resumed {
+                                    step: self.state.step,
+                                },
+                                sink,
+                            );
+                        }
+                    }
+                    Command::Stop => return self.finish(StopReason::Requested, sink),
+                    Command::StepD => self.take_step(StepKind::DiscriminatorOnly, sink)?,
+                    Command::StepG => self.take_step(StepKind::GeneratorOnly, sink)?,
+                    Command::SaveNow => {
+                        let event = self.save_checkpoint()?;
+                        self.emit(event, sink);
+                    }
+                }
+                if !paused {
+                    break;
+                }
+            }
+            if let Some(reason) = self.stop_reason() {
+                return self.finish(reason, sink);
+            }
+            self.take_step(StepKind::Full, sink)?;
+        }
+    }
+}
