@@ -294,11 +294,13 @@ impl PyramidPanel {
                     for (k, (level, (low, residual, image))) in
                         drawn.levels.iter().zip(&drawn.textures).enumerate()
                     {
-                        // Every level's images shown equally wide, so the levels line up.
-                        let scale = per_image / level.side as f32;
+                        // Every level's strip shown equally wide (gaps included), so the
+                        // levels line up.
+                        let width = per_image * level.image.count.max(1) as f32;
                         let show = |ui: &mut egui::Ui, tex: &Option<TextureHandle>| match tex {
                             Some(t) => {
-                                ui.image((t.id(), t.size_vec2() * scale));
+                                let size = t.size_vec2();
+                                ui.image((t.id(), size * (width / size.x.max(1.0))));
                             }
                             None => {
                                 ui.label("—");
