@@ -62,16 +62,19 @@ class Gran(nn.Module):
         self.proj = nn.Linear(z_dim, hz)
         self.f = Decoder(hz + hc)
         self.g = Encoder((1, 40, 80), 28, hc)
+        # BatchNorm before the tanh of h_z and h_c, as Easel's latent_norm and the authors' code.
+        self.norm_z = nn.BatchNorm1d(hz)
+        self.norm_c = nn.BatchNorm1d(hc)
 
     def forward(self, z):
-        hz = torch.tanh(self.proj(z))
+        hz = torch.tanh(self.norm_z(self.proj(z)))
         hc = torch.zeros(z.shape[0], self.hc)
         total = 0
         for t in range(self.steps):
             delta = self.f(torch.cat([hz, hc], 1))
             total = total + delta
             if t + 1 < self.steps:
-                hc = torch.tanh(self.g(delta))
+                hc = torch.tanh(self.norm_c(self.g(delta)))
         return torch.sigmoid(total)
 
 
