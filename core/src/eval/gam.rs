@@ -214,21 +214,36 @@ pub struct Battle {
     pub verdict: Verdict,
 }
 
-/// D's logit of "real" for each image in `[0, 1]` (`count × C × H × W` values), in batches.
+/// D's logit of "real" for each image in `[0, 1]` (`count × C × H × W` values), in batches of
+/// nearly equal size, each holding one kind of image (one generator's samples, or real images).
+///
+/// Judged as the authors' `battle.py` does (jiwoongim/GRAN: `dis_network.errors` runs the
+/// convolutions with `testF=False`): BatchNorm normalises with the statistics of the batch itself,
+/// as D saw during training, where every batch was all real or all fake — not with the running
+/// averages, which blend the two kinds and measurably pin a young D's calls at 0 or 1. LAPGAN's
+/// discriminator has no BatchNorm and is read as it is (dropout off).
 pub fn logits(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) -> Vec<f32> {
     let n = shape.iter().product::<usize>();
     let count = pixels.len() / n;
+    let (judge, judge_device) = match d {
+        Critic::Gran(_) => (d.clone().train(), device.clone().autodiff()),
+        Critic::Lapgan(_) => (d.clone(), device.clone()),
+    };
+    let size = count.div_ceil(count.div_ceil(CHUNK).max(1)).max(1);
     let mut out = Vec::with_capacity(count);
-    for start in (0..count).step_by(CHUNK) {
-        let b = CHUNK.min(count - start);
+    for start in (0..count).step_by(size) {
+        let b = size.min(count - start);
         let chunk = &pixels[start * n..(start + b) * n];
         let images = Tensor::<4>::from_data(
             TensorData::new(chunk.to_vec(), [b, shape[0], shape[1], shape[2]]),
-            device,
+            &judge_device,
         );
         out.extend(
-            d.forward(images, None)
+            judge
+                .forward(images, None)
+                .detach()
                 .into_data()
+                .convert::<f32>()
                 .try_to_vec::<f32>()
                 .unwrap_or_default(),
         );

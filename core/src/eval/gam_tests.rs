@@ -79,10 +79,9 @@ fn zero_error_rates_follow_the_stated_rule() {
 
 #[test]
 fn error_counting_matches_the_threshold() {
-    // A discriminator whose logit is a fixed function of the mean pixel: with zero weights
-    // everywhere the logit is the bias, so every image gets the same call. Instead, score
-    // real and generated images with a freshly initialised D and check the counts are
-    // complementary: errors on "real" + calls of real on the same pixels as "samples" = n.
+    // Score the same images as "real" and as "samples" with a freshly initialised D and check
+    // the counts are complementary: errors on "real" + calls of real as "samples" = n. Without
+    // BatchNorm, D reads each image alone, so the by-hand logits below need no batch.
     let device = Device::flex();
     let cfg = crate::model::gran::GranConfig {
         image_size: 16,
@@ -90,6 +89,7 @@ fn error_counting_matches_the_threshold() {
         decoder_widths: vec![8, 4, 1],
         discriminator_widths: vec![4, 8],
         kernel_size: 4,
+        batch_norm: false,
         ..Default::default()
     };
     let d = Critic::Gran(cfg.init_discriminator(&device));
@@ -131,4 +131,37 @@ fn error_counting_matches_the_threshold() {
     );
     let limited = error_on_real(&d, &device, &set, Some(5));
     assert_eq!(limited.total, 5);
+}
+
+#[test]
+fn battles_judge_with_each_batchs_own_statistics() {
+    // With BatchNorm, an image's logit depends on the batch it is judged in: the battle's
+    // batches hold one kind of image, so the same 12 images judged alone in one batch and
+    // judged as part of a batch of 24 with 12 others differ — and judging is deterministic.
+    let device = Device::flex();
+    let cfg = crate::model::gran::GranConfig {
+        image_size: 16,
+        channels: 1,
+        decoder_widths: vec![8, 4, 1],
+        discriminator_widths: vec![4, 8],
+        kernel_size: 4,
+        ..Default::default()
+    };
+    let d = Critic::Gran(crate::model::seeded(&device, 3, || {
+        cfg.init_discriminator(&device)
+    }));
+    let a: Vec<f32> = (0..12 * 256)
+        .map(|i| ((i * 37) % 256) as f32 / 255.0)
+        .collect();
+    let b: Vec<f32> = (0..12 * 256)
+        .map(|i| ((i * 11) % 97) as f32 / 255.0)
+        .collect();
+    let alone = logits(&d, &device, [1, 16, 16], &a);
+    assert_eq!(alone, logits(&d, &device, [1, 16, 16], &a), "deterministic");
+    let mixed = logits(&d, &device, [1, 16, 16], &[a.clone(), b].concat());
+    assert_ne!(
+        alone[..],
+        mixed[..12],
+        "BatchNorm reads the batch's own statistics"
+    );
 }
