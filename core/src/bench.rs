@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::data::DataSource;
 use crate::error::Result;
-use crate::model::gan::{self, ModelSpec};
+use crate::model::gan::ModelSpec;
 use crate::train::noise::NoiseStream;
 use crate::train::{RunConfig, StepKind, Trainer};
 
@@ -71,8 +71,7 @@ pub fn bench(mut config: RunConfig, seconds: f64) -> Result<BenchResult> {
         };
         let mut stream = NoiseStream::new(0, 0);
         let z = spec.noise(64, draw_steps, &mut |c| stream.normals(c), &device);
-        let classes = spec.classes();
-        let labels = (classes > 0).then(|| gan::one_hot(&[0; 64], classes, &device));
+        let labels = spec.cycled_labels(0, 64, &device);
         let _ = generator.images(&z, draw_steps, labels.clone()).into_data(); // warm-up
         let sample_started = Instant::now();
         let _ = generator.images(&z, draw_steps, labels).into_data();

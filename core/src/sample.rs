@@ -120,18 +120,6 @@ impl LoadedModel {
         self.config.data.load(size, channels, None)
     }
 
-    /// One-hot labels for `count` images of a class-conditional model, cycling through the
-    /// classes (`None` for unconditional models).
-    pub fn cycle_labels(&self, start: usize, count: usize) -> Option<Tensor<2>> {
-        let classes = self.config.model.spec().classes();
-        (classes > 0).then(|| {
-            let labels: Vec<u32> = (start..start + count)
-                .map(|i| (i % classes) as u32)
-                .collect();
-            gan::one_hot(&labels, classes, &self.device)
-        })
-    }
-
     /// Draws `count` images in `steps` steps (default: T) from noise seeded by `seed`; with
     /// `intermediates`, also every C_t and ΔC_t.
     pub fn sample(
@@ -203,7 +191,7 @@ impl LoadedModel {
         for start in (0..count).step_by(CHUNK) {
             let n = CHUNK.min(count - start);
             let z = spec.noise(n, steps, &mut |c| noise.normals(c), &self.device);
-            let labels = self.cycle_labels(start, n);
+            let labels = spec.cycled_labels(start, n, &self.device);
             if intermediates {
                 let (canvases, deltas) = self.drawing(&z, steps, labels);
                 for (t, (c, d)) in canvases.into_iter().zip(deltas).enumerate() {

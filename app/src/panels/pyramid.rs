@@ -40,13 +40,11 @@ pub struct PyramidPanel {
     #[serde(skip)]
     drawn: Option<Drawn>,
     #[serde(skip)]
-    pending: Option<Pending<Drawing>>,
+    pending: Option<(PathBuf, Pending<Drawing>)>,
     #[serde(skip)]
     error: Option<String>,
     #[serde(skip)]
     notice: Option<String>,
-    #[serde(skip)]
-    drawn_run: Option<PathBuf>,
 }
 
 impl Default for PyramidPanel {
@@ -59,7 +57,6 @@ impl Default for PyramidPanel {
             pending: None,
             error: None,
             notice: None,
-            drawn_run: None,
         }
     }
 }
@@ -135,7 +132,7 @@ impl PyramidPanel {
             self.class,
             self.seeds.clone(),
         );
-        self.pending = Some(Pending::spawn(
+        let pending = Pending::spawn(
             "easel-pyramid",
             move || wake(),
             move || {
@@ -147,13 +144,13 @@ impl PyramidPanel {
                 let class = (classes > 0).then(|| class.min(classes as u32 - 1));
                 Ok((classes, model.pyramid(count, &seeds, class)?))
             },
-        ));
+        );
+        self.pending = Some((run.to_path_buf(), pending));
         self.error = None;
         self.notice = None;
         if self.drawn.as_ref().is_none_or(|d| d.run != run) {
             self.drawn = None;
         }
-        self.drawn_run = Some(run.to_path_buf());
     }
 
     /// Re-rolls level `level` (0 = coarsest as shown) and redraws.
@@ -167,14 +164,15 @@ impl PyramidPanel {
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
-        let Some(pending) = &self.pending else {
+        let Some((_, pending)) = &self.pending else {
             return;
         };
         let Some(result) = pending.poll_result() else {
             return;
         };
-        self.pending = None;
-        let run = self.drawn_run.clone().unwrap_or_default();
+        let Some((run, _)) = self.pending.take() else {
+            return;
+        };
         match result {
             Ok((classes, levels)) => {
                 let columns = self.count.max(1);

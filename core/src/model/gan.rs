@@ -11,7 +11,9 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softplus};
 
 use super::gran::{Discriminator, GranConfig, GranGenerator, NoiseMode};
-use super::lapgan::{DropoutDraw, LapganConfig, LapganDiscriminator, LapganGenerator, RealPyramid};
+use super::lapgan::{
+    DropoutDraw, LapganConfig, LapganDiscriminator, LapganGenerator, LapganNoise, RealPyramid,
+};
 use crate::error::Result;
 
 /// Which model, with its configuration.
@@ -51,7 +53,7 @@ pub enum Noise {
     /// GRAN's z: `[batch, 1 or steps, z_dim]`.
     Gran(Tensor<3>),
     /// LAPGAN's z_K and noise planes.
-    Lapgan(super::lapgan::LapganNoise),
+    Lapgan(LapganNoise),
 }
 
 /// The three figures of a discriminator step, as tensors (read back together by the caller).
@@ -108,15 +110,11 @@ impl ModelSpec<'_> {
                 let coarse = normals(batch * c.z_dim);
                 let planes = sides[..c.levels - 1]
                     .iter()
-                    .map(|s| {
-                        let values = normals(batch * s * s);
-                        Tensor::from_data(TensorData::new(values, [batch, 1, *s, *s]), device)
-                    })
+                    .map(|s| normals(batch * s * s))
                     .collect();
-                Noise::Lapgan(super::lapgan::LapganNoise {
-                    coarse: Tensor::from_data(TensorData::new(coarse, [batch, c.z_dim]), device),
-                    planes,
-                })
+                Noise::Lapgan(LapganNoise::from_values(
+                    batch, c.z_dim, &sides, coarse, planes, device,
+                ))
             }
         }
     }
@@ -135,6 +133,25 @@ impl ModelSpec<'_> {
             ModelSpec::Gran(_) => 0,
             ModelSpec::Lapgan(c) => c.classes,
         }
+    }
+
+    /// One-hot labels for images `start..start + count` cycling through the classes (image i
+    /// gets class i mod classes), or `None` for an unconditional model: the fixed grid's and
+    /// sampling's labels.
+    pub fn cycled_labels(self, start: usize, count: usize, device: &Device) -> Option<Tensor<2>> {
+        let classes = self.classes();
+        (classes > 0).then(|| {
+            let labels: Vec<u32> = (start..start + count)
+                .map(|i| (i % classes) as u32)
+                .collect();
+            one_hot(&labels, classes, device)
+        })
+    }
+
+    /// Whether the generator step reads a real batch (LAPGAN's levels train on the real
+    /// pyramid's low-pass images; GRAN's generator reads only noise).
+    pub fn generator_reads_real(self) -> bool {
+        matches!(self, ModelSpec::Lapgan(_))
     }
 }
 
@@ -228,18 +245,16 @@ pub fn discriminator_loss(
                 draw.as_deref_mut(),
             );
             let fake_logits = d.level_logits(coarse.detach(), &bands, &pyramid.lows, labels, draw);
-            let mut figures: Option<Figures> = None;
-            for (r, f) in real_logits.into_iter().zip(fake_logits) {
-                let level = bce_d(r, f);
-                figures = Some(match figures {
-                    None => level, // the finest level's D(x), D(G(z)) are the ones reported
-                    Some(mut sum) => {
-                        sum.loss = sum.loss + level.loss;
-                        sum
-                    }
-                });
+            // The losses summed; D(x) and D(G(z)) reported from the finest level.
+            let mut levels = real_logits
+                .into_iter()
+                .zip(fake_logits)
+                .map(|(r, f)| bce_d(r, f));
+            let mut figures = levels.next().expect("at least one level");
+            for level in levels {
+                figures.loss = figures.loss + level.loss;
             }
-            Ok(figures.expect("at least one level"))
+            Ok(figures)
         }
         _ => panic!("networks of different models in one step"),
     }

@@ -191,6 +191,28 @@ pub struct LapganNoise {
     pub planes: Vec<Tensor<4>>,
 }
 
+impl LapganNoise {
+    /// The noise of `batch` drawings from flat values: z_K's (`batch × z_dim`), then one plane per
+    /// finer level (`batch × side²`, finest first; `sides` are every level's, finest first).
+    pub fn from_values(
+        batch: usize,
+        z_dim: usize,
+        sides: &[usize],
+        coarse: Vec<f32>,
+        planes: Vec<Vec<f32>>,
+        device: &Device,
+    ) -> Self {
+        Self {
+            coarse: Tensor::from_data(TensorData::new(coarse, [batch, z_dim]), device),
+            planes: planes
+                .into_iter()
+                .zip(sides)
+                .map(|(p, &s)| Tensor::from_data(TensorData::new(p, [batch, 1, s, s]), device))
+                .collect(),
+        }
+    }
+}
+
 /// Every level of a drawing, finest first, in `[-1, 1]` image units.
 #[derive(Debug, Clone)]
 pub struct PyramidDrawing {
@@ -253,14 +275,7 @@ impl LapganGenerator {
         planes: Vec<Vec<f32>>,
         device: &Device,
     ) -> LapganNoise {
-        LapganNoise {
-            coarse: Tensor::from_data(TensorData::new(coarse, [batch, self.z_dim]), device),
-            planes: planes
-                .into_iter()
-                .zip(&self.sides)
-                .map(|(p, &s)| Tensor::from_data(TensorData::new(p, [batch, 1, s, s]), device))
-                .collect(),
-        }
+        LapganNoise::from_values(batch, self.z_dim, &self.sides, coarse, planes, device)
     }
 
     /// Samples coarse to fine: `Ĩ_K = G_K(z_K)`, `Ĩ_k = u(Ĩ_{k+1}) + G_k(z_k, u(Ĩ_{k+1}))`.

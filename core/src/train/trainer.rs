@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::tensor::Bytes;
 
 use super::checkpoint::{self, Checkpoint, TrainingState};
-use super::config::{ModelConfig, RunConfig};
+use super::config::RunConfig;
 use super::events::{Event, StepKind, StepStats};
 use super::noise::NoiseStream;
 use super::records::{critic_bytes, generator_bytes, load_critic, load_generator};
@@ -205,11 +205,7 @@ impl Trainer {
         let n = config.train.sample_count;
         let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
         let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
-        let classes = spec.classes();
-        let fixed_labels = (classes > 0).then(|| {
-            let labels: Vec<u32> = (0..n as u32).map(|i| i % classes as u32).collect();
-            gan::one_hot(&labels, classes, &device)
-        });
+        let fixed_labels = spec.cycled_labels(0, n, &device);
         let log = EventLog::open(&run)?;
         let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
         let collapse = CollapseWatch::new(&data.train, n, classifier::cached(&data, &device));
@@ -387,12 +383,11 @@ impl Trainer {
         let z = self.z(self.config.train.batch_size);
         // LAPGAN's levels train on a real batch's low-pass images: the batch D reads next
         // (peeked, not consumed, so the data order is the same with or without G-only steps).
-        let (real, labels) = match self.config.model {
-            ModelConfig::Lapgan(_) => {
-                let index = self.state.batch_in_epoch as usize;
-                (Some(self.batch_at(index)), self.labels_at(index))
-            }
-            ModelConfig::Gran(_) => (None, None),
+        let index = self.state.batch_in_epoch as usize;
+        let (real, labels) = if self.config.model.spec().generator_reads_real() {
+            (Some(self.batch_at(index)), self.labels_at(index))
+        } else {
+            (None, None)
         };
         let noise = &mut self.noise;
         let mut uniforms = |c| noise.uniforms(c);
