@@ -222,6 +222,106 @@ fn image_folders_with_classes_and_a_corrupt_file() {
     assert!(e.contains("no PNG or JPEG"), "{e}");
 }
 
+fn save_square(path: &Path, colour: [u8; 3]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_pixel(24, 24, image::Rgb(colour))
+        .save(path)
+        .unwrap();
+}
+
+#[test]
+fn caption_folders_in_both_layouts_and_their_mistakes() {
+    // CUB-200 as the StackGAN repositories lay it out: images/<class>/x.jpg, text/<class>/x.txt.
+    let cub = tempfile::tempdir().unwrap();
+    let c = cub.path();
+    for (class, colour) in [
+        ("001.Red_bird", [200u8, 20, 20]),
+        ("002.Blue_bird", [20, 20, 200]),
+    ] {
+        for i in 0..5 {
+            save_square(&c.join(format!("images/{class}/{class}_{i}.jpg")), colour);
+            let words = class
+                .split('.')
+                .nth(1)
+                .unwrap()
+                .replace('_', " ")
+                .to_lowercase();
+            let text = c.join(format!("text/{class}/{class}_{i}.txt"));
+            std::fs::create_dir_all(text.parent().unwrap()).unwrap();
+            std::fs::write(
+                text,
+                format!("a {words} number {i}\nthis {words} sits still\n"),
+            )
+            .unwrap();
+        }
+    }
+    let data = DataSource::Folder { path: c.into() }
+        .load(16, 3, None)
+        .unwrap();
+    assert_eq!(data.train.class_names, ["001.Red_bird", "002.Blue_bird"]);
+    assert_eq!((data.train.len(), data.test.len()), (9, 1));
+    let captions = data.train.captions.as_ref().unwrap();
+    assert_eq!(captions.len(), 9);
+    assert_eq!(
+        captions.of(0).collect::<Vec<_>>(),
+        ["a red bird number 0", "this red bird sits still"]
+    );
+    let labels = data.train.labels.as_ref().unwrap();
+    for (i, &label) in labels.iter().enumerate() {
+        let bird = if label == 0 { "red" } else { "blue" };
+        assert!(
+            captions.first(i).contains(bird),
+            "caption {i} follows its image"
+        );
+    }
+    assert_eq!(data.test.captions.as_ref().unwrap().len(), 1);
+
+    // An image without its caption file, then a caption file without its image.
+    std::fs::remove_file(c.join("text/002.Blue_bird/002.Blue_bird_3.txt")).unwrap();
+    let e = load_err(DataSource::Folder { path: c.into() });
+    assert!(
+        e.contains("002.Blue_bird_3.jpg") && e.contains("has none"),
+        "{e}"
+    );
+    std::fs::remove_file(c.join("images/002.Blue_bird/002.Blue_bird_3.jpg")).unwrap();
+    std::fs::write(c.join("text/002.Blue_bird/stray.txt"), "a bird").unwrap();
+    let e = load_err(DataSource::Folder { path: c.into() });
+    assert!(e.contains("stray.txt") && e.contains("no image"), "{e}");
+    std::fs::remove_file(c.join("text/002.Blue_bird/stray.txt")).unwrap();
+    std::fs::write(
+        c.join("text/001.Red_bird/001.Red_bird_2.txt"),
+        b"\xff\xfe bad",
+    )
+    .unwrap();
+    let e = load_err(DataSource::Folder { path: c.into() });
+    assert!(
+        e.contains("001.Red_bird_2.txt") && e.contains("UTF-8"),
+        "{e}"
+    );
+    std::fs::write(c.join("text/001.Red_bird/001.Red_bird_2.txt"), "\n\n").unwrap();
+    let e = load_err(DataSource::Folder { path: c.into() });
+    assert!(
+        e.contains("001.Red_bird_2.txt") && e.contains("no caption"),
+        "{e}"
+    );
+
+    // x.png beside x.txt.
+    let flat = tempfile::tempdir().unwrap();
+    let f = flat.path();
+    for i in 0..3 {
+        save_square(&f.join(format!("{i}.png")), [i as u8 * 80, 0, 0]);
+        std::fs::write(f.join(format!("{i}.txt")), format!("picture {i}")).unwrap();
+    }
+    let data = DataSource::Folder { path: f.into() }
+        .load(16, 3, None)
+        .unwrap();
+    let captions = data.train.captions.as_ref().unwrap();
+    assert_eq!(captions.of(2).collect::<Vec<_>>(), ["picture 2"]);
+    std::fs::remove_file(f.join("1.txt")).unwrap();
+    let e = load_err(DataSource::Folder { path: f.into() });
+    assert!(e.contains("1.png") && e.contains("1.txt"), "{e}");
+}
+
 #[test]
 fn built_in_shapes_have_labels_and_captions() {
     let data = DataSource::default().load(32, 3, Some(50)).unwrap();
@@ -229,12 +329,17 @@ fn built_in_shapes_have_labels_and_captions() {
     assert_eq!(data.test.len(), 1000);
     let captions = data.train.captions.as_ref().unwrap();
     let labels = data.train.labels.as_ref().unwrap();
-    for (c, &l) in captions.iter().zip(labels) {
-        assert!(
-            c.contains(&data.train.class_names[l as usize]),
-            "{c} vs label {l}"
-        );
-        assert!(c.ends_with("background"));
+    assert_eq!(captions.len(), 50);
+    for (i, &l) in labels.iter().enumerate() {
+        let all: Vec<&str> = captions.of(i).collect();
+        assert_eq!(all.len(), 5, "several phrasings per image");
+        for c in &all {
+            assert!(
+                c.contains(&data.train.class_names[l as usize]),
+                "{c} vs label {l}"
+            );
+        }
+        assert!(captions.first(i).ends_with("background"));
     }
     let grey = DataSource::default().load(28, 1, Some(4)).unwrap();
     assert_eq!((grey.train.channels, grey.train.height), (1, 28));
@@ -252,6 +357,25 @@ fn fashion_mnist_is_found_where_debian_installs_it() {
     assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
     assert_eq!(data.train.class_names[9], "Ankle boot");
     let labels = data.test.labels.as_ref().unwrap();
+    let captions = data
+        .test
+        .captions
+        .as_ref()
+        .expect("captions made from the labels");
+    assert_eq!(captions.len(), 10_000);
+    assert_eq!(
+        captions.texts.len(),
+        50,
+        "five phrasings of each of ten classes"
+    );
+    for i in [0, 1, 9_999] {
+        assert!(
+            captions.of(i).all(|c| {
+                easel_core::data::captions::fashion_mnist(labels[i]).contains(&c.to_string())
+            }),
+            "image {i}"
+        );
+    }
     for class in 0..10 {
         assert_eq!(
             labels.iter().filter(|&&l| l == class).count(),

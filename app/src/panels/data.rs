@@ -168,7 +168,7 @@ impl DataPanel {
                 let shown = PREVIEW_COUNT.min(set.len());
                 for i in 0..shown {
                     let text = match (&set.captions, &set.labels) {
-                        (Some(c), _) => c[i].clone(),
+                        (Some(c), _) => c.first(i).to_string(),
                         (None, Some(l)) => set
                             .class_names
                             .get(l[i] as usize)

@@ -1,11 +1,20 @@
 //! Image folders: PNG and JPEG files found recursively; when images sit in sub-folders, the
 //! first-level sub-folder names the class. Every tenth image (in sorted path order) is held out as
 //! the test split.
+//!
+//! Captions, when the folder has them, in either layout:
+//! - as the StackGAN repositories lay out CUB-200 and Oxford-102: `images/<class>/x.jpg` with a
+//!   parallel `text/<class>/x.txt` (or `text_c10/`), one caption per line;
+//! - `x.png` beside `x.txt`.
+//!
+//! A folder with captions must pair every image with a caption file and every caption file with
+//! an image; the error names the first file without its partner.
 
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
 
+use super::captions::{CaptionPool, read_caption_file};
 use super::{ImageSet, from_rgb_image};
 use crate::error::{Error, Result};
 
@@ -21,7 +30,20 @@ fn is_image(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn is_text(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+}
+
+/// The image and caption files below `dir`, each list in sorted path order.
+#[derive(Default)]
+struct Found {
+    images: Vec<PathBuf>,
+    texts: Vec<PathBuf>,
+}
+
+fn walk(dir: &Path, out: &mut Found) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut paths: Vec<PathBuf> = entries
         .map(|e| e.map(|e| e.path()).map_err(|err| Error::io(dir, err)))
@@ -30,9 +52,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for path in paths {
         if path.is_dir() {
             walk(&path, out)?;
+        } else if is_text(&path) {
+            out.texts.push(path);
+            if out.texts.len() > MAX_IMAGES {
+                return Err(Error::Dataset(format!(
+                    "{}: more than {MAX_IMAGES} caption files; point at a smaller folder",
+                    dir.display()
+                )));
+            }
         } else if is_image(&path) {
-            out.push(path);
-            if out.len() > MAX_IMAGES {
+            out.images.push(path);
+            if out.images.len() > MAX_IMAGES {
                 return Err(Error::Dataset(format!(
                     "{}: more than {MAX_IMAGES} images; point at a smaller folder",
                     dir.display()
@@ -60,21 +90,98 @@ pub fn resize_centre_crop(img: &image::RgbImage, size: usize) -> image::RgbImage
     image::imageops::crop_imm(&resized, x, y, size as u32, size as u32).to_image()
 }
 
-/// Loads a folder at `size` × `size` RGB; returns (train, test).
+/// Where a folder's images and captions are.
+struct Layout {
+    /// The folder the images (and their class sub-folders) are under.
+    images: PathBuf,
+    /// The parallel caption tree (`text/`), when the folder is laid out as CUB-200.
+    texts: Option<PathBuf>,
+}
+
+impl Layout {
+    fn of(dir: &Path) -> Layout {
+        let images = dir.join("images");
+        let texts = ["text", "text_c10"]
+            .map(|t| dir.join(t))
+            .into_iter()
+            .find(|t| t.is_dir());
+        match texts {
+            Some(texts) if images.is_dir() => Layout {
+                images,
+                texts: Some(texts),
+            },
+            _ => Layout {
+                images: dir.to_path_buf(),
+                texts: None,
+            },
+        }
+    }
+
+    /// Where the caption file of `image` would be.
+    fn caption_of(&self, image: &Path) -> PathBuf {
+        match &self.texts {
+            Some(texts) => texts
+                .join(image.strip_prefix(&self.images).unwrap_or(image))
+                .with_extension("txt"),
+            None => image.with_extension("txt"),
+        }
+    }
+}
+
+/// The caption file of each image (`None` when the folder has no captions), checking that images
+/// and caption files pair up.
+fn pair_captions(layout: &Layout, found: &Found) -> Result<Option<Vec<PathBuf>>> {
+    let paired: Vec<PathBuf> = found.images.iter().map(|i| layout.caption_of(i)).collect();
+    let texts: std::collections::HashSet<&PathBuf> = found.texts.iter().collect();
+    let has = paired.iter().filter(|p| texts.contains(p)).count();
+    if has == 0 && layout.texts.is_none() {
+        return Ok(None);
+    }
+    if let Some((image, text)) = found
+        .images
+        .iter()
+        .zip(&paired)
+        .find(|(_, t)| !texts.contains(t))
+    {
+        return Err(Error::Dataset(format!(
+            "{}: this folder has captions, but this image has none (expected {})",
+            image.display(),
+            text.display()
+        )));
+    }
+    let wanted: std::collections::HashSet<&PathBuf> = paired.iter().collect();
+    if let Some(orphan) = found.texts.iter().find(|t| !wanted.contains(t)) {
+        return Err(Error::Dataset(format!(
+            "{}: a caption file with no image of the same name",
+            orphan.display()
+        )));
+    }
+    Ok(Some(paired))
+}
+
+/// Loads a folder at `size` × `size` RGB, with its captions when it has them; returns
+/// (train, test).
 pub fn load_folder(dir: &Path, size: usize) -> Result<(ImageSet, ImageSet)> {
     if !dir.is_dir() {
         return Err(Error::Dataset(format!("{}: no such folder", dir.display())));
     }
-    let mut files = Vec::new();
-    walk(dir, &mut files)?;
+    let layout = Layout::of(dir);
+    let mut found = Found::default();
+    walk(&layout.images, &mut found)?;
+    if let Some(texts) = &layout.texts {
+        walk(texts, &mut found)?;
+    }
+    let files = &found.images;
     if files.is_empty() {
         return Err(Error::Dataset(format!(
             "{}: no PNG or JPEG image found (searched recursively)",
-            dir.display()
+            layout.images.display()
         )));
     }
+    let caption_files = pair_captions(&layout, &found)?;
+    let root = layout.images.as_path();
     let class_of = |p: &Path| -> Option<String> {
-        let rel = p.strip_prefix(dir).ok()?;
+        let rel = p.strip_prefix(root).ok()?;
         let mut comps = rel.components();
         let first = comps.next()?;
         comps
@@ -93,28 +200,44 @@ pub fn load_folder(dir: &Path, size: usize) -> Result<(ImageSet, ImageSet)> {
     class_names.sort();
     class_names.dedup();
 
-    let mut sets = [Vec::new(), Vec::new()].map(|px: Vec<u8>| (px, Vec::new()));
+    let mut sets: [Split; 2] = Default::default();
     for (i, path) in files.iter().enumerate() {
         let img = image::open(path)
             .map_err(|e| Error::format(path, "a readable PNG or JPEG image", e.to_string()))?
             .to_rgb8();
         let square = resize_centre_crop(&img, size);
-        let (pixels, labels) = &mut sets[usize::from(i % HOLD_OUT == HOLD_OUT - 1)];
-        pixels.extend(from_rgb_image(&square, 3));
+        let split = &mut sets[usize::from(i % HOLD_OUT == HOLD_OUT - 1)];
+        split.pixels.extend(from_rgb_image(&square, 3));
         if with_classes {
             let class = class_of(path).unwrap_or_else(|| ".".into());
-            labels.push(class_names.binary_search(&class).unwrap_or(0) as u32);
+            split
+                .labels
+                .push(class_names.binary_search(&class).unwrap_or(0) as u32);
+        }
+        if let Some(caption_files) = &caption_files {
+            split
+                .captions
+                .push_image(read_caption_file(&caption_files[i])?);
         }
     }
-    let [(train_px, train_lb), (test_px, test_lb)] = sets;
-    let make = |pixels, labels: Vec<u32>| ImageSet {
+    let captioned = caption_files.is_some();
+    let make = |split: Split| ImageSet {
         channels: 3,
         height: size,
         width: size,
-        pixels,
-        labels: with_classes.then_some(labels),
-        captions: None,
+        pixels: split.pixels,
+        labels: with_classes.then_some(split.labels),
+        captions: captioned.then(|| split.captions.finish()),
         class_names: class_names.clone(),
     };
-    Ok((make(train_px, train_lb), make(test_px, test_lb)))
+    let [train, test] = sets;
+    Ok((make(train), make(test)))
+}
+
+/// One split's images as they are read.
+#[derive(Default)]
+struct Split {
+    pixels: Vec<u8>,
+    labels: Vec<u32>,
+    captions: CaptionPool,
 }

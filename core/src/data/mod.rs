@@ -4,6 +4,7 @@
 //! Images are kept as `u8` (N × C × H × W) to hold Fashion-MNIST's 70 000 images in 55 MB; a batch
 //! becomes `f32` in `[0, 1]` only when it is drawn.
 
+pub mod captions;
 pub mod cifar;
 pub mod folder;
 pub mod idx;
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+pub use captions::Captions;
 
 /// Where Debian's `dataset-fashion-mnist` package puts its files.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -45,8 +48,8 @@ pub struct ImageSet {
     pub pixels: Vec<u8>,
     /// One class index per image, when the source has classes.
     pub labels: Option<Vec<u32>>,
-    /// One English caption per image, when the source has them.
-    pub captions: Option<Vec<String>>,
+    /// English captions (one or more per image), when the source has them.
+    pub captions: Option<Captions>,
     /// Class names, indexed by label.
     pub class_names: Vec<String>,
 }
@@ -258,6 +261,9 @@ impl DataSource {
                         .iter()
                         .map(|s| s.to_string())
                         .collect();
+                    set.captions = set.labels.as_ref().map(|labels| {
+                        Captions::from_lists(labels.iter().map(|&l| captions::fashion_mnist(l)))
+                    });
                 }
                 ("Fashion-MNIST".to_string(), train, test)
             }

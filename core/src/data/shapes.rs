@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::ImageSet;
+use super::captions::CaptionPool;
 use crate::error::{Error, Result};
 
 /// The shapes, in label order.
@@ -93,6 +94,23 @@ impl ShapeSpec {
         )
     }
 
+    /// Several phrasings of what the image shows; the first is [`ShapeSpec::caption`].
+    pub fn captions(&self) -> Vec<String> {
+        let (size, colour, shape, background) = (
+            SIZES[self.size].0,
+            COLOURS[self.colour].0,
+            SHAPES[self.shape],
+            COLOURS[self.background].0,
+        );
+        vec![
+            self.caption(),
+            format!("a {colour} {shape} on {background}"),
+            format!("{size} {colour} {shape} against a plain {background} backdrop"),
+            format!("a {background} picture with a {size} {colour} {shape} in it"),
+            format!("there is a {colour} {shape}, {size}, on a {background} background"),
+        ]
+    }
+
     fn inside(&self, x: f32, y: f32) -> bool {
         let r = SIZES[self.size].1;
         let (dx, dy) = ((x - self.centre.0) / r, (y - self.centre.1) / r);
@@ -165,12 +183,12 @@ pub fn generate(side: usize, count: usize, seed: u64, split: Split) -> Result<Im
     }
     let mut pixels = Vec::with_capacity(count * 3 * side * side);
     let mut labels = Vec::with_capacity(count);
-    let mut captions = Vec::with_capacity(count);
+    let mut captions = CaptionPool::default();
     for i in 0..count {
         let s = spec(seed, split, i);
         pixels.extend(s.render(side));
         labels.push(s.shape as u32);
-        captions.push(s.caption());
+        captions.push_image(s.captions());
     }
     Ok(ImageSet {
         channels: 3,
@@ -178,7 +196,7 @@ pub fn generate(side: usize, count: usize, seed: u64, split: Split) -> Result<Im
         width: side,
         pixels,
         labels: Some(labels),
-        captions: Some(captions),
+        captions: Some(captions.finish()),
         class_names: SHAPES.iter().map(|s| s.to_string()).collect(),
     })
 }
