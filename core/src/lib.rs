@@ -10,7 +10,9 @@ pub mod eval;
 pub mod export;
 pub mod images;
 pub mod model;
+pub mod paths;
 pub mod sample;
+pub mod text;
 pub mod train;
 
 pub use error::{Error, Result};

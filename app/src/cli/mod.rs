@@ -1,4 +1,4 @@
-//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `score`, `bench`. Each command is a thin
+//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `score`, `bench`, `embed`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
 pub mod arena;
@@ -6,6 +6,7 @@ pub mod battle;
 pub mod bench;
 pub mod sample;
 pub mod score;
+pub mod text;
 pub mod train;
 
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Measure training and sampling speed per preset.
     Bench(bench::BenchArgs),
+    /// Sentence embeddings (all-MiniLM-L6-v2), with their cosine similarities.
+    Embed(text::EmbedArgs),
 }
 
 /// Runs a command-line command.
@@ -74,6 +77,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Arena(a) => arena::arena(a),
         Command::Score(a) => score::score(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Embed(a) => text::embed(a),
     }
 }
 

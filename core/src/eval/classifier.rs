@@ -148,15 +148,9 @@ fn read(tensor: Tensor<2>) -> Vec<f32> {
         .expect("f32 after convert")
 }
 
-/// The folder classifiers are cached in: `$EASEL_CACHE`, else `$XDG_CACHE_HOME/easel`, else
-/// `~/.cache/easel`, each with `classifiers/` below it.
+/// The folder classifiers are cached in: `classifiers/` in [`crate::paths::cache_root`].
 pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("EASEL_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("easel")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/easel")))
-        .unwrap_or_else(|| std::env::temp_dir().join("easel-cache"));
-    base.join("classifiers")
+    crate::paths::cache_root().join("classifiers")
 }
 
 /// A fingerprint of a dataset's training split: its name, shape, labels and every image's

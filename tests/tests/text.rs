@@ -1,0 +1,99 @@
+//! Sentence encoders on real weights: all-MiniLM-L6-v2 against figures from Hugging Face
+//! transformers (bench/minilm_reference.py prints them).
+//!
+//! The weights install with README's one command. Where they are missing the tests say so and
+//! pass, except where `EASEL_REQUIRE_MINILM` or `CI` is set (`.ci/run` installs them and sets it):
+//! there a missing model fails.
+
+use easel_core::backend::BackendKind;
+use easel_core::text::{cosine, minilm};
+
+const SENTENCES: [&str; 5] = [
+    "this bird has red wings and a short black beak",
+    "a small red bird with a dark pointed bill",
+    "a photo of an ankle boot",
+    "a large green triangle on a white background",
+    "Café crème, naïve résumé — ÜBER straße!",
+];
+
+fn load() -> Option<minilm::MiniLm> {
+    if !minilm::installed() {
+        assert!(
+            std::env::var_os("CI").is_none() && std::env::var_os("EASEL_REQUIRE_MINILM").is_none(),
+            "CI installs all-MiniLM-L6-v2; it is missing from {}",
+            minilm::default_dir().display()
+        );
+        eprintln!(
+            "all-MiniLM-L6-v2 is not installed; skipping. Install: {}",
+            minilm::install_command()
+        );
+        return None;
+    }
+    let device = BackendKind::Cpu.device().unwrap();
+    Some(minilm::MiniLm::load(&minilm::default_dir(), &device).unwrap())
+}
+
+#[test]
+fn minilm_tokenizes_as_hugging_face() {
+    let Some(model) = load() else { return };
+    let expected: [&[u32]; 5] = [
+        &[
+            101, 2023, 4743, 2038, 2417, 4777, 1998, 1037, 2460, 2304, 23525, 102,
+        ],
+        &[
+            101, 1037, 2235, 2417, 4743, 2007, 1037, 2601, 4197, 3021, 102,
+        ],
+        &[101, 1037, 6302, 1997, 2019, 10792, 9573, 102],
+        &[101, 1037, 2312, 2665, 9546, 2006, 1037, 2317, 4281, 102],
+        &[
+            101, 7668, 13675, 21382, 1010, 15743, 13746, 1517, 19169, 2358, 27807, 999, 102,
+        ],
+    ];
+    for (s, ids) in SENTENCES.iter().zip(expected) {
+        assert_eq!(model.tokenize(s).unwrap(), ids, "{s}");
+    }
+    // No padding to 128, and the tokenizer file's truncation at 128 is lifted (to 256).
+    let long = "word ".repeat(200);
+    assert_eq!(model.tokenize(&long).unwrap().len(), 202);
+    assert_eq!(model.tokenize(&"word ".repeat(400)).unwrap().len(), 256);
+}
+
+#[test]
+fn minilm_embeddings_match_hugging_face() {
+    let Some(model) = load() else { return };
+    let e = model.embed(&SENTENCES).unwrap();
+    assert_eq!(e.len(), 5);
+    for v in &e {
+        assert_eq!(v.len(), 384);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "unit length: {norm}");
+    }
+    let first = [0.069749, 0.047883, -0.077677, 0.034559, 0.024516, 0.033722];
+    for (a, b) in e[0].iter().zip(first) {
+        assert!((a - b).abs() < 1e-4, "{:?} vs {first:?}", &e[0][..6]);
+    }
+    let expected = [
+        ((0, 1), 0.684332),
+        ((0, 2), 0.136064),
+        ((0, 3), 0.102789),
+        ((0, 4), -0.021667),
+        ((1, 2), 0.121225),
+        ((1, 3), 0.230863),
+        ((1, 4), -0.035756),
+        ((2, 3), 0.173873),
+        ((2, 4), 0.010472),
+        ((3, 4), 0.113368),
+    ];
+    for ((i, j), want) in expected {
+        let got = cosine(&e[i], &e[j]);
+        assert!(
+            (got - want).abs() < 1e-4,
+            "cos({i},{j}) = {got}, transformers {want}"
+        );
+    }
+    // Batched with padding equals one at a time.
+    let alone = model.embed(&SENTENCES[2..3]).unwrap();
+    for (a, b) in alone[0].iter().zip(&e[2]) {
+        assert!((a - b).abs() < 1e-5);
+    }
+}
