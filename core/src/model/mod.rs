@@ -7,6 +7,7 @@ pub mod gan;
 pub mod gran;
 pub mod lapgan;
 pub mod pyramid;
+pub mod stackgan;
 
 /// Floating-point operations of a layer or model, counted as 2 per multiply-add.
 pub type Flops = u64;

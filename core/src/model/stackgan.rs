@@ -1,0 +1,317 @@
+//! StackGAN-v1 and StackGAN-v2 (Zhang et al. 2017, 2018): text-to-image GANs that draw in
+//! stages or scales, with Conditioning Augmentation, matching-aware discriminators, and (v2)
+//! joint conditional/unconditional losses with colour consistency between scales.
+//!
+//! Conventions, as the authors' code: generators draw in `[-1, 1]` (tanh) and discriminators
+//! read `[-1, 1]`; [`to_unit`] converts for the rest of Easel. The discriminators read the
+//! condition μ of the generator's Conditioning Augmentation, detached (both reference codes do).
+//! A mismatched pair is a real image with the next image's condition in the batch (StackGAN-v1's
+//! code); real images at coarser scales are the finest ones blurred and decimated
+//! ([`crate::model::pyramid::downsample`]).
+
+pub mod config;
+pub mod layers;
+pub mod losses;
+pub mod v1;
+pub mod v2;
+
+use burn::prelude::*;
+
+pub use config::{StackGanConfig, Version};
+use layers::{ImageEncoder, Logits};
+use losses::{DLogits, colour_consistency, generator_adversarial, joint_d, kl, stage_d};
+use v1::V1Generator;
+pub use v2::Drawing;
+use v2::V2Generator;
+
+/// Either generator.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum StackGanGenerator {
+    /// Stage-I and Stage-II.
+    V1(V1Generator),
+    /// The tree.
+    V2(V2Generator),
+}
+
+/// One discriminator: an image encoder with a conditional head, an unconditional head, or both.
+#[derive(Module, Debug)]
+pub struct ScaleDiscriminator {
+    encoder: ImageEncoder,
+    cond: Option<Logits>,
+    uncond: Option<Logits>,
+}
+
+impl ScaleDiscriminator {
+    fn new(
+        channels: usize,
+        side: usize,
+        width: usize,
+        condition: Option<usize>,
+        uncond: bool,
+        device: &Device,
+    ) -> Self {
+        let encoder = ImageEncoder::new(channels, side, width, device);
+        let (w, s) = (encoder.out_width(), encoder.out_side());
+        Self {
+            cond: condition.map(|c| Logits::new(w, s, c, device)),
+            uncond: uncond.then(|| Logits::new(w, s, 0, device)),
+            encoder,
+        }
+    }
+
+    /// Features of images in `[-1, 1]`.
+    pub fn encode(&self, images: Tensor<4>) -> Tensor<4> {
+        self.encoder.forward(images)
+    }
+
+    /// The conditional logit of encoded images with condition μ (`None` when this D has no
+    /// conditional head).
+    pub fn cond_logits(&self, h: Tensor<4>, mu: Tensor<2>) -> Option<Tensor<2>> {
+        self.cond.as_ref().map(|head| head.forward(h, Some(mu)))
+    }
+
+    /// The unconditional logit of encoded images (`None` without an unconditional head).
+    pub fn uncond_logits(&self, h: Tensor<4>) -> Option<Tensor<2>> {
+        self.uncond.as_ref().map(|head| head.forward(h, None))
+    }
+
+    /// Whether this D reads text.
+    pub fn conditional(&self) -> bool {
+        self.cond.is_some()
+    }
+
+    /// The flattened features the heads read (the memorisation check's space).
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let h = self.encode(images);
+        let [b, c, s, _] = h.dims();
+        h.reshape([b, c * s * s])
+    }
+}
+
+/// Every scale's (v2) or stage's (v1) discriminator, coarse to fine.
+#[derive(Module, Debug)]
+pub struct StackGanDiscriminator {
+    /// Coarse to fine.
+    pub scales: Vec<ScaleDiscriminator>,
+}
+
+impl StackGanConfig {
+    /// The generator.
+    pub fn init_generator(&self, device: &Device) -> StackGanGenerator {
+        match self.version {
+            Version::V1 => StackGanGenerator::V1(V1Generator::new(self, device)),
+            Version::V2 => StackGanGenerator::V2(V2Generator::new(self, device)),
+        }
+    }
+
+    /// The discriminators: v1's Stage-I D is conditional only and Stage-II's has both heads
+    /// (the reference code); v2's have both heads, or only the unconditional one without text.
+    pub fn init_discriminator(&self, device: &Device) -> StackGanDiscriminator {
+        let cond = self.conditional().then_some(self.condition_dim);
+        let scales = self
+            .sides()
+            .iter()
+            .enumerate()
+            .map(|(i, &side)| {
+                let uncond = match self.version {
+                    Version::V1 => i > 0,
+                    Version::V2 => true,
+                };
+                ScaleDiscriminator::new(
+                    self.channels,
+                    side,
+                    self.discriminator_width,
+                    cond,
+                    uncond,
+                    device,
+                )
+            })
+            .collect();
+        StackGanDiscriminator { scales }
+    }
+}
+
+/// The noise of a batch: z and, for a text model, ε for each Conditioning Augmentation.
+#[derive(Debug, Clone)]
+pub struct StackNoise {
+    /// `[b, z_dim]`.
+    pub z: Tensor<2>,
+    /// `[b, condition_dim]` per CA network (v1: two; v2: one; none without text).
+    pub eps: Vec<Tensor<2>>,
+}
+
+impl StackGanGenerator {
+    /// Draws `stages` stages (v1: 1 or 2; v2 always draws every scale) from sentence
+    /// embeddings `text` (`[b, text_dim]`, `None` for an unconditional v2).
+    pub fn draw(&self, noise: &StackNoise, text: Option<Tensor<2>>, stages: usize) -> Drawing {
+        match self {
+            StackGanGenerator::V1(g) => {
+                let text = text.expect("StackGAN-v1 draws from text");
+                let eps = [noise.eps[0].clone(), noise.eps[1].clone()];
+                g.forward(noise.z.clone(), text, eps, stages)
+            }
+            StackGanGenerator::V2(g) => {
+                let text = text.map(|t| (t, noise.eps[0].clone()));
+                g.forward(noise.z.clone(), text)
+            }
+        }
+    }
+}
+
+/// Which networks a step trains: v2 trains every scale at once; v1 trains Stage-I, then
+/// Stage-II (with Stage-I fixed).
+pub fn trained_scales(config: &StackGanConfig, step: u64) -> std::ops::Range<usize> {
+    match config.version {
+        Version::V2 => 0..config.scales,
+        Version::V1 if step < config.stage1_steps => 0..1,
+        Version::V1 => 1..2,
+    }
+}
+
+/// The mean of the conditions μ of a drawing's Conditioning Augmentations for `scale`: v1's
+/// stages each have their own; v2's scales share one.
+fn mu_for(drawing: &Drawing, scale: usize) -> Option<Tensor<2>> {
+    let a = drawing.augmented.get(scale).or(drawing.augmented.first())?;
+    Some(a.mu.clone().detach())
+}
+
+/// The real images at each scale, coarse to fine, in `[-1, 1]`, from a finest batch in `[0, 1]`.
+pub fn real_scales(config: &StackGanConfig, real: Tensor<4>) -> Vec<Tensor<4>> {
+    let sides = config.sides();
+    let mut out = vec![real * 2.0 - 1.0];
+    while out.len() < sides.len() {
+        let finer = out.last().expect("one at least").clone();
+        let mut coarser = crate::model::pyramid::downsample(finer);
+        while coarser.dims()[2] > sides[sides.len() - 1 - out.len()] {
+            coarser = crate::model::pyramid::downsample(coarser);
+        }
+        out.push(coarser);
+    }
+    out.reverse();
+    out
+}
+
+/// The three figures of a discriminator step (summed loss; D(x) and D(G(z)) of the finest
+/// trained scale's first head).
+pub struct StackFigures {
+    /// The loss.
+    pub loss: Tensor<1>,
+    /// Mean σ(logit) on real images.
+    pub d_real: Tensor<1>,
+    /// Mean σ(logit) on fakes.
+    pub d_fake: Tensor<1>,
+}
+
+/// The discriminators' loss at `step`: every trained scale's D on real images with matching
+/// and mismatched conditions and on detached fakes.
+pub fn discriminator_loss(
+    config: &StackGanConfig,
+    generator: &StackGanGenerator,
+    critic: &StackGanDiscriminator,
+    real: Tensor<4>,
+    noise: &StackNoise,
+    text: Option<Tensor<2>>,
+    step: u64,
+) -> StackFigures {
+    let scales = trained_scales(config, step);
+    let drawing = generator.draw(noise, text, scales.end);
+    let reals = real_scales(config, real);
+    let b = reals[0].dims()[0];
+    let mut total = None;
+    let mut shown = None;
+    for i in scales {
+        let d = &critic.scales[i];
+        let h_real = d.encode(reals[i].clone());
+        let h_fake = d.encode(drawing.images[i].clone().detach());
+        let mu = mu_for(&drawing, i);
+        let logits = DLogits {
+            real: mu.clone().and_then(|m| d.cond_logits(h_real.clone(), m)),
+            wrong: mu.clone().and_then(|m| {
+                d.cond_logits(h_real.clone().narrow(0, 0, b - 1), m.narrow(0, 1, b - 1))
+            }),
+            fake: mu.and_then(|m| d.cond_logits(h_fake.clone(), m)),
+            real_uncond: d.uncond_logits(h_real),
+            fake_uncond: d.uncond_logits(h_fake),
+        };
+        let loss = match config.version {
+            Version::V1 => stage_d(&logits),
+            Version::V2 => joint_d(&logits, config.uncond_weight),
+        };
+        let real_head = logits.real.clone().or(logits.real_uncond.clone());
+        let fake_head = logits.fake.clone().or(logits.fake_uncond.clone());
+        shown = Some((real_head.expect("a head"), fake_head.expect("a head")));
+        total = Some(match total {
+            Some(t) => t + loss,
+            None => loss,
+        });
+    }
+    let (r, f) = shown.expect("at least one scale trains");
+    StackFigures {
+        loss: total.expect("at least one scale trains"),
+        d_real: burn::tensor::activation::sigmoid(r).mean(),
+        d_fake: burn::tensor::activation::sigmoid(f).mean(),
+    }
+}
+
+/// The generator's loss at `step` and mean D(G(z)) of the finest trained scale: the adversarial
+/// terms of every trained scale, the KL term of each Conditioning Augmentation used, and (v2)
+/// colour consistency between adjacent scales.
+pub fn generator_loss(
+    config: &StackGanConfig,
+    generator: &StackGanGenerator,
+    critic: &StackGanDiscriminator,
+    noise: &StackNoise,
+    text: Option<Tensor<2>>,
+    step: u64,
+) -> (Tensor<1>, Tensor<1>) {
+    let scales = trained_scales(config, step);
+    let drawing = generator.draw(noise, text, scales.end);
+    let mut total: Option<Tensor<1>> = None;
+    let mut add = |t: Tensor<1>| {
+        total = Some(match total.take() {
+            Some(s) => s + t,
+            None => t,
+        })
+    };
+    let mut shown = None;
+    for i in scales.clone() {
+        let d = &critic.scales[i];
+        let h = d.encode(drawing.images[i].clone());
+        let cond = mu_for(&drawing, i).and_then(|m| d.cond_logits(h.clone(), m));
+        let uncond = d.uncond_logits(h);
+        shown = cond.clone().or(uncond.clone());
+        add(generator_adversarial(cond, uncond, config.uncond_weight));
+        if config.version == Version::V2
+            && i > 0
+            && (config.colour_mean_weight > 0.0 || config.colour_cov_weight > 0.0)
+        {
+            add(colour_consistency(
+                drawing.images[i].clone(),
+                drawing.images[i - 1].clone(),
+                config.colour_mean_weight,
+                config.colour_cov_weight,
+            ));
+        }
+    }
+    if config.kl_weight > 0.0 {
+        let used: Vec<_> = match config.version {
+            Version::V2 => drawing.augmented.iter().collect(),
+            Version::V1 => drawing.augmented.iter().skip(scales.start).collect(),
+        };
+        for a in used {
+            add(kl(a.mu.clone(), a.logvar.clone()) * config.kl_weight);
+        }
+    }
+    let d_fake = burn::tensor::activation::sigmoid(shown.expect("a head")).mean();
+    (total.expect("at least one scale trains"), d_fake)
+}
+
+/// `[-1, 1]` images to `[0, 1]`.
+pub fn to_unit(images: Tensor<4>) -> Tensor<4> {
+    (images + 1.0) * 0.5
+}
+
+#[cfg(test)]
+#[path = "stackgan_tests.rs"]
+mod tests;
