@@ -4,6 +4,9 @@
 
 use std::time::Instant;
 
+use burn::prelude::*;
+use burn::tensor::TensorData;
+
 use crate::data::DataSource;
 use crate::error::Result;
 use crate::model::gan::ModelSpec;
@@ -60,18 +63,29 @@ pub fn bench(mut config: RunConfig, seconds: f64) -> Result<BenchResult> {
         let flops = match spec {
             ModelSpec::Gran(g) => g.train_step_flops(),
             ModelSpec::Lapgan(l) => l.train_step_flops(),
+            ModelSpec::StackGan(s) => s.train_step_flops(),
         };
 
         let generator = trainer.generator();
         let device = config.backend.device()?;
-        // GRAN draws in 5 steps (more than most were trained with); LAPGAN runs its levels.
+        // GRAN draws in 5 steps (more than most were trained with); LAPGAN and StackGAN run
+        // their levels or stages.
         let draw_steps = match spec {
             ModelSpec::Gran(_) => 5,
-            ModelSpec::Lapgan(l) => l.levels,
+            other => other.steps(),
         };
         let mut stream = NoiseStream::new(0, 0);
         let z = spec.noise(64, draw_steps, &mut |c| stream.normals(c), &device);
-        let labels = spec.cycled_labels(0, 64, &device);
+        // Class-conditional models cycle the classes; text models read unit-length random
+        // vectors (the timing does not depend on what the sentences say).
+        let labels = spec.cycled_labels(0, 64, &device).or_else(|| {
+            (spec.text_dim() > 0).then(|| {
+                let v = stream.normals(64 * spec.text_dim());
+                let t = Tensor::<2>::from_data(TensorData::new(v, [64, spec.text_dim()]), &device);
+                let norm = t.clone().powi_scalar(2).sum_dim(1).sqrt();
+                t / norm
+            })
+        });
         let _ = generator.images(&z, draw_steps, labels.clone()).into_data(); // warm-up
         let sample_started = Instant::now();
         let _ = generator.images(&z, draw_steps, labels).into_data();

@@ -9,6 +9,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod images;
+pub mod interpolate;
 pub mod model;
 pub mod paths;
 pub mod sample;

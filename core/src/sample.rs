@@ -15,6 +15,8 @@ use crate::model::gan::{self, Critic, Generator, ModelSpec, Noise};
 use crate::model::gran::NoiseMode;
 use crate::model::lapgan::to_unit;
 use crate::model::pyramid::upsample;
+use crate::model::stackgan;
+use crate::text::{CaptionTable, Encoder};
 use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::config::RunConfig;
 use crate::train::noise::NoiseStream;
@@ -40,6 +42,48 @@ pub struct LoadedModel {
     pub discriminator: Critic,
     /// The device they live on.
     pub device: Device,
+    /// What a text model draws from: the sentences and their embeddings, cycled over the
+    /// images drawn (by default the first caption of each held-out image).
+    pub prompts: Option<Prompts>,
+    encoder: Option<Encoder>,
+}
+
+/// Sentences a text model draws from, with their embeddings.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    /// The sentences.
+    pub texts: Vec<String>,
+    /// `[texts, width]`.
+    pub embeddings: Tensor<2>,
+}
+
+impl Prompts {
+    /// Image `start + i` reads sentence `(start + i) mod len`: `[n, width]`.
+    fn cycled(&self, start: usize, n: usize) -> Tensor<2> {
+        let len = self.texts.len();
+        let rows: Vec<i64> = (start..start + n).map(|i| (i % len) as i64).collect();
+        let device = self.embeddings.device();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &device);
+        self.embeddings.clone().select(0, index)
+    }
+}
+
+/// The default prompts of a text model: the first caption of each of the first 1000 held-out
+/// images of its dataset, embedded (through the cache) by its encoder.
+fn held_out_prompts(config: &RunConfig, encoder: &Encoder, device: &Device) -> Result<Prompts> {
+    let (size, channels) = config.model.image_shape();
+    let data = config.data.load(size, channels, Some(1))?;
+    let captions = data.test.captions.as_ref().ok_or_else(|| {
+        Error::Dataset(format!(
+            "{}: its held-out images have no captions",
+            data.name
+        ))
+    })?;
+    let table: CaptionTable = encoder.table(captions, &mut |_| {})?;
+    let count = captions.len().min(1000);
+    let images: Vec<usize> = (0..count).collect();
+    let (texts, embeddings) = table.first(&images, device);
+    Ok(Prompts { texts, embeddings })
 }
 
 /// What a sampling call returns.
@@ -102,6 +146,14 @@ impl LoadedModel {
             ckpt.section("discriminator", &path)?,
             &path,
         )?;
+        let (encoder, prompts) = match &config.model {
+            crate::train::ModelConfig::StackGan(s) if s.conditional() => {
+                let encoder = Encoder::load(s.encoder, &device)?;
+                let prompts = held_out_prompts(&config, &encoder, &device)?;
+                (Some(encoder), Some(prompts))
+            }
+            _ => (None, None),
+        };
         Ok(Self {
             step: ckpt.state.step,
             config,
@@ -110,7 +162,62 @@ impl LoadedModel {
             generator: generator.valid(),
             discriminator: discriminator.valid(),
             device,
+            prompts,
+            encoder,
         })
+    }
+
+    /// Whether the model draws from text.
+    pub fn reads_text(&self) -> bool {
+        self.encoder.is_some()
+    }
+
+    /// The sentence encoder of a text model.
+    pub fn encoder(&self) -> Option<&Encoder> {
+        self.encoder.as_ref()
+    }
+
+    /// Makes a text model draw from `texts` (cycled over the images drawn).
+    pub fn set_prompts(&mut self, texts: &[String]) -> Result<()> {
+        let encoder = self.encoder.as_ref().ok_or_else(|| {
+            Error::config(
+                "text",
+                format!("{} does not draw from text", self.config.model.label()),
+            )
+        })?;
+        if texts.is_empty() || texts.iter().any(|t| t.trim().is_empty()) {
+            return Err(Error::config("text", "expected a sentence, found nothing"));
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.prompts = Some(Prompts {
+            texts: texts.to_vec(),
+            embeddings: encoder.embed_tensor(&refs, &self.device)?,
+        });
+        Ok(())
+    }
+
+    /// Embeddings of `texts` by the model's encoder (`[texts, width]`).
+    pub fn embed(&self, texts: &[&str]) -> Result<Tensor<2>> {
+        let encoder = self.encoder.as_ref().ok_or_else(|| {
+            Error::config(
+                "text",
+                format!("{} does not draw from text", self.config.model.label()),
+            )
+        })?;
+        encoder.embed_tensor(texts, &self.device)
+    }
+
+    /// The condition of images `start..start + n`: cycled class one-hots for a
+    /// class-conditional model, the prompts' embeddings for a text model, else none.
+    pub fn condition(&self, start: usize, n: usize) -> Option<Tensor<2>> {
+        match &self.prompts {
+            Some(p) => Some(p.cycled(start, n)),
+            None => self
+                .config
+                .model
+                .spec()
+                .cycled_labels(start, n, &self.device),
+        }
     }
 
     /// The dataset the model was trained on (every training image), at the model's size and
@@ -145,20 +252,28 @@ impl LoadedModel {
     ) -> Result<Samples> {
         let spec = self.config.model.spec();
         let steps = match spec {
-            ModelSpec::Lapgan(l) => {
-                if steps.is_some_and(|s| s != l.levels) {
+            ModelSpec::Gran(g) => steps.unwrap_or(g.steps),
+            other => {
+                let fixed = other.steps();
+                if steps.is_some_and(|s| s != fixed) {
+                    let what = match other {
+                        ModelSpec::Lapgan(_) => "LAPGAN draws through its",
+                        _ => "StackGAN draws through its",
+                    };
+                    let unit = match other {
+                        ModelSpec::Lapgan(_) => "pyramid levels",
+                        _ => "stages or scales",
+                    };
                     return Err(Error::config(
                         "steps",
                         format!(
-                            "LAPGAN draws through its {} pyramid levels; found {} steps",
-                            l.levels,
+                            "{what} {fixed} {unit}; found {} steps",
                             steps.unwrap_or_default()
                         ),
                     ));
                 }
-                l.levels
+                fixed
             }
-            ModelSpec::Gran(g) => steps.unwrap_or(g.steps),
         };
         if !(1..=256).contains(&steps) {
             return Err(Error::config(
@@ -191,7 +306,7 @@ impl LoadedModel {
         for start in (0..count).step_by(CHUNK) {
             let n = CHUNK.min(count - start);
             let z = spec.noise(n, steps, &mut |c| noise.normals(c), &self.device);
-            let labels = spec.cycled_labels(start, n, &self.device);
+            let labels = self.condition(start, n);
             if intermediates {
                 let (canvases, deltas) = self.drawing(&z, steps, labels);
                 for (t, (c, d)) in canvases.into_iter().zip(deltas).enumerate() {
@@ -252,6 +367,24 @@ impl LoadedModel {
                         .rev()
                         .map(|k| expand(drawing.residuals[k].clone(), k)),
                 );
+                (canvases, deltas)
+            }
+            (Generator::StackGan(g), Noise::StackGan(n)) => {
+                let drawing = g.draw(n, labels, usize::MAX);
+                let full = drawing.images.last().expect("a stage").dims()[2];
+                let canvases: Vec<Tensor<4>> = drawing
+                    .images
+                    .into_iter()
+                    .map(|mut x| {
+                        while x.dims()[2] < full {
+                            x = stackgan::layers::upsample_nearest(x);
+                        }
+                        stackgan::to_unit(x)
+                    })
+                    .collect();
+                // Each stage's change to the picture, the first against mid-grey.
+                let mut deltas = vec![canvases[0].clone() - 0.5];
+                deltas.extend(canvases.windows(2).map(|w| w[1].clone() - w[0].clone()));
                 (canvases, deltas)
             }
             _ => unreachable!("the noise is drawn for this generator"),

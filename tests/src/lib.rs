@@ -55,3 +55,50 @@ pub fn tiny_lapgan_config(classes: usize, seed: u64) -> RunConfig {
         ..tiny_config(1, seed)
     }
 }
+
+/// A StackGAN small enough to train a few steps in about a second on 16 × 16 shapes: v2 with two
+/// scales (8 → 16) or v1 with Stage-I 8 and Stage-II 16 (Stage-II from step `stage1_steps`);
+/// `text` false gives an unconditional v2 (no encoder needed).
+pub fn tiny_stackgan_config(
+    version: easel_core::model::stackgan::Version,
+    text: bool,
+    stage1_steps: u64,
+    seed: u64,
+) -> RunConfig {
+    RunConfig {
+        model: ModelConfig::StackGan(easel_core::model::stackgan::StackGanConfig {
+            version,
+            image_size: 16,
+            channels: 3,
+            scales: 2,
+            stage_ratio: 2,
+            z_dim: 8,
+            condition_dim: 6,
+            text_dim: if text { 384 } else { 0 },
+            generator_width: 32,
+            discriminator_width: 4,
+            residual_blocks: 1,
+            stage1_steps,
+            ..easel_core::model::stackgan::StackGanConfig::default()
+        }),
+        ..tiny_config(1, seed)
+    }
+}
+
+/// Whether all-MiniLM-L6-v2 can be used; panics where `.ci/run` promised it
+/// (`EASEL_REQUIRE_MINILM` or `CI` set), else says why a text test is skipped.
+pub fn minilm_or_skip(test: &str) -> bool {
+    if easel_core::text::minilm::installed() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none() && std::env::var_os("EASEL_REQUIRE_MINILM").is_none(),
+        "CI installs all-MiniLM-L6-v2; it is missing from {}",
+        easel_core::text::minilm::default_dir().display()
+    );
+    eprintln!(
+        "{test}: all-MiniLM-L6-v2 is not installed; skipping. Install: {}",
+        easel_core::text::minilm::install_command()
+    );
+    false
+}

@@ -1,4 +1,4 @@
-//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `score`, `bench`, `embed`. Each command is a thin
+//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `score`, `bench`, `embed`, `generate`, `interpolate`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
 pub mod arena;
@@ -52,6 +52,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Sentence embeddings (all-MiniLM-L6-v2), with their cosine similarities.
     Embed(text::EmbedArgs),
+    /// Images from a sentence, with a text-to-image run (StackGAN).
+    Generate(text::GenerateArgs),
+    /// A walk between two sentences (or two seeds) with a StackGAN run, as image strips.
+    Interpolate(text::InterpolateArgs),
 }
 
 /// Runs a command-line command.
@@ -61,7 +65,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Presets => {
             for p in Preset::all() {
                 println!(
-                    "{:<14} {:<14} {}",
+                    "{:<17} {:<28} {}",
                     p.name,
                     p.config.model.label(),
                     p.description
@@ -78,6 +82,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Score(a) => score::score(a),
         Command::Bench(a) => bench::bench(a),
         Command::Embed(a) => text::embed(a),
+        Command::Generate(a) => text::generate(a),
+        Command::Interpolate(a) => text::interpolate(a),
     }
 }
 
@@ -153,6 +159,11 @@ impl ConfigArgs {
                 ModelConfig::Lapgan(_) => {
                     anyhow::bail!(
                         "--steps sets GRAN's drawing steps; LAPGAN's levels are set in its config"
+                    )
+                }
+                ModelConfig::StackGan(_) => {
+                    anyhow::bail!(
+                        "--steps sets GRAN's drawing steps; StackGAN's stages and scales are set in its config"
                     )
                 }
             }

@@ -1,8 +1,14 @@
-//! `easel embed`: sentence embeddings from the text encoder a text-to-image run would use.
+//! The text commands: `easel embed` (sentence embeddings), `easel generate` (images from a
+//! sentence) and `easel interpolate` (a walk between two sentences, or two seeds).
+
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
 use easel_core::backend::BackendKind;
+use easel_core::export::{self, bundle};
+use easel_core::interpolate;
+use easel_core::sample::LoadedModel;
 use easel_core::text::{EncoderChoice, cosine, minilm};
 
 /// `easel embed`.
@@ -75,6 +81,144 @@ pub fn embed(args: EmbedArgs) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `easel generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The run folder of a text-to-image model.
+    #[arg(long)]
+    run: PathBuf,
+    /// A checkpoint file (default: the newest intact one).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// The sentence to draw (repeat for several; images cycle through them).
+    #[arg(long, required = true)]
+    text: Vec<String>,
+    /// Images to draw.
+    #[arg(long, default_value_t = 16)]
+    count: usize,
+    /// Seed of z and of Conditioning Augmentation's noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+/// Runs `easel generate`: the finest images, a grid, and every stage's grid.
+pub fn generate(args: GenerateArgs) -> Result<()> {
+    let mut model = LoadedModel::load(
+        &args.run,
+        args.checkpoint.as_deref(),
+        BackendKind::parse(&args.backend)?,
+    )?;
+    model.set_prompts(&args.text)?;
+    let request = bundle::ExportRequest {
+        count: args.count,
+        seed: args.seed,
+        steps: None,
+        noise: None,
+        grid: true,
+        each: true,
+        frames: true,
+    };
+    let samples = request.draw(&model)?;
+    let written = bundle::write_samples(&samples, &request, &args.out)?;
+    println!(
+        "wrote {} files ({} images of {:?}, grid.png, canvas-t*.png for each of {} stages) to {} \
+         (checkpoint step {})",
+        written.len(),
+        samples.images.count,
+        args.text,
+        samples.canvases.len(),
+        args.out.display(),
+        model.step
+    );
+    Ok(())
+}
+
+/// `easel interpolate`.
+#[derive(Debug, Args)]
+pub struct InterpolateArgs {
+    /// The run folder of a StackGAN.
+    #[arg(long)]
+    run: PathBuf,
+    /// A checkpoint file (default: the newest intact one).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// The first sentence (text models).
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// The last sentence (text models).
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// For a model without text: the seed of the first z.
+    #[arg(long, conflicts_with = "from")]
+    from_seed: Option<u64>,
+    /// For a model without text: the seed of the last z.
+    #[arg(long, conflicts_with = "from")]
+    to_seed: Option<u64>,
+    /// Points on the walk, the ends included.
+    #[arg(long, default_value_t = 8)]
+    steps: usize,
+    /// Seed of the fixed z (and ε).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Keep Conditioning Augmentation's noise (ĉ = μ + σ·ε) instead of drawing from μ.
+    #[arg(long)]
+    sampled_c: bool,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+/// Runs `easel interpolate`: `strip.png` (the finest images, left to right), one strip per
+/// stage, and `walk.gif`.
+pub fn interpolate(args: InterpolateArgs) -> Result<()> {
+    let model = LoadedModel::load(
+        &args.run,
+        args.checkpoint.as_deref(),
+        BackendKind::parse(&args.backend)?,
+    )?;
+    let walk = match (&args.from, &args.to, args.from_seed, args.to_seed) {
+        (Some(from), Some(to), _, _) => {
+            interpolate::between_texts(&model, from, to, args.steps, args.seed, args.sampled_c)?
+        }
+        (None, None, Some(a), Some(b)) => interpolate::between_seeds(&model, a, b, args.steps)?,
+        _ => bail!("give --from and --to (two sentences), or --from-seed and --to-seed"),
+    };
+    export::create_dir(&args.out)?;
+    let n = walk.images().count;
+    export::save_grid(walk.images(), n, &args.out.join("strip.png"))?;
+    for (k, stage) in walk.stages.iter().enumerate() {
+        export::save_grid(
+            stage,
+            n,
+            &args.out.join(format!("strip-stage{}.png", k + 1)),
+        )?;
+    }
+    let frames: Vec<_> = (0..n).map(|i| walk.images().to_rgba(i)).collect();
+    export::save_gif(&frames, 150, &args.out.join("walk.gif"))?;
+    println!(
+        "wrote strip.png, {} stage strips and walk.gif ({n} points) to {}",
+        walk.stages.len(),
+        args.out.display()
+    );
+    if !walk.sigma.is_empty() {
+        let sigma: Vec<String> = walk.sigma.iter().map(|s| format!("{s:.3}")).collect();
+        println!(
+            "mean σ of Conditioning Augmentation along the walk: {}",
+            sigma.join(" ")
+        );
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use easel_core::backend::BackendKind;
 use easel_core::model::gran::NoiseMode;
+use easel_core::model::stackgan::{StackGanConfig, Version};
 use easel_core::train::config::DEFAULT_PRESET;
 use easel_core::train::{ModelConfig, Preset, RunConfig};
 use serde::{Deserialize, Serialize};
@@ -85,11 +86,14 @@ impl ModelPanel {
             self.preset = name.to_string();
             self.config = p.config;
             let (g, d) = match &self.config.model {
-                ModelConfig::Gran(g) => (&g.decoder_widths, &g.discriminator_widths),
-                ModelConfig::Lapgan(l) => (&l.generator_widths, &l.discriminator_widths),
+                ModelConfig::Gran(g) => (g.decoder_widths.clone(), g.discriminator_widths.clone()),
+                ModelConfig::Lapgan(l) => {
+                    (l.generator_widths.clone(), l.discriminator_widths.clone())
+                }
+                ModelConfig::StackGan(s) => (vec![s.generator_width], vec![s.discriminator_width]),
             };
-            self.decoder_widths = widths_text(g);
-            self.discriminator_widths = widths_text(d);
+            self.decoder_widths = widths_text(&g);
+            self.discriminator_widths = widths_text(&d);
             self.max_steps = self
                 .config
                 .train
@@ -119,6 +123,7 @@ impl ModelPanel {
                 l.discriminator_widths =
                     parse_widths(&self.discriminator_widths, "model.discriminator_widths")?;
             }
+            ModelConfig::StackGan(_) => {}
         }
         config.train.max_steps = parse_optional(&self.max_steps, "train.max_steps")?;
         config.train.minutes = parse_optional(&self.minutes, "train.minutes")?;
@@ -142,6 +147,7 @@ impl ModelPanel {
             ui.label(match self.config.model {
                 ModelConfig::Gran(_) => "Model: GRAN (T = 1 is DCGAN)",
                 ModelConfig::Lapgan(_) => "Model: LAPGAN (Laplacian pyramid)",
+                ModelConfig::StackGan(_) => "Model: StackGAN (text to image)",
             });
             egui::ComboBox::from_label("Preset")
                 .selected_text(self.preset.clone())
@@ -264,6 +270,7 @@ impl ModelPanel {
                         ui.add(egui::DragValue::new(&mut l.dropout).speed(0.01).range(0.0..=0.95))
                     });
                 }
+                ModelConfig::StackGan(s) => stackgan_rows(s, &mut |ui, label, field, add| row(ui, label, field, add), ui),
             }
             let t = &mut self.config.train;
             row(ui, "Batch size", "train.batch_size", &mut |ui| {
@@ -332,6 +339,15 @@ impl ModelPanel {
                             config.train.batch_size
                         ));
                 }
+                ModelConfig::StackGan(s) => {
+                    ui.label(format!(
+                        "{}: scales {:?} · {:.1} MFLOP to draw one image, {:.1} MFLOP per image per training step",
+                        config.model.label(),
+                        s.sides(),
+                        s.generator_flops() as f64 / 1e6,
+                        s.train_step_flops() as f64 / 1e6,
+                    ));
+                }
                 ModelConfig::Lapgan(l) => {
                     let (gp, dp) = l.parameter_counts();
                     ui.label(format!(
@@ -352,5 +368,124 @@ impl ModelPanel {
             }
         }
         picked
+    }
+}
+
+type Row<'a> =
+    dyn FnMut(&mut egui::Ui, &str, &str, &mut dyn FnMut(&mut egui::Ui) -> egui::Response) + 'a;
+
+/// StackGAN's fields in the form.
+fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
+    row(ui, "Version", "model.version", &mut |ui| {
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut s.version, Version::V1, "v1: Stage-I → Stage-II");
+            ui.radio_value(&mut s.version, Version::V2, "v2: a tree of scales");
+        })
+        .response
+    });
+    row(ui, "Image size", "model.image_size", &mut |ui| {
+        ui.add(
+            egui::DragValue::new(&mut s.image_size)
+                .range(4..=1024)
+                .suffix(" px"),
+        )
+    });
+    row(ui, "Channels", "model.channels", &mut |ui| {
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut s.channels, 1, "grey");
+            ui.radio_value(&mut s.channels, 3, "RGB");
+        })
+        .response
+    });
+    match s.version {
+        Version::V2 => row(ui, "Scales", "model.scales", &mut |ui| {
+            ui.add(egui::DragValue::new(&mut s.scales).range(1..=4))
+                .on_hover_text("Generators in the tree, each at twice the side of the last")
+        }),
+        Version::V1 => {
+            row(
+                ui,
+                "Stage-II / Stage-I side",
+                "model.stage_ratio",
+                &mut |ui| {
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut s.stage_ratio, 2, "×2");
+                        ui.radio_value(&mut s.stage_ratio, 4, "×4 (paper)");
+                    })
+                    .response
+                },
+            );
+            row(ui, "Stage-I steps", "model.stage1_steps", &mut |ui| {
+                ui.add(egui::DragValue::new(&mut s.stage1_steps).range(0..=10_000_000))
+                    .on_hover_text("Steps that train Stage-I before Stage-II takes over")
+            });
+        }
+    }
+    row(ui, "z dimensions", "model.z_dim", &mut |ui| {
+        ui.add(egui::DragValue::new(&mut s.z_dim).range(1..=4096))
+    });
+    row(
+        ui,
+        "Condition ĉ dimensions",
+        "model.condition_dim",
+        &mut |ui| ui.add(egui::DragValue::new(&mut s.condition_dim).range(1..=4096)),
+    );
+    row(ui, "Generator width", "model.generator_width", &mut |ui| {
+        ui.add(egui::DragValue::new(&mut s.generator_width).range(2..=8192))
+            .on_hover_text("Channels of the first 4×4 map; halved by every up-sampling")
+    });
+    row(
+        ui,
+        "Discriminator width",
+        "model.discriminator_width",
+        &mut |ui| ui.add(egui::DragValue::new(&mut s.discriminator_width).range(1..=1024)),
+    );
+    row(ui, "Residual blocks", "model.residual_blocks", &mut |ui| {
+        ui.add(egui::DragValue::new(&mut s.residual_blocks).range(0..=16))
+    });
+    row(ui, "KL weight", "model.kl_weight", &mut |ui| {
+        ui.add(
+            egui::DragValue::new(&mut s.kl_weight)
+                .speed(0.05)
+                .range(0.0..=100.0),
+        )
+    });
+    row(
+        ui,
+        "Unconditional weight",
+        "model.uncond_weight",
+        &mut |ui| {
+            ui.add(
+                egui::DragValue::new(&mut s.uncond_weight)
+                    .speed(0.05)
+                    .range(0.0..=100.0),
+            )
+        },
+    );
+    if s.version == Version::V2 {
+        row(
+            ui,
+            "Colour λ1 (means)",
+            "model.colour_mean_weight",
+            &mut |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.colour_mean_weight)
+                        .speed(0.1)
+                        .range(0.0..=1000.0),
+                )
+            },
+        );
+        row(
+            ui,
+            "Colour λ2 (covariances)",
+            "model.colour_cov_weight",
+            &mut |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.colour_cov_weight)
+                        .speed(0.1)
+                        .range(0.0..=1000.0),
+                )
+            },
+        );
     }
 }

@@ -220,13 +220,14 @@ pub struct Battle {
 /// Judged as the authors' `battle.py` does (jiwoongim/GRAN: `dis_network.errors` runs the
 /// convolutions with `testF=False`): BatchNorm normalises with the statistics of the batch itself,
 /// as D saw during training, where every batch was all real or all fake — not with the running
-/// averages, which blend the two kinds and measurably pin a young D's calls at 0 or 1. LAPGAN's
-/// discriminator has no BatchNorm and is read as it is (dropout off).
+/// averages, which blend the two kinds and measurably pin a young D's calls at 0 or 1. StackGAN's
+/// discriminators, trained the same way, are judged the same way. LAPGAN's discriminator has no
+/// BatchNorm and is read as it is (dropout off).
 pub fn logits(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) -> Vec<f32> {
     let n = shape.iter().product::<usize>();
     let count = pixels.len() / n;
     let (judge, judge_device) = match d {
-        Critic::Gran(_) => (d.clone().train(), device.clone().autodiff()),
+        Critic::Gran(_) | Critic::StackGan(_) => (d.clone().train(), device.clone().autodiff()),
         Critic::Lapgan(_) => (d.clone(), device.clone()),
     };
     let size = count.div_ceil(count.div_ceil(CHUNK).max(1)).max(1);

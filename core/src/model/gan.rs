@@ -1,4 +1,4 @@
-//! One face over the GANs Easel trains — GRAN (and DCGAN, its T = 1) and LAPGAN — so that the
+//! One face over the GANs Easel trains — GRAN (and DCGAN, its T = 1), LAPGAN and StackGAN — so that the
 //! trainer, sampling, GAM and the studio handle any of them alike: a [`Generator`] and a
 //! [`Critic`] built from a [`ModelSpec`], the [`Noise`] a batch reads, and the two losses of a
 //! training step (non-saturating BCE: D on real and fake, then G on fake).
@@ -14,6 +14,9 @@ use super::gran::{Discriminator, GranConfig, GranGenerator, NoiseMode};
 use super::lapgan::{
     DropoutDraw, LapganConfig, LapganDiscriminator, LapganGenerator, LapganNoise, RealPyramid,
 };
+use super::stackgan::{
+    self, StackGanConfig, StackGanDiscriminator, StackGanGenerator, StackNoise, Version,
+};
 use crate::error::Result;
 
 /// Which model, with its configuration.
@@ -23,6 +26,8 @@ pub enum ModelSpec<'a> {
     Gran(&'a GranConfig),
     /// LAPGAN with its config.
     Lapgan(&'a LapganConfig),
+    /// StackGAN-v1 or v2 with its config.
+    StackGan(&'a StackGanConfig),
 }
 
 /// A generator of any model. (Unboxed: burn's derive and optimisers move modules by value, and
@@ -34,6 +39,8 @@ pub enum Generator {
     Gran(GranGenerator),
     /// LAPGAN's generators, one per level.
     Lapgan(LapganGenerator),
+    /// StackGAN's stages (v1) or tree (v2).
+    StackGan(StackGanGenerator),
 }
 
 /// A discriminator of any model; for LAPGAN, every level's, of which the finest judges whole
@@ -45,6 +52,9 @@ pub enum Critic {
     Gran(Discriminator),
     /// LAPGAN's discriminators, one per level.
     Lapgan(LapganDiscriminator),
+    /// StackGAN's discriminators, one per stage or scale; the finest one's unconditional head
+    /// judges whole images.
+    StackGan(StackGanDiscriminator),
 }
 
 /// The noise of a batch, laid out as its model reads it.
@@ -54,6 +64,8 @@ pub enum Noise {
     Gran(Tensor<3>),
     /// LAPGAN's z_K and noise planes.
     Lapgan(LapganNoise),
+    /// StackGAN's z and Conditioning Augmentation's ε.
+    StackGan(StackNoise),
 }
 
 /// The three figures of a discriminator step, as tensors (read back together by the caller).
@@ -72,6 +84,7 @@ impl ModelSpec<'_> {
         match self {
             ModelSpec::Gran(c) => Generator::Gran(c.init_generator(device)),
             ModelSpec::Lapgan(c) => Generator::Lapgan(c.init_generator(device)),
+            ModelSpec::StackGan(c) => Generator::StackGan(c.init_generator(device)),
         }
     }
 
@@ -80,6 +93,7 @@ impl ModelSpec<'_> {
         match self {
             ModelSpec::Gran(c) => Critic::Gran(c.init_discriminator(device)),
             ModelSpec::Lapgan(c) => Critic::Lapgan(c.init_discriminator(device)),
+            ModelSpec::StackGan(c) => Critic::StackGan(c.init_discriminator(device)),
         }
     }
 
@@ -116,22 +130,50 @@ impl ModelSpec<'_> {
                     batch, c.z_dim, &sides, coarse, planes, device,
                 ))
             }
+            ModelSpec::StackGan(c) => {
+                let mut normal = |width: usize| {
+                    Tensor::from_data(
+                        TensorData::new(normals(batch * width), [batch, width]),
+                        device,
+                    )
+                };
+                let z = normal(c.z_dim);
+                let augmentations = match (c.version, c.conditional()) {
+                    (Version::V1, _) => 2,
+                    (Version::V2, true) => 1,
+                    (Version::V2, false) => 0,
+                };
+                let eps = (0..augmentations)
+                    .map(|_| normal(c.condition_dim))
+                    .collect();
+                Noise::StackGan(StackNoise { z, eps })
+            }
         }
     }
 
-    /// The drawing steps a model takes by default: GRAN's T, LAPGAN's levels.
+    /// The drawing steps a model takes by default: GRAN's T, LAPGAN's levels, StackGAN's
+    /// stages or scales.
     pub fn steps(self) -> usize {
         match self {
             ModelSpec::Gran(c) => c.steps,
             ModelSpec::Lapgan(c) => c.levels,
+            ModelSpec::StackGan(c) => c.sides().len(),
         }
     }
 
     /// Classes the model is conditioned on (0: unconditional).
     pub fn classes(self) -> usize {
         match self {
-            ModelSpec::Gran(_) => 0,
+            ModelSpec::Gran(_) | ModelSpec::StackGan(_) => 0,
             ModelSpec::Lapgan(c) => c.classes,
+        }
+    }
+
+    /// Width of the sentence embeddings the model draws from (0: it reads no text).
+    pub fn text_dim(self) -> usize {
+        match self {
+            ModelSpec::StackGan(c) => c.text_dim,
+            _ => 0,
         }
     }
 
@@ -166,11 +208,16 @@ pub fn one_hot(labels: &[u32], classes: usize, device: &Device) -> Tensor<2> {
 
 impl Generator {
     /// Finished images in `[0, 1]`, `[batch, channels, side, side]`, drawn in GRAN's `steps`
-    /// steps (ignored by LAPGAN, which always runs every level).
-    pub fn images(&self, noise: &Noise, steps: usize, labels: Option<Tensor<2>>) -> Tensor<4> {
+    /// steps (ignored by LAPGAN and StackGAN, which always run every level or stage).
+    /// `condition`: class one-hots (class-conditional LAPGAN) or sentence embeddings (StackGAN).
+    pub fn images(&self, noise: &Noise, steps: usize, condition: Option<Tensor<2>>) -> Tensor<4> {
         match (self, noise) {
             (Generator::Gran(g), Noise::Gran(z)) => g.forward(z.clone(), steps),
-            (Generator::Lapgan(g), Noise::Lapgan(n)) => g.forward(n, labels),
+            (Generator::Lapgan(g), Noise::Lapgan(n)) => g.forward(n, condition),
+            (Generator::StackGan(g), Noise::StackGan(n)) => {
+                let drawing = g.draw(n, condition, usize::MAX);
+                stackgan::to_unit(drawing.images.last().expect("a stage").clone())
+            }
             _ => panic!("noise of one model fed to another"),
         }
     }
@@ -187,6 +234,12 @@ impl Critic {
                 let labels = labels.or_else(|| uniform_labels(&images, d.classes()));
                 d.forward(images, labels)
             }
+            Critic::StackGan(d) => {
+                let finest = d.scales.last().expect("a scale");
+                finest
+                    .uncond_logits(finest.encode(images * 2.0 - 1.0))
+                    .expect("the finest StackGAN discriminator has an unconditional head")
+            }
         }
     }
 
@@ -198,6 +251,11 @@ impl Critic {
                 let labels = labels.or_else(|| uniform_labels(&images, d.classes()));
                 d.features(images, labels)
             }
+            Critic::StackGan(d) => d
+                .scales
+                .last()
+                .expect("a scale")
+                .features(images * 2.0 - 1.0),
         }
     }
 }
@@ -213,9 +271,11 @@ fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
     })
 }
 
-/// The discriminator step's loss on `real` images (`[0, 1]`) and the generator's fakes from
-/// `noise` (detached: only D trains). LAPGAN sums its levels' losses — each level's D reads
-/// only its own level, so the sum trains every level as if alone.
+/// The discriminator step's loss at training step `step` on `real` images (`[0, 1]`) and the
+/// generator's fakes from `noise` (detached: only D trains), with `labels` the batch's
+/// condition (class one-hots or sentence embeddings). LAPGAN sums its levels' losses — each
+/// level's D reads only its own level, so the sum trains every level as if alone; StackGAN sums
+/// the scales it trains at `step`.
 #[allow(clippy::too_many_arguments)]
 pub fn discriminator_loss(
     spec: ModelSpec,
@@ -225,8 +285,20 @@ pub fn discriminator_loss(
     noise: &Noise,
     labels: Option<Tensor<2>>,
     draw: Option<&mut DropoutDraw>,
+    step: u64,
 ) -> Result<Figures> {
     match (generator, critic, noise) {
+        (Generator::StackGan(g), Critic::StackGan(d), Noise::StackGan(n)) => {
+            let ModelSpec::StackGan(config) = spec else {
+                panic!("StackGAN's networks with another model's spec")
+            };
+            let f = stackgan::discriminator_loss(config, g, d, real, n, labels, step);
+            Ok(Figures {
+                loss: f.loss,
+                d_real: f.d_real,
+                d_fake: f.d_fake,
+            })
+        }
         (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
             let fake = g.forward(z.clone(), spec.steps()).detach();
             Ok(bce_d(d.forward(real), d.forward(fake)))
@@ -271,8 +343,15 @@ pub fn generator_loss(
     noise: &Noise,
     labels: Option<Tensor<2>>,
     draw: Option<&mut DropoutDraw>,
+    step: u64,
 ) -> Result<(Tensor<1>, Tensor<1>)> {
     match (generator, critic, noise) {
+        (Generator::StackGan(g), Critic::StackGan(d), Noise::StackGan(n)) => {
+            let ModelSpec::StackGan(config) = spec else {
+                panic!("StackGAN's networks with another model's spec")
+            };
+            Ok(stackgan::generator_loss(config, g, d, n, labels, step))
+        }
         (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
             let logits = d.forward(g.forward(z.clone(), spec.steps()));
             Ok(bce_g(logits))

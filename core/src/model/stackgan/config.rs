@@ -139,7 +139,7 @@ impl StackGanConfig {
 
     /// Checks that the networks can be built; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        let field = |f: &str| format!("model.stackgan.{f}");
+        let field = |f: &str| format!("model.{f}");
         if self.channels != 1 && self.channels != 3 {
             return Err(Error::config(field("channels"), "expected 1 or 3"));
         }

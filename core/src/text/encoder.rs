@@ -1,0 +1,163 @@
+//! The sentence encoder a text-to-image run uses, and the table of its captions' embeddings.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+
+use super::EncoderChoice;
+use super::cache;
+use super::minilm::{self, MiniLm};
+use crate::data::Captions;
+use crate::error::{Error, Result};
+
+/// A loaded sentence encoder.
+#[derive(Debug, Clone)]
+pub enum Encoder {
+    /// all-MiniLM-L6-v2.
+    MiniLm(MiniLm),
+}
+
+impl Encoder {
+    /// The concrete choice `Auto` stands for on this machine: MiniLM when installed.
+    pub fn resolve(choice: EncoderChoice) -> Result<EncoderChoice> {
+        match choice {
+            EncoderChoice::Auto if minilm::installed() => Ok(EncoderChoice::MiniLm),
+            EncoderChoice::Auto | EncoderChoice::Builtin => Err(Error::config(
+                "model.encoder",
+                format!(
+                    "text-to-image training needs a sentence encoder, and all-MiniLM-L6-v2 is \
+                     not installed in {}. Install it with:\n  {}",
+                    minilm::default_dir().display(),
+                    minilm::install_command()
+                ),
+            )),
+            EncoderChoice::MiniLm => Ok(EncoderChoice::MiniLm),
+        }
+    }
+
+    /// Loads the encoder `choice` names (resolved first).
+    pub fn load(choice: EncoderChoice, device: &Device) -> Result<Self> {
+        match Self::resolve(choice)? {
+            EncoderChoice::MiniLm => Ok(Encoder::MiniLm(MiniLm::load(
+                &minilm::default_dir(),
+                device,
+            )?)),
+            other => unreachable!("resolve gives a concrete encoder, not {other:?}"),
+        }
+    }
+
+    /// Width of an embedding of `choice` (resolved), without loading its weights.
+    pub fn width_of(choice: EncoderChoice) -> Result<usize> {
+        match Self::resolve(choice)? {
+            EncoderChoice::MiniLm => Ok(384),
+            other => unreachable!("resolve gives a concrete encoder, not {other:?}"),
+        }
+    }
+
+    /// A short name for the studio and the CLI.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Encoder::MiniLm(_) => "all-MiniLM-L6-v2",
+        }
+    }
+
+    /// The identity its cached embeddings are filed under.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Encoder::MiniLm(_) => "minilm-l6-v2",
+        }
+    }
+
+    /// Width of an embedding.
+    pub fn width(&self) -> usize {
+        match self {
+            Encoder::MiniLm(m) => m.width(),
+        }
+    }
+
+    /// One embedding per text.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        match self {
+            Encoder::MiniLm(m) => m.embed(texts),
+        }
+    }
+
+    /// Embeddings of `texts` as a `[texts, width]` tensor.
+    pub fn embed_tensor(&self, texts: &[&str], device: &Device) -> Result<Tensor<2>> {
+        let rows = self.embed(texts)?;
+        let width = self.width();
+        let flat: Vec<f32> = rows.into_iter().flatten().collect();
+        Ok(Tensor::from_data(
+            TensorData::new(flat, [texts.len(), width]),
+            device,
+        ))
+    }
+
+    /// The embeddings of every caption in `captions`, from the cache or encoded (then cached).
+    pub fn table(
+        &self,
+        captions: &Captions,
+        progress: &mut dyn FnMut(f32),
+    ) -> Result<CaptionTable> {
+        let found = cache::load_or_embed(
+            &cache::default_dir(),
+            self.id(),
+            &captions.texts,
+            &mut |texts| self.embed(texts),
+            progress,
+        )?;
+        let width = self.width();
+        let mut vectors = Vec::with_capacity(captions.texts.len() * width);
+        for text in &captions.texts {
+            let v = found
+                .get(text)
+                .filter(|v| v.len() == width)
+                .ok_or_else(|| Error::Dataset(format!("the embeddings cache lacks {text:?}")))?;
+            vectors.extend_from_slice(v);
+        }
+        Ok(CaptionTable {
+            captions: captions.clone(),
+            width,
+            vectors,
+        })
+    }
+}
+
+/// Every caption of an image set with its embedding, in the order of `captions.texts`.
+#[derive(Debug, Clone)]
+pub struct CaptionTable {
+    /// The captions, per image.
+    pub captions: Captions,
+    /// Width of an embedding.
+    pub width: usize,
+    /// `texts × width` values.
+    pub vectors: Vec<f32>,
+}
+
+impl CaptionTable {
+    /// The embedding of distinct text `t`.
+    pub fn vector(&self, t: usize) -> &[f32] {
+        &self.vectors[t * self.width..(t + 1) * self.width]
+    }
+
+    /// For each image in `images`, the embedding of one of its captions, chosen by the matching
+    /// `uniforms` in `[0, 1)`: `[images.len(), width]`.
+    pub fn batch(&self, images: &[usize], uniforms: &[f32], device: &Device) -> Tensor<2> {
+        let mut flat = Vec::with_capacity(images.len() * self.width);
+        for (&i, &u) in images.iter().zip(uniforms) {
+            let options = &self.captions.of_image[i];
+            let pick = ((u * options.len() as f32) as usize).min(options.len() - 1);
+            flat.extend_from_slice(self.vector(options[pick] as usize));
+        }
+        Tensor::from_data(TensorData::new(flat, [images.len(), self.width]), device)
+    }
+
+    /// The first caption of each image in `images`, with its embedding: `[images.len(), width]`.
+    pub fn first(&self, images: &[usize], device: &Device) -> (Vec<String>, Tensor<2>) {
+        let texts = images
+            .iter()
+            .map(|&i| self.captions.first(i).to_string())
+            .collect();
+        let zeros = vec![0.0; images.len()];
+        (texts, self.batch(images, &zeros, device))
+    }
+}

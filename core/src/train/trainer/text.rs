@@ -1,0 +1,97 @@
+//! Conditions of [`Trainer`]'s batches: class one-hots for class-conditional models, sentence
+//! embeddings for text-to-image models (one of each image's captions, drawn from the noise
+//! stream so resuming repeats the choice).
+
+use burn::prelude::*;
+
+use super::Trainer;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::gan;
+use crate::text::{CaptionTable, Encoder};
+use crate::train::config::{ModelConfig, RunConfig};
+
+/// A text model's captions: the training split's table, and the fixed grid's condition (the
+/// first caption of the first held-out images).
+pub(super) struct TextConditions {
+    pub(super) train: CaptionTable,
+    pub(super) fixed: Tensor<2>,
+}
+
+/// Writes the concrete encoder into a text model's config (`auto` → what this machine has), so
+/// the run records which encoder its embeddings came from.
+pub(super) fn resolve_encoder(config: &mut RunConfig) -> Result<()> {
+    if let ModelConfig::StackGan(s) = &mut config.model
+        && s.conditional()
+    {
+        s.encoder = Encoder::resolve(s.encoder)?;
+        let width = Encoder::width_of(s.encoder)?;
+        if s.text_dim != width {
+            return Err(Error::config(
+                "model.text_dim",
+                format!(
+                    "the {:?} encoder makes {width}-wide embeddings; text_dim is {}",
+                    s.encoder, s.text_dim
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads the encoder of a text model and embeds its dataset's captions (from the cache when it
+/// has them); `None` for models that read no text.
+pub(super) fn text_conditions(
+    config: &RunConfig,
+    data: &Dataset,
+    device: &Device,
+) -> Result<Option<TextConditions>> {
+    let ModelConfig::StackGan(s) = &config.model else {
+        return Ok(None);
+    };
+    if !s.conditional() {
+        return Ok(None);
+    }
+    let missing = || {
+        Error::Dataset(format!(
+            "{} has no captions, and {} draws from text: use the built-in shapes, \
+             Fashion-MNIST or a captioned folder",
+            data.name,
+            config.model.label()
+        ))
+    };
+    let train = data.train.captions.as_ref().ok_or_else(missing)?;
+    let test = data.test.captions.as_ref().ok_or_else(missing)?;
+    let encoder = Encoder::load(s.encoder, device)?;
+    let train = encoder.table(train, &mut |_| {})?;
+    let grid: Vec<&str> = (0..config.train.sample_count)
+        .map(|i| test.first(i % test.len().max(1)))
+        .collect();
+    let fixed = encoder.embed_tensor(&grid, device)?;
+    Ok(Some(TextConditions { train, fixed }))
+}
+
+impl Trainer {
+    /// The condition of the `index`-th batch of this epoch: sentence embeddings for a text
+    /// model (one caption per image, drawn from the noise stream), class one-hots for a
+    /// class-conditional model, else none.
+    pub(super) fn condition_at(&mut self, index: usize) -> Option<Tensor<2>> {
+        let b = self.config.train.batch_size;
+        let device = self.device.clone().autodiff();
+        if let Some(text) = &self.text {
+            let images = &self.order[index * b..(index + 1) * b];
+            let uniforms = self.noise.uniforms(b);
+            return Some(text.train.batch(images, &uniforms, &device));
+        }
+        let classes = self.config.model.spec().classes();
+        if classes == 0 {
+            return None;
+        }
+        let all = self.data.train.labels.as_ref()?;
+        let labels: Vec<u32> = self.order[index * b..(index + 1) * b]
+            .iter()
+            .map(|&i| all[i])
+            .collect();
+        Some(gan::one_hot(&labels, classes, &device))
+    }
+}

@@ -1,0 +1,198 @@
+//! StackGAN end to end on the built-in shapes' captions: updates touch only their networks (and,
+//! in v1, only the stage of the current phase), training resumes exactly, checkpoints load for
+//! sampling from any sentence, and walks between sentences and seeds keep their ends.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+
+use easel_core::backend::BackendKind;
+use easel_core::interpolate;
+use easel_core::model::parameters;
+use easel_core::model::stackgan::Version;
+use easel_core::sample::LoadedModel;
+use easel_core::train::{StepKind, StopReason, Trainer};
+use easel_tests::{minilm_or_skip, tiny_stackgan_config};
+
+/// The trained parameters that differ (BatchNorm's running statistics move in any forward pass
+/// in training mode, as in PyTorch, so they are not counted).
+fn changed(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> Vec<String> {
+    a.iter()
+        .filter(|(k, v)| !k.contains("running_") && b.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn run_steps(t: &mut Trainer, max_steps: u64) {
+    t.set_schedule(Some(max_steps), None, None).unwrap();
+    let (_tx, rx) = mpsc::channel();
+    assert_eq!(t.run(&rx, &mut |_| {}).unwrap(), StopReason::MaxSteps);
+}
+
+#[test]
+fn an_unconditional_v2_trains_every_scale_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_stackgan_config(Version::V2, false, 0, 3);
+    let mut t = Trainer::create(dir.path().join("steps"), config.clone()).unwrap();
+    let (g0, d0) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    t.step(StepKind::DiscriminatorOnly).unwrap();
+    let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    assert!(changed(&g0, &g1).is_empty(), "a D step moved G");
+    let moved = changed(&d0, &d1);
+    for scale in ["scales.0.", "scales.1."] {
+        assert!(
+            moved.iter().any(|k| k.contains(scale)),
+            "{scale} did not train: {moved:?}"
+        );
+    }
+    t.step(StepKind::GeneratorOnly).unwrap();
+    let (g2, d2) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    assert!(changed(&d1, &d2).is_empty(), "a G step moved D");
+    assert!(!changed(&g1, &g2).is_empty());
+
+    let n = 3;
+    let mut straight = Trainer::create(dir.path().join("straight"), config.clone()).unwrap();
+    run_steps(&mut straight, 2 * n);
+    let mut first = Trainer::create(dir.path().join("split"), config).unwrap();
+    run_steps(&mut first, n);
+    drop(first);
+    let mut second = Trainer::resume(dir.path().join("split"), None).unwrap();
+    run_steps(&mut second, 2 * n);
+    let (a, b) = (
+        parameters(&straight.generator()),
+        parameters(&second.generator()),
+    );
+    assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
+    let (a, b) = (
+        parameters(&straight.discriminator()),
+        parameters(&second.discriminator()),
+    );
+    assert_eq!(a, b, "discriminator weights differ: {:?}", changed(&a, &b));
+
+    // Sampling and a walk between two seeds.
+    drop(second);
+    let model = LoadedModel::load(&dir.path().join("split"), None, BackendKind::Cpu).unwrap();
+    let a = model.sample(4, None, 9, true).unwrap();
+    assert_eq!((a.images.count, a.images.height), (4, 16));
+    assert_eq!(a.canvases.len(), 2, "one canvas per scale");
+    let walk = interpolate::between_seeds(&model, 9, 10, 5).unwrap();
+    assert_eq!(walk.stages.len(), 2);
+    assert_eq!(walk.images().count, 5);
+    let first = model.sample(1, None, 9, false).unwrap();
+    assert_eq!(
+        walk.images().to_rgba(0).into_raw(),
+        first.images.to_rgba(0).into_raw(),
+        "the walk starts at the first seed's image"
+    );
+    let e = interpolate::between_texts(&model, "a", "b", 4, 0, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not draw from text"), "{e}");
+}
+
+#[test]
+fn v1_trains_stage_one_then_only_stage_two() {
+    if !minilm_or_skip("v1_trains_stage_one_then_only_stage_two") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Trainer::create(
+        dir.path().join("run"),
+        tiny_stackgan_config(Version::V1, true, 2, 1),
+    )
+    .unwrap();
+    let stage = |moved: &[String], part: &str| moved.iter().any(|k| k.contains(part));
+    for step in 0..4 {
+        let (g0, d0) = (parameters(&t.generator()), parameters(&t.discriminator()));
+        t.step(StepKind::Full).unwrap();
+        let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
+        let (gm, dm) = (changed(&g0, &g1), changed(&d0, &d1));
+        let phase_one = step < 2;
+        assert_eq!(
+            stage(&gm, ".stage1."),
+            phase_one,
+            "step {step}: G moved {gm:?}"
+        );
+        assert_eq!(
+            stage(&gm, ".stage2."),
+            !phase_one,
+            "step {step}: G moved {gm:?}"
+        );
+        assert_eq!(
+            stage(&dm, "scales.0."),
+            phase_one,
+            "step {step}: D moved {dm:?}"
+        );
+        assert_eq!(
+            stage(&dm, "scales.1."),
+            !phase_one,
+            "step {step}: D moved {dm:?}"
+        );
+    }
+}
+
+#[test]
+fn a_text_model_resumes_exactly_and_draws_from_any_sentence() {
+    if !minilm_or_skip("a_text_model_resumes_exactly_and_draws_from_any_sentence") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_stackgan_config(Version::V2, true, 0, 4);
+    let n = 3;
+    let mut straight = Trainer::create(dir.path().join("straight"), config.clone()).unwrap();
+    run_steps(&mut straight, 2 * n);
+    let mut first = Trainer::create(dir.path().join("split"), config).unwrap();
+    run_steps(&mut first, n);
+    drop(first);
+    let mut second = Trainer::resume(dir.path().join("split"), None).unwrap();
+    run_steps(&mut second, 2 * n);
+    let (a, b) = (
+        parameters(&straight.generator()),
+        parameters(&second.generator()),
+    );
+    assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
+    drop((straight, second));
+
+    let run = dir.path().join("split");
+    let written = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        written.contains("encoder = \"minilm\""),
+        "the run records its encoder"
+    );
+    let mut model = LoadedModel::load(&run, None, BackendKind::Cpu).unwrap();
+    assert!(model.reads_text());
+    let held_out = model.sample(4, None, 5, false).unwrap();
+    model
+        .set_prompts(&["a large red circle on a white background".to_string()])
+        .unwrap();
+    let red = model.sample(4, None, 5, false).unwrap();
+    assert_eq!(red.images.count, 4);
+    assert_ne!(
+        red.images.pixels, held_out.images.pixels,
+        "the text conditions the images"
+    );
+    assert_eq!(
+        red.images.pixels,
+        model.sample(4, None, 5, false).unwrap().images.pixels,
+        "a seed and a sentence fix the images"
+    );
+    assert!(model.set_prompts(&[" ".to_string()]).is_err());
+
+    let there =
+        interpolate::between_texts(&model, "a red circle", "a blue ring", 5, 2, false).unwrap();
+    let back =
+        interpolate::between_texts(&model, "a blue ring", "a red circle", 5, 2, false).unwrap();
+    assert_eq!(there.stages.len(), 2);
+    assert_eq!(there.sigma.len(), 5);
+    for i in 0..5 {
+        assert_eq!(
+            there.images().to_rgba(i).into_raw(),
+            back.images().to_rgba(4 - i).into_raw(),
+            "point {i} of a walk is point {} of the walk back",
+            4 - i
+        );
+    }
+    assert_ne!(
+        there.images().to_rgba(0).into_raw(),
+        there.images().to_rgba(4).into_raw()
+    );
+}
