@@ -204,3 +204,52 @@ fn pyramid_panel_on_a_trained_lapgan() {
     });
     h.snapshot("pyramid");
 }
+
+#[test]
+fn text_panel_on_a_trained_stackgan() {
+    let root = fixed_dir("stackgan");
+    let run = root.join("stack");
+    let mut state = Persisted::default();
+    small(&mut state);
+    let mut config = state.model.config.clone();
+    config.model =
+        easel_core::train::ModelConfig::StackGan(easel_core::model::stackgan::StackGanConfig {
+            version: easel_core::model::stackgan::Version::V2,
+            image_size: 32,
+            channels: 3,
+            scales: 3, // 8 → 16 → 32
+            z_dim: 8,
+            condition_dim: 6,
+            text_dim: easel_core::text::builtin::WIDTH,
+            encoder: easel_core::text::EncoderChoice::Builtin,
+            generator_width: 32,
+            discriminator_width: 4,
+            residual_blocks: 1,
+            ..Default::default()
+        });
+    let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
+    trainer.set_schedule(Some(4), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    trainer.run(&rx, &mut |_| {}).unwrap();
+
+    let mut h = harness(&root, PanelKind::Runs, Some(run.clone()));
+    h.run_ok();
+    h.get_by_label("Open run folder…").click();
+    h.run_ok();
+    h.run_ok();
+    h.get_by_label("Open in Canvas").click();
+    wait_until(&mut h, "the drawing", |s| s.canvas().has_drawing());
+    h.state_mut().state.panel = PanelKind::Text;
+    h.run_ok();
+    h.get_by_label("Draw").click();
+    h.run_ok();
+    wait_until(&mut h, "the prompt", |s| {
+        !s.text().busy() && !s.text().stages().is_empty()
+    });
+    h.get_by_label("Walk").click();
+    h.run_ok();
+    wait_until(&mut h, "the walk", |s| {
+        !s.text().busy() && s.text().walk().is_some()
+    });
+    h.snapshot("text");
+}

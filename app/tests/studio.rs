@@ -559,3 +559,87 @@ fn the_pyramid_panel_shows_every_level_and_rerolls_one_alone() {
     assert_eq!(strips.len(), 1, "one strip written");
     h.get_by_label_contains("Wrote ");
 }
+
+#[test]
+fn the_text_panel_draws_a_sentence_stage_by_stage_and_walks_between_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("runs").join("stack");
+    let mut config = easel_tests_config();
+    config.model =
+        easel_core::train::ModelConfig::StackGan(easel_core::model::stackgan::StackGanConfig {
+            version: easel_core::model::stackgan::Version::V2,
+            image_size: 16,
+            channels: 3,
+            scales: 2, // 8 → 16
+            z_dim: 8,
+            condition_dim: 6,
+            text_dim: easel_core::text::builtin::WIDTH,
+            encoder: easel_core::text::EncoderChoice::Builtin,
+            generator_width: 32,
+            discriminator_width: 4,
+            residual_blocks: 1,
+            ..Default::default()
+        });
+    let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
+    trainer.set_schedule(Some(2), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    trainer.run(&rx, &mut |_| {}).unwrap();
+
+    let mut h = harness(studio(&dir.path().join("runs"), Some(run.clone())));
+    h.run_ok();
+    nav(&mut h, "Runs");
+    h.get_by_label("Open run folder…").click();
+    h.run_ok();
+    h.run_ok();
+    h.get_by_label("view").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the canvas", |s| s.canvas().has_drawing());
+
+    nav(&mut h, "Text");
+    h.get_by_label("Draw").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the prompt's images", |s| {
+        !s.text().busy() && !s.text().stages().is_empty()
+    });
+    let stages = h.state().text().stages().to_vec();
+    assert_eq!(stages.len(), 2, "one row per scale");
+    assert_eq!((stages[0].count, stages[1].count), (8, 8));
+    h.get_by_label_contains("Encoder: the built-in encoder");
+    h.get_by_label_contains("colour gap");
+
+    h.get_by_label("Walk").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the walk", |s| {
+        !s.text().busy() && s.text().walk().is_some()
+    });
+    let walk = h.state().text().walk().unwrap().clone();
+    assert_eq!(walk.images().count, 8);
+    assert_eq!(walk.sigma.len(), 8, "σ at every point");
+    h.get_by_label_contains("mean σ of Conditioning Augmentation");
+    h.get_by_label("Export walk").click();
+    h.run_ok();
+    let written: Vec<_> = std::fs::read_dir(run.join("text")).unwrap().collect();
+    assert_eq!(written.len(), 3, "two stage strips and a GIF");
+    h.get_by_label_contains("Wrote ");
+}
+
+#[test]
+fn every_preset_renders_in_the_model_panel_with_its_own_fields() {
+    for preset in easel_core::train::Preset::all() {
+        let mut state = Persisted {
+            panel: PanelKind::Model,
+            frame_time_readout: false,
+            ..Persisted::default()
+        };
+        state.model.apply_preset(preset.name);
+        let mut h = harness(Studio::with_state(state, Box::new(FixedPicker(None))));
+        h.run_ok();
+        let field = match &preset.config.model {
+            easel_core::train::ModelConfig::Gran(_) => "Drawing steps T",
+            easel_core::train::ModelConfig::Lapgan(_) => "Pyramid levels",
+            easel_core::train::ModelConfig::StackGan(_) => "KL weight",
+        };
+        h.get_by_label(field);
+        h.get_by_label_contains(&preset.config.model.label());
+    }
+}

@@ -55,6 +55,9 @@ pub struct Prompts {
     pub texts: Vec<String>,
     /// `[texts, width]`.
     pub embeddings: Tensor<2>,
+    /// The class of the image each sentence describes, for the held-out captions of a labelled
+    /// dataset (what the text-match figure of `easel score` checks samples against).
+    pub labels: Option<Vec<u32>>,
 }
 
 impl Prompts {
@@ -83,7 +86,12 @@ fn held_out_prompts(config: &RunConfig, encoder: &Encoder, device: &Device) -> R
     let count = captions.len().min(1000);
     let images: Vec<usize> = (0..count).collect();
     let (texts, embeddings) = table.first(&images, device);
-    Ok(Prompts { texts, embeddings })
+    let labels = data.test.labels.as_ref().map(|l| l[..count].to_vec());
+    Ok(Prompts {
+        texts,
+        embeddings,
+        labels,
+    })
 }
 
 /// What a sampling call returns.
@@ -192,6 +200,7 @@ impl LoadedModel {
         self.prompts = Some(Prompts {
             texts: texts.to_vec(),
             embeddings: encoder.embed_tensor(&refs, &self.device)?,
+            labels: None,
         });
         Ok(())
     }

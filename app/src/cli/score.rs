@@ -120,6 +120,26 @@ pub fn score(args: ScoreArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(m) = &report.text_match {
+        println!(
+            "text match: {:.1}% of {} samples drawn from held-out captions are classified as \
+             their caption's class (chance {:.1}%; the classifier is {:.1}% right on real images)",
+            100.0 * m.accuracy,
+            m.samples,
+            100.0 / k.max(1) as f64,
+            100.0 * report.classifier_accuracy
+        );
+        println!(
+            "  per class (asked → shown): {}",
+            report
+                .classes
+                .iter()
+                .zip(&m.per_class)
+                .map(|(c, (asked, shown))| format!("{c} {shown}/{asked}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!(
         "memorisation: nearest training image {:.2}× as far as a held-out image's (≪ 1 suggests copying)",
         report.memorisation_ratio

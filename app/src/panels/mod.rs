@@ -8,6 +8,7 @@ pub mod export;
 pub mod model;
 pub mod pyramid;
 pub mod runs;
+pub mod text;
 pub mod train;
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,8 @@ pub enum PanelKind {
     Canvas,
     /// LAPGAN's levels: low-pass, residual and image, one level re-rolled at a time.
     Pyramid,
+    /// StackGAN: images from a typed sentence, stage by stage; walks between sentences.
+    Text,
     /// Browse run folders.
     Runs,
     /// Write images and bundles from a checkpoint.
@@ -36,12 +39,13 @@ pub enum PanelKind {
 
 impl PanelKind {
     /// All panels in navigation order.
-    pub const ALL: [PanelKind; 8] = [
+    pub const ALL: [PanelKind; 9] = [
         PanelKind::Data,
         PanelKind::Model,
         PanelKind::Train,
         PanelKind::Canvas,
         PanelKind::Pyramid,
+        PanelKind::Text,
         PanelKind::Runs,
         PanelKind::Export,
         PanelKind::Arena,
@@ -55,6 +59,7 @@ impl PanelKind {
             PanelKind::Train => "Train",
             PanelKind::Canvas => "Canvas",
             PanelKind::Pyramid => "Pyramid",
+            PanelKind::Text => "Text",
             PanelKind::Runs => "Runs",
             PanelKind::Export => "Export",
             PanelKind::Arena => "Arena",

@@ -378,7 +378,7 @@ type Row<'a> =
 fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
     row(ui, "Version", "model.version", &mut |ui| {
         ui.horizontal(|ui| {
-            ui.radio_value(&mut s.version, Version::V1, "v1: Stage-I → Stage-II");
+            ui.radio_value(&mut s.version, Version::V1, "v1: Stage-I, then Stage-II");
             ui.radio_value(&mut s.version, Version::V2, "v2: a tree of scales");
         })
         .response
@@ -426,7 +426,7 @@ fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
     });
     row(
         ui,
-        "Condition ĉ dimensions",
+        "Condition c dimensions",
         "model.condition_dim",
         &mut |ui| ui.add(egui::DragValue::new(&mut s.condition_dim).range(1..=4096)),
     );

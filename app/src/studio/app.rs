@@ -17,6 +17,7 @@ use crate::panels::export::ExportPanel;
 use crate::panels::model::ModelPanel;
 use crate::panels::pyramid::PyramidPanel;
 use crate::panels::runs::{RunsAction, RunsPanel};
+use crate::panels::text::TextPanel;
 use crate::panels::train::{TrainAction, TrainPanel};
 use crate::picker::{FolderPicker, Wake};
 use crate::worker::TrainSession;
@@ -44,6 +45,8 @@ pub struct Persisted {
     pub canvas: CanvasPanel,
     /// The Pyramid panel (LAPGAN).
     pub pyramid: PyramidPanel,
+    /// The Text panel (StackGAN).
+    pub text: TextPanel,
     /// The Export panel.
     pub export: ExportPanel,
     /// The Arena panel.
@@ -62,6 +65,7 @@ impl Default for Persisted {
             model: ModelPanel::default(),
             canvas: CanvasPanel::default(),
             pyramid: PyramidPanel::default(),
+            text: TextPanel::default(),
             export: ExportPanel::default(),
             arena: ArenaPanel::default(),
             frame_time_readout: true,
@@ -323,6 +327,11 @@ impl Studio {
         &self.state.pyramid
     }
 
+    /// The Text panel.
+    pub fn text(&self) -> &TextPanel {
+        &self.state.text
+    }
+
     /// The Export panel.
     pub fn export(&self) -> &ExportPanel {
         &self.state.export
@@ -525,6 +534,10 @@ impl Studio {
                     PanelKind::Pyramid => {
                         let run = self.canvas_run.clone();
                         self.state.pyramid.ui(ui, run.as_deref(), wake.clone());
+                    }
+                    PanelKind::Text => {
+                        let run = self.canvas_run.clone();
+                        self.state.text.ui(ui, run.as_deref(), wake.clone());
                     }
                     PanelKind::Runs => {
                         let root = self.state.runs_root.clone();

@@ -119,6 +119,46 @@ pub struct ScoreReport {
     /// Mean over the probes of (nearest training image's pixel distance) divided by (a held-out
     /// image's distance to its nearest training image): well below 1 suggests copying.
     pub memorisation_ratio: f64,
+    /// For a text model on a labelled dataset: how often the classifier puts a sample in the
+    /// class of the held-out image whose caption it was drawn from.
+    #[serde(default)]
+    pub text_match: Option<TextMatch>,
+}
+
+/// Whether samples show what their text says, by the classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextMatch {
+    /// Samples checked.
+    pub samples: usize,
+    /// Fraction classified as their caption's class (the classifier's own accuracy on real
+    /// held-out images is the ceiling; 1 / classes is chance).
+    pub accuracy: f64,
+    /// Per class: (samples asked for it, classified as it).
+    pub per_class: Vec<(usize, usize)>,
+}
+
+/// The text-match figure of samples drawn from prompts with known classes: sample `i` was drawn
+/// from prompt `i mod labels.len()`.
+pub fn text_match(probabilities: &[f32], classes: usize, labels: &[u32]) -> Option<TextMatch> {
+    if labels.is_empty() || classes == 0 {
+        return None;
+    }
+    let mut per_class = vec![(0usize, 0usize); classes];
+    let mut right = 0;
+    let rows = probabilities.chunks(classes);
+    let samples = rows.len();
+    for (i, p) in rows.enumerate() {
+        let want = labels[i % labels.len()] as usize % classes;
+        let hit = super::classifier::argmax(p) == want;
+        per_class[want].0 += 1;
+        per_class[want].1 += usize::from(hit);
+        right += usize::from(hit);
+    }
+    Some(TextMatch {
+        samples,
+        accuracy: right as f64 / samples.max(1) as f64,
+        per_class,
+    })
 }
 
 /// `exp(mean_x Σ_y p(y|x) (ln p(y|x) − ln p(y)))`, `p(y)` the mean of `p(y|x)`.
@@ -298,6 +338,11 @@ pub fn score(
         .collect();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let memorisation_ratio = mean(&sample_nearest) / mean(&real_nearest).max(f64::MIN_POSITIVE);
+    let text_match = model
+        .prompts
+        .as_ref()
+        .and_then(|p| p.labels.as_deref())
+        .and_then(|labels| text_match(&sample_out.probabilities, classes, labels));
     progress(1.0);
     Ok(ScoreReport {
         config: config.clone(),
@@ -308,12 +353,29 @@ pub fn score(
         real,
         neighbours,
         memorisation_ratio,
+        text_match,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_match_counts_samples_in_their_captions_class() {
+        // Three prompts of classes 0, 1, 1; four samples (the fourth reads prompt 0 again).
+        let p = [
+            0.9, 0.1, // class 0, asked 0: right
+            0.2, 0.8, // class 1, asked 1: right
+            0.7, 0.3, // class 0, asked 1: wrong
+            0.4, 0.6, // class 1, asked 0: wrong
+        ];
+        let m = text_match(&p, 2, &[0, 1, 1]).unwrap();
+        assert_eq!(m.samples, 4);
+        assert!((m.accuracy - 0.5).abs() < 1e-12);
+        assert_eq!(m.per_class, vec![(2, 1), (2, 1)]);
+        assert!(text_match(&p, 2, &[]).is_none());
+    }
 
     #[test]
     fn classifier_score_bounds_by_hand() {

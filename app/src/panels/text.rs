@@ -1,0 +1,412 @@
+//! The Text panel (StackGAN): type a sentence and see a grid of images, one row per stage or
+//! scale with the colour gap between adjacent scales; walk between two sentences with z fixed
+//! (μ or a sampled ĉ, with σ read out) — or between two seeds for a model without text — as
+//! strips with a slider; export the strips as PNG and the walk as a GIF.
+
+use std::path::{Path, PathBuf};
+
+use easel_core::backend::BackendKind;
+use easel_core::export;
+use easel_core::images::{ImageBatch, colour_gap};
+use easel_core::interpolate::{self, Walk};
+use easel_core::sample::LoadedModel;
+use easel_core::train::ModelConfig;
+use egui::TextureHandle;
+use serde::{Deserialize, Serialize};
+
+use crate::picker::Wake;
+use crate::textures;
+use crate::worker::Pending;
+
+/// What a prompt job returns: the encoder's name (none without text), every stage's side, and
+/// every stage's images (at the finest side).
+type Prompted = easel_core::Result<(Option<String>, Vec<usize>, Vec<ImageBatch>)>;
+/// What a walk job returns.
+type Walked = easel_core::Result<Walk>;
+
+struct DrawnPrompt {
+    encoder: Option<String>,
+    sides: Vec<usize>,
+    stages: Vec<ImageBatch>,
+    /// Colour gap (‖Δμ‖², ‖ΔΣ‖²_F) of each stage to the one before it.
+    gaps: Vec<Option<(f64, f64)>>,
+    textures: Vec<TextureHandle>,
+}
+
+struct DrawnWalk {
+    walk: Walk,
+    strips: Vec<TextureHandle>,
+    points: Vec<TextureHandle>,
+}
+
+/// The Text panel.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct TextPanel {
+    /// The sentence drawn.
+    pub prompt: String,
+    /// Images per prompt.
+    pub count: usize,
+    /// Seed of z (and of Conditioning Augmentation's ε).
+    pub seed: u64,
+    /// The walk's first sentence.
+    pub from: String,
+    /// The walk's last sentence.
+    pub to: String,
+    /// Points on a walk.
+    pub walk_steps: usize,
+    /// Keep Conditioning Augmentation's noise on the walk (else the generator reads μ).
+    pub sampled_c: bool,
+    /// For a model without text: the seeds at the walk's ends.
+    pub seeds: (u64, u64),
+    /// The walk's point shown large.
+    pub point: usize,
+    #[serde(skip)]
+    drawn: Option<DrawnPrompt>,
+    #[serde(skip)]
+    walked: Option<DrawnWalk>,
+    #[serde(skip)]
+    pending_prompt: Option<Pending<Prompted>>,
+    #[serde(skip)]
+    pending_walk: Option<Pending<Walked>>,
+    #[serde(skip)]
+    error: Option<String>,
+    #[serde(skip)]
+    notice: Option<String>,
+}
+
+impl Default for TextPanel {
+    fn default() -> Self {
+        Self {
+            prompt: "a large red circle on a white background".into(),
+            count: 8,
+            seed: 0,
+            from: "a small red circle on a blue background".into(),
+            to: "a large yellow square on a black background".into(),
+            walk_steps: 8,
+            sampled_c: false,
+            seeds: (1, 2),
+            point: 0,
+            drawn: None,
+            walked: None,
+            pending_prompt: None,
+            pending_walk: None,
+            error: None,
+            notice: None,
+        }
+    }
+}
+
+fn load_stackgan(run: &Path) -> easel_core::Result<(LoadedModel, Vec<usize>)> {
+    let model = LoadedModel::load(run, None, BackendKind::Cpu)?;
+    let ModelConfig::StackGan(config) = &model.config.model else {
+        return Err(easel_core::Error::config(
+            "run",
+            format!(
+                "{} is {}: the Text panel draws StackGAN runs",
+                run.display(),
+                model.config.model.label()
+            ),
+        ));
+    };
+    let sides = config.sides();
+    Ok((model, sides))
+}
+
+impl TextPanel {
+    /// Every stage's images of the last prompt drawn, coarse to fine (at the finest side).
+    pub fn stages(&self) -> &[ImageBatch] {
+        self.drawn.as_ref().map_or(&[], |d| &d.stages)
+    }
+
+    /// The last walk.
+    pub fn walk(&self) -> Option<&Walk> {
+        self.walked.as_ref().map(|w| &w.walk)
+    }
+
+    /// Whether a drawing or walk is being made.
+    pub fn busy(&self) -> bool {
+        self.pending_prompt.is_some() || self.pending_walk.is_some()
+    }
+
+    /// Draws the prompt (a model without text draws from z alone).
+    pub fn draw(&mut self, run: &Path, wake: Wake) {
+        let (dir, prompt, count, seed) = (
+            run.to_path_buf(),
+            self.prompt.clone(),
+            self.count,
+            self.seed,
+        );
+        self.pending_prompt = Some(Pending::spawn(
+            "easel-text",
+            move || wake(),
+            move || {
+                let (mut model, sides) = load_stackgan(&dir)?;
+                let encoder = model.encoder().map(|e| e.name().to_string());
+                if model.reads_text() {
+                    model.set_prompts(&[prompt])?;
+                }
+                let drawn = model.sample(count, None, seed, true)?;
+                Ok((encoder, sides, drawn.canvases))
+            },
+        ));
+        self.error = None;
+        self.notice = None;
+    }
+
+    /// Walks between the two sentences (or seeds).
+    pub fn walk_between(&mut self, run: &Path, wake: Wake) {
+        let dir = run.to_path_buf();
+        let (from, to, steps, seed, sampled, seeds) = (
+            self.from.clone(),
+            self.to.clone(),
+            self.walk_steps,
+            self.seed,
+            self.sampled_c,
+            self.seeds,
+        );
+        self.pending_walk = Some(Pending::spawn(
+            "easel-walk",
+            move || wake(),
+            move || {
+                let (model, _) = load_stackgan(&dir)?;
+                if model.reads_text() {
+                    interpolate::between_texts(&model, &from, &to, steps, seed, sampled)
+                } else {
+                    interpolate::between_seeds(&model, seeds.0, seeds.1, steps)
+                }
+            },
+        ));
+        self.error = None;
+        self.notice = None;
+    }
+
+    fn poll(&mut self, ctx: &egui::Context) {
+        if let Some(result) = self.pending_prompt.as_ref().and_then(Pending::poll_result) {
+            self.pending_prompt = None;
+            match result {
+                Ok((encoder, sides, stages)) => {
+                    let columns = self.count.max(1);
+                    let textures = stages
+                        .iter()
+                        .enumerate()
+                        .map(|(k, b)| textures::upload_grid(ctx, &format!("text-{k}"), b, columns))
+                        .collect();
+                    let gaps = (0..stages.len())
+                        .map(|k| (k > 0).then(|| colour_gap(&stages[k], &stages[k - 1])))
+                        .collect();
+                    self.drawn = Some(DrawnPrompt {
+                        encoder,
+                        sides,
+                        stages,
+                        gaps,
+                        textures,
+                    });
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        if let Some(result) = self.pending_walk.as_ref().and_then(Pending::poll_result) {
+            self.pending_walk = None;
+            match result {
+                Ok(walk) => {
+                    let n = walk.images().count.max(1);
+                    let strips = walk
+                        .stages
+                        .iter()
+                        .enumerate()
+                        .map(|(k, b)| textures::upload_grid(ctx, &format!("walk-{k}"), b, n))
+                        .collect();
+                    let points = (0..walk.images().count)
+                        .map(|i| {
+                            textures::upload(
+                                ctx,
+                                &format!("walk-point-{i}"),
+                                &walk.images().to_rgba(i),
+                            )
+                        })
+                        .collect();
+                    self.point = self.point.min(n - 1);
+                    self.walked = Some(DrawnWalk {
+                        walk,
+                        strips,
+                        points,
+                    });
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    /// Writes the walk's strips (one PNG per stage) and its GIF into `run/text/`.
+    pub fn export_walk(&self, run: &Path) -> Result<PathBuf, String> {
+        let walk = self.walk().ok_or("no walk to export")?;
+        let dir = run.join("text");
+        export::create_dir(&dir).map_err(|e| e.to_string())?;
+        let n = walk.images().count;
+        let stem = format!(
+            "walk-seed{}-{}",
+            self.seed,
+            if self.sampled_c { "c" } else { "mu" }
+        );
+        for (k, stage) in walk.stages.iter().enumerate() {
+            export::save_grid(stage, n, &dir.join(format!("{stem}-stage{}.png", k + 1)))
+                .map_err(|e| e.to_string())?;
+        }
+        let frames: Vec<_> = (0..n).map(|i| walk.images().to_rgba(i)).collect();
+        let gif = dir.join(format!("{stem}.gif"));
+        export::save_gif(&frames, 150, &gif).map_err(|e| e.to_string())?;
+        Ok(gif)
+    }
+
+    /// Draws the panel; `run` is the run to draw from (the current or the opened one).
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, wake: Wake) {
+        self.poll(ui.ctx());
+        ui.heading("Text");
+        let Some(run) = run else {
+            ui.label(
+                "Train a StackGAN or open a StackGAN run in the Runs panel to draw from text.",
+            );
+            return;
+        };
+        egui::ScrollArea::vertical().show(ui, |ui| self.body(ui, run, wake));
+    }
+
+    fn body(&mut self, ui: &mut egui::Ui, run: &Path, wake: Wake) {
+        let busy = self.busy();
+        ui.label(format!("From {}", run.display()));
+        ui.horizontal(|ui| {
+            let label = ui.label("Prompt");
+            ui.add(egui::TextEdit::singleline(&mut self.prompt).desired_width(360.0))
+                .labelled_by(label.id);
+            ui.add(
+                egui::DragValue::new(&mut self.count)
+                    .range(1..=32)
+                    .prefix("samples "),
+            );
+            if ui.add_enabled(!busy, egui::Button::new("Draw")).clicked() {
+                self.draw(run, wake.clone());
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("New z"))
+                .on_hover_text("Another seed for z and ε")
+                .clicked()
+            {
+                self.seed = self.seed.wrapping_add(1);
+                self.draw(run, wake.clone());
+            }
+            if busy {
+                ui.spinner();
+            }
+        });
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Could not draw: {e}"));
+        }
+        if let Some(n) = &self.notice {
+            ui.label(n.as_str());
+        }
+        if let Some(d) = &self.drawn {
+            ui.label(match &d.encoder {
+                Some(name) => format!("Encoder: {name} · seed {}", self.seed),
+                None => format!("This model draws without text · seed {}", self.seed),
+            });
+            let per_image =
+                ((ui.available_width() - 220.0) / self.count.max(1) as f32 - 2.0).clamp(16.0, 64.0);
+            egui::Grid::new("text-stages")
+                .num_columns(2)
+                .spacing([16.0, 8.0])
+                .show(ui, |ui| {
+                    for (k, (tex, gap)) in d.textures.iter().zip(&d.gaps).enumerate() {
+                        ui.vertical(|ui| {
+                            let side = d.sides.get(k).copied().unwrap_or_default();
+                            let line = |ui: &mut egui::Ui, text: String| {
+                                ui.add(egui::Label::new(text).wrap_mode(egui::TextWrapMode::Extend))
+                            };
+                            line(ui, format!("stage {} · {side} × {side}", k + 1));
+                            if let Some((mean, cov)) = gap {
+                                line(ui, format!("colour gap |Δμ|² {mean:.4}")).on_hover_text(
+                                    "Against the stage above (StackGAN++'s colour consistency)",
+                                );
+                                line(ui, format!("|ΔΣ|² {cov:.5}"));
+                            }
+                        });
+                        let size = tex.size_vec2();
+                        let width = per_image * self.count.max(1) as f32;
+                        ui.image((tex.id(), size * (width / size.x.max(1.0))));
+                        ui.end_row();
+                    }
+                });
+        }
+        ui.separator();
+        ui.strong("Interpolate");
+        let text_model = self.drawn.as_ref().is_none_or(|d| d.encoder.is_some());
+        if text_model {
+            ui.horizontal(|ui| {
+                let label = ui.label("From");
+                ui.add(egui::TextEdit::singleline(&mut self.from).desired_width(300.0))
+                    .labelled_by(label.id);
+                let label = ui.label("to");
+                ui.add(egui::TextEdit::singleline(&mut self.to).desired_width(300.0))
+                    .labelled_by(label.id);
+            });
+        } else {
+            ui.horizontal(|ui| {
+                ui.add(egui::DragValue::new(&mut self.seeds.0).prefix("from seed "));
+                ui.add(egui::DragValue::new(&mut self.seeds.1).prefix("to seed "));
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::DragValue::new(&mut self.walk_steps)
+                    .range(2..=interpolate::MAX_STEPS)
+                    .prefix("points "),
+            );
+            if text_model {
+                ui.checkbox(
+                    &mut self.sampled_c,
+                    "sampled c = μ + σ·ε (Conditioning Augmentation on)",
+                )
+                .on_hover_text("Off: the generator reads μ of each embedding");
+            }
+            if ui.add_enabled(!busy, egui::Button::new("Walk")).clicked() {
+                self.walk_between(run, wake.clone());
+            }
+            if ui
+                .add_enabled(self.walked.is_some(), egui::Button::new("Export walk"))
+                .clicked()
+            {
+                match self.export_walk(run) {
+                    Ok(path) => {
+                        self.notice = Some(format!("Wrote {} and its strips", path.display()))
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+        });
+        let Some(w) = &self.walked else {
+            return;
+        };
+        let n = w.points.len();
+        let width = (ui.available_width() - 80.0).clamp(200.0, 64.0 * n.max(1) as f32);
+        for (k, strip) in w.strips.iter().enumerate() {
+            let size = strip.size_vec2();
+            ui.horizontal(|ui| {
+                ui.label(format!("stage {}", k + 1));
+                ui.image((strip.id(), size * (width / size.x.max(1.0))));
+            });
+        }
+        ui.add(egui::Slider::new(&mut self.point, 0..=n.saturating_sub(1)).text("point"));
+        let point = self.point.min(n.saturating_sub(1));
+        ui.horizontal(|ui| {
+            if let Some(tex) = w.points.get(point) {
+                ui.image((tex.id(), egui::vec2(128.0, 128.0)));
+            }
+            if let Some(sigma) = w.walk.sigma.get(point) {
+                ui.label(format!(
+                    "t = {:.2} · mean σ of Conditioning Augmentation {sigma:.3}",
+                    point as f32 / (n.max(2) - 1) as f32
+                ));
+            }
+        });
+    }
+}
