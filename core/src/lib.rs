@@ -13,6 +13,7 @@ pub mod interpolate;
 pub mod model;
 pub mod paths;
 pub mod sample;
+pub mod sealed;
 pub mod text;
 pub mod train;
 

@@ -363,28 +363,15 @@ impl BuiltinEncoder {
         body.extend_from_slice(vocabulary.as_bytes());
         body.extend_from_slice(&(record.len() as u64).to_le_bytes());
         body.extend_from_slice(&record);
-        let digest = Sha256::digest(&body);
-        body.extend_from_slice(&digest);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &body).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        crate::sealed::write(path, body)
     }
 
     /// Reads an encoder [`Self::save`] wrote, checking its checksum and lengths.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let bytes = crate::data::read_file(path)?;
+        let body = crate::sealed::read(path, MAGIC, "an Easel built-in text encoder")?;
+        let body = body.as_slice();
         let bad =
             |why: &str| Error::format(path, "an Easel built-in text encoder", why.to_string());
-        if bytes.len() < 8 + 8 + 8 + 32 || &bytes[..8] != MAGIC {
-            return Err(bad("no built-in encoder header"));
-        }
-        let (body, digest) = bytes.split_at(bytes.len() - 32);
-        if Sha256::digest(body).as_slice() != digest {
-            return Err(bad("the checksum does not match (the file is damaged)"));
-        }
         let read_len = |at: usize| -> Result<usize> {
             let raw: [u8; 8] = body
                 .get(at..at + 8)

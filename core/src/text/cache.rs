@@ -121,27 +121,14 @@ pub fn write(path: &Path, e: &Embeddings) -> Result<()> {
             body.extend_from_slice(&v.to_le_bytes());
         }
     }
-    let digest = Sha256::digest(&body);
-    body.extend_from_slice(&digest);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
-    }
-    let tmp = path.with_extension("bin.tmp");
-    std::fs::write(&tmp, &body).map_err(|err| Error::io(&tmp, err))?;
-    std::fs::rename(&tmp, path).map_err(|err| Error::io(path, err))
+    crate::sealed::write(path, body)
 }
 
 /// Reads a cache file, checking its checksum and every length against the file's size.
 pub fn read(path: &Path) -> Result<Embeddings> {
-    let bytes = crate::data::read_file(path)?;
+    let body = crate::sealed::read(path, MAGIC, "an Easel embeddings cache")?;
+    let body = body.as_slice();
     let bad = |why: &str| Error::format(path, "an Easel embeddings cache", why.to_string());
-    if bytes.len() < MAGIC.len() + 4 + 32 || &bytes[..8] != MAGIC {
-        return Err(bad("no Easel embeddings header"));
-    }
-    let (body, digest) = bytes.split_at(bytes.len() - 32);
-    if Sha256::digest(body).as_slice() != digest {
-        return Err(bad("the checksum does not match (the file is damaged)"));
-    }
     let mut r = Reader { bytes: body, at: 8 };
     if r.u32()? != VERSION {
         return Err(bad("an unknown version"));

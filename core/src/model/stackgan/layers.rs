@@ -120,6 +120,21 @@ impl Up {
     }
 }
 
+/// `count` up-sampling blocks from `width` channels, each halving the width (never below 1);
+/// returns them and the width they end at.
+pub fn up_stack(width: usize, count: usize, act: usize, device: &Device) -> (Vec<Up>, usize) {
+    let mut w = width;
+    let blocks = (0..count)
+        .map(|_| {
+            let next = (w / 2).max(1);
+            let up = Up::new(w, next, act, device);
+            w = next;
+            up
+        })
+        .collect();
+    (blocks, w)
+}
+
 /// `x + BN(conv(act(BN(conv(x)))))`: the code's `ResBlock`.
 #[derive(Module, Debug)]
 pub struct Residual {

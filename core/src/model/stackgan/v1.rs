@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::config::StackGanConfig;
-use super::layers::{Join, RELU, Residual, ToImage, Up, conv2d, tile};
+use super::layers::{Join, RELU, Residual, ToImage, Up, conv2d, tile, up_stack};
 use super::losses::CondAugment;
 use super::v2::Drawing;
 use crate::model::blocks::dcgan_init;
@@ -55,14 +55,7 @@ impl V1Generator {
         let (base_side, ups) = config.base();
         let cond = config.condition_dim;
         let w0 = config.generator_width;
-        let mut width = w0;
-        let stage1_ups = (0..ups)
-            .map(|_| {
-                let up = Up::new(width, width / 2, RELU, device);
-                width /= 2;
-                up
-            })
-            .collect();
+        let (stage1_ups, width) = up_stack(w0, ups, RELU, device);
         let stage1 = Stage1 {
             ca: CondAugment::new(config.text_dim, cond, device),
             fc: LinearConfig::new(config.z_dim + cond, w0 * base_side * base_side)
@@ -80,14 +73,7 @@ impl V1Generator {
         let downs = config.stage2_downs();
         let top = gf << downs;
         let ups2 = downs + config.stage_ratio.trailing_zeros() as usize;
-        let mut width = top;
-        let stage2_ups = (0..ups2)
-            .map(|_| {
-                let up = Up::new(width, (width / 2).max(1), RELU, device);
-                width = (width / 2).max(1);
-                up
-            })
-            .collect();
+        let (stage2_ups, width) = up_stack(top, ups2, RELU, device);
         let stage2 = Stage2 {
             ca: CondAugment::new(config.text_dim, cond, device),
             first: conv2d(config.channels, gf, 3, 1, 1, false, device),

@@ -7,7 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
 use super::config::StackGanConfig;
-use super::layers::{GLU, Join, Residual, ToImage, Up, glu, tile};
+use super::layers::{GLU, Join, Residual, ToImage, Up, glu, tile, up_stack};
 use super::losses::{Augmented, CondAugment};
 use crate::model::blocks::dcgan_init;
 
@@ -81,14 +81,7 @@ impl V2Generator {
         };
         let w0 = config.generator_width;
         let features = w0 * base_side * base_side;
-        let mut width = w0;
-        let up_blocks = (0..ups)
-            .map(|_| {
-                let up = Up::new(width, width / 2, GLU, device);
-                width /= 2;
-                up
-            })
-            .collect();
+        let (up_blocks, mut width) = up_stack(w0, ups, GLU, device);
         let mut heads = vec![ToImage::new(width, config.channels, device)];
         let mut stages = Vec::new();
         for _ in 1..config.scales {
