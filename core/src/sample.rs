@@ -4,6 +4,7 @@
 //! side, ΔC_t what that level added (the coarsest image itself, then each band-pass residual).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use burn::prelude::*;
 use sha2::{Digest, Sha256};
@@ -16,7 +17,7 @@ use crate::model::gran::NoiseMode;
 use crate::model::lapgan::to_unit;
 use crate::model::pyramid::upsample;
 use crate::model::stackgan;
-use crate::text::{CaptionTable, Encoder};
+use crate::text::Encoder;
 use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::config::RunConfig;
 use crate::train::noise::NoiseStream;
@@ -42,9 +43,8 @@ pub struct LoadedModel {
     pub discriminator: Critic,
     /// The device they live on.
     pub device: Device,
-    /// What a text model draws from: the sentences and their embeddings, cycled over the
-    /// images drawn (by default the first caption of each held-out image).
-    pub prompts: Option<Prompts>,
+    /// What a text model draws from (see [`Self::prompts`]); filled on first use.
+    prompts: OnceLock<Prompts>,
     encoder: Option<Encoder>,
 }
 
@@ -72,21 +72,11 @@ impl Prompts {
 }
 
 /// The default prompts of a text model: the first caption of each of the first 1000 held-out
-/// images of its dataset, embedded (through the cache) by its encoder.
+/// images of its dataset (read without decoding images), embedded (through the cache) by its
+/// encoder.
 fn held_out_prompts(config: &RunConfig, encoder: &Encoder, device: &Device) -> Result<Prompts> {
-    let (size, channels) = config.model.image_shape();
-    let data = config.data.load(size, channels, Some(1))?;
-    let captions = data.test.captions.as_ref().ok_or_else(|| {
-        Error::Dataset(format!(
-            "{}: its held-out images have no captions",
-            data.name
-        ))
-    })?;
-    let table: CaptionTable = encoder.table(captions, &mut |_| {})?;
-    let count = captions.len().min(1000);
-    let images: Vec<usize> = (0..count).collect();
-    let (texts, embeddings) = table.first(&images, device);
-    let labels = data.test.labels.as_ref().map(|l| l[..count].to_vec());
+    let (captions, labels) = config.data.held_out_captions(1000)?;
+    let (texts, embeddings) = encoder.firsts(&captions, captions.len(), device)?;
     Ok(Prompts {
         texts,
         embeddings,
@@ -154,14 +144,13 @@ impl LoadedModel {
             ckpt.section("discriminator", &path)?,
             &path,
         )?;
-        let (encoder, prompts) = match &config.model {
-            crate::train::ModelConfig::StackGan(s) if s.conditional() => {
-                let encoder = Encoder::for_run(s.encoder, run_dir, None, config.seed, &device)?;
-                let prompts = held_out_prompts(&config, &encoder, &device)?;
-                (Some(encoder), Some(prompts))
-            }
-            _ => (None, None),
-        };
+        let encoder =
+            match &config.model {
+                crate::train::ModelConfig::StackGan(s) if s.conditional() => Some(
+                    Encoder::for_run(s.encoder, run_dir, None, config.seed, &device)?,
+                ),
+                _ => None,
+            };
         Ok(Self {
             step: ckpt.state.step,
             config,
@@ -170,7 +159,7 @@ impl LoadedModel {
             generator: generator.valid(),
             discriminator: discriminator.valid(),
             device,
-            prompts,
+            prompts: OnceLock::new(),
             encoder,
         })
     }
@@ -197,12 +186,27 @@ impl LoadedModel {
             return Err(Error::config("text", "expected a sentence, found nothing"));
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        self.prompts = Some(Prompts {
+        let prompts = Prompts {
             texts: texts.to_vec(),
             embeddings: encoder.embed_tensor(&refs, &self.device)?,
             labels: None,
-        });
+        };
+        self.prompts = OnceLock::from(prompts);
         Ok(())
+    }
+
+    /// What a text model draws from: the sentences and their embeddings, cycled over the images
+    /// drawn; by default (until [`Self::set_prompts`]) the first caption of each of the first
+    /// 1000 held-out images, read and embedded on first use. `None` for a model without text.
+    pub fn prompts(&self) -> Result<Option<&Prompts>> {
+        let Some(encoder) = &self.encoder else {
+            return Ok(None);
+        };
+        if let Some(p) = self.prompts.get() {
+            return Ok(Some(p));
+        }
+        let held_out = held_out_prompts(&self.config, encoder, &self.device)?;
+        Ok(Some(self.prompts.get_or_init(|| held_out)))
     }
 
     /// Embeddings of `texts` by the model's encoder (`[texts, width]`).
@@ -218,15 +222,15 @@ impl LoadedModel {
 
     /// The condition of images `start..start + n`: cycled class one-hots for a
     /// class-conditional model, the prompts' embeddings for a text model, else none.
-    pub fn condition(&self, start: usize, n: usize) -> Option<Tensor<2>> {
-        match &self.prompts {
+    pub fn condition(&self, start: usize, n: usize) -> Result<Option<Tensor<2>>> {
+        Ok(match self.prompts()? {
             Some(p) => Some(p.cycled(start, n)),
             None => self
                 .config
                 .model
                 .spec()
                 .cycled_labels(start, n, &self.device),
-        }
+        })
     }
 
     /// The dataset the model was trained on (every training image), at the model's size and
@@ -315,7 +319,7 @@ impl LoadedModel {
         for start in (0..count).step_by(CHUNK) {
             let n = CHUNK.min(count - start);
             let z = spec.noise(n, steps, &mut |c| noise.normals(c), &self.device);
-            let labels = self.condition(start, n);
+            let labels = self.condition(start, n)?;
             if intermediates {
                 let (canvases, deltas) = self.drawing(&z, steps, labels);
                 for (t, (c, d)) in canvases.into_iter().zip(deltas).enumerate() {

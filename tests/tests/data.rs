@@ -275,6 +275,16 @@ fn caption_folders_in_both_layouts_and_their_mistakes() {
         );
     }
     assert_eq!(data.test.captions.as_ref().unwrap().len(), 1);
+    // A text model's default prompts read the held-out captions without decoding any image.
+    let source = DataSource::Folder { path: c.into() };
+    let (held, held_labels) = source.held_out_captions(1000).unwrap();
+    assert_same_captions(&held, data.test.captions.as_ref().unwrap());
+    assert_eq!(held_labels, data.test.labels);
+    let broken = c.join("images/002.Blue_bird/002.Blue_bird_4.jpg");
+    std::fs::write(&broken, b"not a jpeg").unwrap();
+    assert!(load_err(source.clone()).contains("002.Blue_bird_4.jpg"));
+    assert_same_captions(&source.held_out_captions(1000).unwrap().0, &held);
+    save_square(&broken, [20, 20, 200]);
 
     // An image without its caption file, then a caption file without its image.
     std::fs::remove_file(c.join("text/002.Blue_bird/002.Blue_bird_3.txt")).unwrap();
@@ -322,9 +332,21 @@ fn caption_folders_in_both_layouts_and_their_mistakes() {
     assert!(e.contains("1.png") && e.contains("1.txt"), "{e}");
 }
 
+fn assert_same_captions(a: &easel_core::data::Captions, b: &easel_core::data::Captions) {
+    assert_eq!(a.len(), b.len());
+    for i in 0..a.len() {
+        assert_eq!(a.of(i).collect::<Vec<_>>(), b.of(i).collect::<Vec<_>>());
+    }
+}
+
 #[test]
 fn built_in_shapes_have_labels_and_captions() {
     let data = DataSource::default().load(32, 3, Some(50)).unwrap();
+    let (held, labels) = DataSource::default().held_out_captions(20).unwrap();
+    let mut test = data.test.captions.clone().unwrap();
+    test.truncate(20);
+    assert_same_captions(&held, &test);
+    assert_eq!(labels.unwrap(), data.test.labels.as_ref().unwrap()[..20]);
     assert_eq!(data.train.len(), 50);
     assert_eq!(data.test.len(), 1000);
     let captions = data.train.captions.as_ref().unwrap();
@@ -383,4 +405,11 @@ fn fashion_mnist_is_found_where_debian_installs_it() {
             "class {class}"
         );
     }
+    let (held, held_labels) = DataSource::FashionMnist { path: None }
+        .held_out_captions(1000)
+        .unwrap();
+    let mut first = captions.clone();
+    first.truncate(1000);
+    assert_same_captions(&held, &first);
+    assert_eq!(held_labels.unwrap(), labels[..1000]);
 }

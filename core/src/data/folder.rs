@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
 
-use super::captions::{CaptionPool, read_caption_file};
+use super::captions::{CaptionPool, Captions, read_caption_file};
 use super::{ImageSet, from_rgb_image};
 use crate::error::{Error, Result};
 
@@ -159,68 +159,97 @@ fn pair_captions(layout: &Layout, found: &Found) -> Result<Option<Vec<PathBuf>>>
     Ok(Some(paired))
 }
 
+/// What a folder holds, before any image is decoded: its image files in sorted order, each one's
+/// caption file (when the folder has captions) and class (when images sit in sub-folders).
+struct Scan {
+    files: Vec<PathBuf>,
+    caption_files: Option<Vec<PathBuf>>,
+    /// The class of each file, indexing `class_names`; empty without classes.
+    labels: Vec<u32>,
+    class_names: Vec<String>,
+}
+
+impl Scan {
+    fn of(dir: &Path) -> Result<Scan> {
+        if !dir.is_dir() {
+            return Err(Error::Dataset(format!("{}: no such folder", dir.display())));
+        }
+        let layout = Layout::of(dir);
+        let mut found = Found::default();
+        walk(&layout.images, &mut found)?;
+        if let Some(texts) = &layout.texts {
+            walk(texts, &mut found)?;
+        }
+        if found.images.is_empty() {
+            return Err(Error::Dataset(format!(
+                "{}: no PNG or JPEG image found (searched recursively)",
+                layout.images.display()
+            )));
+        }
+        let caption_files = pair_captions(&layout, &found)?;
+        let root = layout.images.as_path();
+        let class_of = |p: &Path| -> Option<String> {
+            let rel = p.strip_prefix(root).ok()?;
+            let mut comps = rel.components();
+            let first = comps.next()?;
+            comps
+                .next()
+                .map(|_| first.as_os_str().to_string_lossy().into_owned())
+        };
+        let classes: Vec<Option<String>> = found.images.iter().map(|p| class_of(p)).collect();
+        let (labels, class_names) = if classes.iter().any(Option::is_some) {
+            let named: Vec<String> = classes
+                .into_iter()
+                .map(|c| c.unwrap_or_else(|| ".".into()))
+                .collect();
+            let mut names = named.clone();
+            names.sort();
+            names.dedup();
+            let labels = named
+                .iter()
+                .map(|c| names.binary_search(c).unwrap_or(0) as u32)
+                .collect();
+            (labels, names)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(Scan {
+            files: found.images,
+            caption_files,
+            labels,
+            class_names,
+        })
+    }
+
+    /// Whether file `i` is held out.
+    fn held_out(i: usize) -> bool {
+        i % HOLD_OUT == HOLD_OUT - 1
+    }
+}
+
 /// Loads a folder at `size` × `size` RGB, with its captions when it has them; returns
 /// (train, test).
 pub fn load_folder(dir: &Path, size: usize) -> Result<(ImageSet, ImageSet)> {
-    if !dir.is_dir() {
-        return Err(Error::Dataset(format!("{}: no such folder", dir.display())));
-    }
-    let layout = Layout::of(dir);
-    let mut found = Found::default();
-    walk(&layout.images, &mut found)?;
-    if let Some(texts) = &layout.texts {
-        walk(texts, &mut found)?;
-    }
-    let files = &found.images;
-    if files.is_empty() {
-        return Err(Error::Dataset(format!(
-            "{}: no PNG or JPEG image found (searched recursively)",
-            layout.images.display()
-        )));
-    }
-    let caption_files = pair_captions(&layout, &found)?;
-    let root = layout.images.as_path();
-    let class_of = |p: &Path| -> Option<String> {
-        let rel = p.strip_prefix(root).ok()?;
-        let mut comps = rel.components();
-        let first = comps.next()?;
-        comps
-            .next()
-            .map(|_| first.as_os_str().to_string_lossy().into_owned())
-    };
-    let with_classes = files.iter().any(|p| class_of(p).is_some());
-    let mut class_names: Vec<String> = if with_classes {
-        files
-            .iter()
-            .map(|p| class_of(p).unwrap_or_else(|| ".".into()))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    class_names.sort();
-    class_names.dedup();
-
+    let scan = Scan::of(dir)?;
+    let with_classes = !scan.labels.is_empty();
     let mut sets: [Split; 2] = Default::default();
-    for (i, path) in files.iter().enumerate() {
+    for (i, path) in scan.files.iter().enumerate() {
         let img = image::open(path)
             .map_err(|e| Error::format(path, "a readable PNG or JPEG image", e.to_string()))?
             .to_rgb8();
         let square = resize_centre_crop(&img, size);
-        let split = &mut sets[usize::from(i % HOLD_OUT == HOLD_OUT - 1)];
+        let split = &mut sets[usize::from(Scan::held_out(i))];
         split.pixels.extend(from_rgb_image(&square, 3));
         if with_classes {
-            let class = class_of(path).unwrap_or_else(|| ".".into());
-            split
-                .labels
-                .push(class_names.binary_search(&class).unwrap_or(0) as u32);
+            split.labels.push(scan.labels[i]);
         }
-        if let Some(caption_files) = &caption_files {
+        if let Some(caption_files) = &scan.caption_files {
             split
                 .captions
                 .push_image(read_caption_file(&caption_files[i])?);
         }
     }
-    let captioned = caption_files.is_some();
+    let captioned = scan.caption_files.is_some();
     let make = |split: Split| ImageSet {
         channels: 3,
         height: size,
@@ -228,10 +257,30 @@ pub fn load_folder(dir: &Path, size: usize) -> Result<(ImageSet, ImageSet)> {
         pixels: split.pixels,
         labels: with_classes.then_some(split.labels),
         captions: captioned.then(|| split.captions.finish()),
-        class_names: class_names.clone(),
+        class_names: scan.class_names.clone(),
     };
     let [train, test] = sets;
     Ok((make(train), make(test)))
+}
+
+/// The captions (and classes, when the folder has them) of the first `limit` held-out images,
+/// without decoding any image: what a text model's default prompts read.
+pub fn held_out_captions(dir: &Path, limit: usize) -> Result<(Captions, Option<Vec<u32>>)> {
+    let scan = Scan::of(dir)?;
+    let caption_files = scan
+        .caption_files
+        .as_ref()
+        .ok_or_else(|| Error::Dataset(format!("{}: this folder has no captions", dir.display())))?;
+    let held: Vec<usize> = (0..scan.files.len())
+        .filter(|&i| Scan::held_out(i))
+        .take(limit)
+        .collect();
+    let mut pool = CaptionPool::default();
+    for &i in &held {
+        pool.push_image(read_caption_file(&caption_files[i])?);
+    }
+    let labels = (!scan.labels.is_empty()).then(|| held.iter().map(|&i| scan.labels[i]).collect());
+    Ok((pool.finish(), labels))
 }
 
 /// One split's images as they are read.

@@ -237,6 +237,45 @@ impl DataSource {
         }
     }
 
+    /// The captions of the first `limit` held-out images, with their classes when the source has
+    /// them, read without decoding images (Fashion-MNIST reads only its labels file): what a text
+    /// model's default prompts are made of. Sources without captions are an error.
+    pub fn held_out_captions(&self, limit: usize) -> Result<(Captions, Option<Vec<u32>>)> {
+        match self {
+            DataSource::Shapes {
+                test_count, seed, ..
+            } => {
+                let specs: Vec<shapes::ShapeSpec> = (0..limit.min(*test_count))
+                    .map(|i| shapes::spec(*seed, shapes::Split::Test, i))
+                    .collect();
+                Ok((
+                    Captions::from_lists(specs.iter().map(shapes::ShapeSpec::captions)),
+                    Some(specs.iter().map(|s| s.shape as u32).collect()),
+                ))
+            }
+            DataSource::FashionMnist { path } => {
+                let dir = path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(FASHION_MNIST_DIR));
+                let stem = "t10k-labels-idx1-ubyte";
+                let file = idx::find_file(&dir, stem).ok_or_else(|| {
+                    Error::Dataset(format!("{}: no {stem} or {stem}.gz", dir.display()))
+                })?;
+                let mut labels = idx::parse_labels(&file, &idx::read_maybe_gzipped(&file)?)?;
+                labels.truncate(limit);
+                Ok((
+                    Captions::from_lists(labels.iter().map(|&l| captions::fashion_mnist(l))),
+                    Some(labels),
+                ))
+            }
+            DataSource::Folder { path } => folder::held_out_captions(path, limit),
+            other => Err(Error::Dataset(format!(
+                "{}: its images have no captions",
+                other.describe()
+            ))),
+        }
+    }
+
     /// Loads the dataset, resized and converted to `size` × `size` × `channels`, keeping at most
     /// `limit` training images when given.
     pub fn load(&self, size: usize, channels: usize, limit: Option<usize>) -> Result<Dataset> {

@@ -339,8 +339,7 @@ pub fn score(
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let memorisation_ratio = mean(&sample_nearest) / mean(&real_nearest).max(f64::MIN_POSITIVE);
     let text_match = model
-        .prompts
-        .as_ref()
+        .prompts()?
         .and_then(|p| p.labels.as_deref())
         .and_then(|labels| text_match(&sample_out.probabilities, classes, labels));
     progress(1.0);

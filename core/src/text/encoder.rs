@@ -121,6 +121,25 @@ impl Encoder {
         ))
     }
 
+    /// The first caption of images `0..count` of `captions` (cycled when `count` exceeds them)
+    /// and their embeddings `[count, width]`, through the cache; only those sentences are
+    /// embedded, not every caption of the set.
+    pub fn firsts(
+        &self,
+        captions: &Captions,
+        count: usize,
+        device: &Device,
+    ) -> Result<(Vec<String>, Tensor<2>)> {
+        if captions.is_empty() {
+            return Err(Error::Dataset("no captions to draw prompts from".into()));
+        }
+        let firsts = Captions::from_lists(
+            (0..count).map(|i| vec![captions.first(i % captions.len()).to_string()]),
+        );
+        let images: Vec<usize> = (0..count).collect();
+        Ok(self.table(&firsts, &mut |_| {})?.first(&images, device))
+    }
+
     /// The embeddings of every caption in `captions`, from the cache or encoded (then cached).
     pub fn table(
         &self,

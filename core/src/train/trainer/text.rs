@@ -72,10 +72,7 @@ pub(super) fn text_conditions(
     let test = data.test.captions.as_ref().ok_or_else(missing)?;
     let encoder = Encoder::for_run(s.encoder, run_dir, Some(data), config.seed, device)?;
     let train = encoder.table(train, &mut |_| {})?;
-    let grid: Vec<&str> = (0..config.train.sample_count)
-        .map(|i| test.first(i % test.len().max(1)))
-        .collect();
-    let fixed = encoder.embed_tensor(&grid, device)?;
+    let (_, fixed) = encoder.firsts(test, config.train.sample_count, device)?;
     Ok(Some(TextConditions { train, fixed }))
 }
 
