@@ -139,6 +139,17 @@ pub fn score(args: ScoreArgs) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if let Some(c) = &m.colours {
+            let pct = |n: usize| 100.0 * n as f64 / c.samples.max(1) as f64;
+            println!(
+                "  colours read off the pixels (of {} samples): shape's colour as asked {:.1}%, \
+                 background as asked {:.1}%, both {:.1}% (chance 12.5%, 12.5%, 1.8%)",
+                c.samples,
+                pct(c.shape),
+                pct(c.background),
+                pct(c.both)
+            );
+        }
     }
     println!(
         "memorisation: nearest training image {:.2}× as far as a held-out image's (≪ 1 suggests copying)",

@@ -201,9 +201,121 @@ pub fn generate(side: usize, count: usize, seed: u64, split: Split) -> Result<Im
     })
 }
 
+/// What a sentence asks of a shapes image, as far as it names it: the shape, the shape's colour
+/// (the colour word just before the shape word, as every shapes caption puts it) and the
+/// background (another colour word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asked {
+    /// Index into [`SHAPES`].
+    pub shape: usize,
+    /// Index into [`COLOURS`], when named.
+    pub colour: Option<usize>,
+    /// Index into [`COLOURS`], when named.
+    pub background: Option<usize>,
+}
+
+/// Reads a sentence as [`Asked`]; `None` when it names no shape.
+pub fn read_caption(text: &str) -> Option<Asked> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let colour_of = |w: &str| COLOURS.iter().position(|(name, _)| *name == w);
+    let at = words.iter().position(|w| SHAPES.contains(w))?;
+    let shape = SHAPES.iter().position(|s| *s == words[at])?;
+    let colour = at.checked_sub(1).and_then(|i| colour_of(words[i]));
+    let background = words
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| colour.is_none() || i + 1 != at)
+        .find_map(|(_, w)| colour_of(w));
+    Some(Asked {
+        shape,
+        colour,
+        background,
+    })
+}
+
+/// The named colour nearest to `rgb` (0–255 per channel).
+fn nearest_colour(rgb: [f32; 3]) -> usize {
+    let d = |c: &[u8; 3]| (0..3).map(|k| (rgb[k] - c[k] as f32).powi(2)).sum::<f32>();
+    (0..COLOURS.len())
+        .min_by(|&a, &b| d(&COLOURS[a].1).total_cmp(&d(&COLOURS[b].1)))
+        .unwrap_or(0)
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    v.sort_by(f32::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The colours an RGB image (planar, `3 × side × side` values in `[0, 1]`) shows, as named
+/// colours: (the shape's, the background's). The background is the per-channel median of the
+/// one-pixel border; the shape's, the median of the pixels at least 80 (of 255) away from it,
+/// `None` when fewer than 2% of the pixels are.
+pub fn read_colours(image: &[f32], side: usize) -> (Option<usize>, usize) {
+    let plane = side * side;
+    let pixel = |i: usize| [0, 1, 2].map(|k| image[k * plane + i] * 255.0);
+    let border: Vec<usize> = (0..plane)
+        .filter(|i| {
+            let (x, y) = (i % side, i / side);
+            x == 0 || y == 0 || x + 1 == side || y + 1 == side
+        })
+        .collect();
+    let median_of =
+        |pixels: &[usize]| [0, 1, 2].map(|k| median(pixels.iter().map(|&i| pixel(i)[k]).collect()));
+    let back = median_of(&border);
+    let far: Vec<usize> = (0..plane)
+        .filter(|&i| {
+            let p = pixel(i);
+            (0..3).map(|k| (p[k] - back[k]).powi(2)).sum::<f32>() >= 80.0 * 80.0
+        })
+        .collect();
+    let shape = (far.len() * 50 >= plane).then(|| nearest_colour(median_of(&far)));
+    (shape, nearest_colour(back))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_phrasing_reads_back_and_every_image_shows_its_colours() {
+        for i in 0..300 {
+            let s = spec(3, Split::Test, i);
+            for caption in s.captions() {
+                let asked = read_caption(&caption).unwrap();
+                assert_eq!(
+                    asked,
+                    Asked {
+                        shape: s.shape,
+                        colour: Some(s.colour),
+                        background: Some(s.background)
+                    },
+                    "{caption}"
+                );
+            }
+            let pixels: Vec<f32> = s.render(32).iter().map(|&v| v as f32 / 255.0).collect();
+            assert_eq!(
+                read_colours(&pixels, 32),
+                (Some(s.colour), s.background),
+                "{s:?}"
+            );
+        }
+        assert_eq!(read_caption("a photo of a dog"), None);
+        let plain = read_caption("a ring").unwrap();
+        assert_eq!(
+            (plain.shape, plain.colour, plain.background),
+            (5, None, None)
+        );
+        let flat = vec![0.5f32; 3 * 16 * 16];
+        assert_eq!(
+            read_colours(&flat, 16).0,
+            None,
+            "nothing drawn, no shape colour"
+        );
+    }
 
     #[test]
     fn deterministic_and_prefix_stable() {

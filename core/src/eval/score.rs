@@ -135,6 +135,59 @@ pub struct TextMatch {
     pub accuracy: f64,
     /// Per class: (samples asked for it, classified as it).
     pub per_class: Vec<(usize, usize)>,
+    /// On the built-in shapes, whether the colours named are the colours drawn.
+    #[serde(default)]
+    pub colours: Option<ColourMatch>,
+}
+
+/// Whether samples of the built-in shapes show the colours their text names, read off the pixels
+/// ([`crate::data::shapes::read_colours`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ColourMatch {
+    /// Samples whose text names both colours.
+    pub samples: usize,
+    /// Of those, drawn with the shape's colour named.
+    pub shape: usize,
+    /// Drawn on the background named.
+    pub background: usize,
+    /// Both.
+    pub both: usize,
+}
+
+/// The colour match of `count` RGB samples (`3 × side²` values each, in `[0, 1]`), sample `i`
+/// drawn from `texts[i mod len]`; `None` when no text names both colours.
+pub fn colour_match(
+    pixels: &[f32],
+    count: usize,
+    side: usize,
+    texts: &[String],
+) -> Option<ColourMatch> {
+    let len = 3 * side * side;
+    if texts.is_empty() || pixels.len() < count * len {
+        return None;
+    }
+    let mut m = ColourMatch {
+        samples: 0,
+        shape: 0,
+        background: 0,
+        both: 0,
+    };
+    for i in 0..count {
+        let Some(asked) = crate::data::shapes::read_caption(&texts[i % texts.len()]) else {
+            continue;
+        };
+        let (Some(colour), Some(background)) = (asked.colour, asked.background) else {
+            continue;
+        };
+        let (shown, shown_background) =
+            crate::data::shapes::read_colours(&pixels[i * len..(i + 1) * len], side);
+        let (a, b) = (shown == Some(colour), shown_background == background);
+        m.samples += 1;
+        m.shape += usize::from(a);
+        m.background += usize::from(b);
+        m.both += usize::from(a && b);
+    }
+    (m.samples > 0).then_some(m)
 }
 
 /// The text-match figure of samples drawn from prompts with known classes: sample `i` was drawn
@@ -158,6 +211,7 @@ pub fn text_match(probabilities: &[f32], classes: usize, labels: &[u32]) -> Opti
         samples,
         accuracy: right as f64 / samples.max(1) as f64,
         per_class,
+        colours: None,
     })
 }
 
@@ -338,10 +392,16 @@ pub fn score(
         .collect();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let memorisation_ratio = mean(&sample_nearest) / mean(&real_nearest).max(f64::MIN_POSITIVE);
-    let text_match = model
-        .prompts()?
+    let prompts = model.prompts()?;
+    let mut text_match = prompts
         .and_then(|p| p.labels.as_deref())
         .and_then(|labels| text_match(&sample_out.probabilities, classes, labels));
+    if let (Some(m), Some(p), crate::data::DataSource::Shapes { .. }) =
+        (&mut text_match, prompts, &model.config.data)
+        && drawn.channels == 3
+    {
+        m.colours = colour_match(&drawn.pixels, drawn.count, drawn.height, &p.texts);
+    }
     progress(1.0);
     Ok(ScoreReport {
         config: config.clone(),
@@ -374,6 +434,29 @@ mod tests {
         assert!((m.accuracy - 0.5).abs() < 1e-12);
         assert_eq!(m.per_class, vec![(2, 1), (2, 1)]);
         assert!(text_match(&p, 2, &[]).is_none());
+    }
+
+    #[test]
+    fn colour_match_reads_the_colours_off_the_pixels() {
+        use crate::data::shapes::{self, Split};
+        let specs: Vec<_> = (0..3).map(|i| shapes::spec(5, Split::Test, i)).collect();
+        let pixels: Vec<f32> = specs
+            .iter()
+            .flat_map(|s| s.render(24))
+            .map(|v| v as f32 / 255.0)
+            .collect();
+        let mut texts: Vec<String> = specs.iter().map(|s| s.caption()).collect();
+        // The third asks for its colours the other way round: shape and background both wrong.
+        let (c, b) = (specs[2].colour, specs[2].background);
+        let (cn, bn) = (shapes::COLOURS[c].0, shapes::COLOURS[b].0);
+        texts[2] = format!(
+            "a {bn} {} on a {cn} background",
+            shapes::SHAPES[specs[2].shape]
+        );
+        texts.push("a picture".into());
+        let m = colour_match(&pixels, 3, 24, &texts).unwrap();
+        assert_eq!((m.samples, m.shape, m.background, m.both), (3, 2, 2, 2));
+        assert!(colour_match(&pixels, 3, 24, &["a picture".to_string()]).is_none());
     }
 
     #[test]
