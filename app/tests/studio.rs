@@ -606,6 +606,13 @@ fn the_text_panel_draws_a_sentence_stage_by_stage_and_walks_between_two() {
     assert_eq!((stages[0].count, stages[1].count), (8, 8));
     h.get_by_label_contains("Encoder: the built-in encoder");
     h.get_by_label_contains("colour gap");
+    assert!(h.query_by_label_contains("never saw").is_none());
+    // A word outside the captions it trained on is pointed out, not silently misread.
+    h.state_mut().state.text.prompt = "a large magenta circle on a white background".into();
+    h.get_by_label("Draw").click();
+    h.run_ok();
+    wait_until(&mut h, 60, "the second prompt", |s| !s.text().busy());
+    h.get_by_label_contains("never saw in training (read as one unknown word): magenta");
 
     h.get_by_label("Walk").click();
     h.run_ok();

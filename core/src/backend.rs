@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use burn::tensor::Device;
+pub use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};

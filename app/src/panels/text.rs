@@ -18,14 +18,16 @@ use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
 
-/// What a prompt job returns: the encoder's name (none without text), every stage's side, and
-/// every stage's images (at the finest side).
-type Prompted = easel_core::Result<(Option<String>, Vec<usize>, Vec<ImageBatch>)>;
+/// What a prompt job returns: the encoder's name (none without text), every stage's side, every
+/// stage's images (at the finest side) and the prompt's words the encoder has never seen.
+type Prompted = easel_core::Result<(Option<String>, Vec<usize>, Vec<ImageBatch>, Vec<String>)>;
 /// What a walk job returns.
 type Walked = easel_core::Result<Walk>;
 
 struct DrawnPrompt {
     encoder: Option<String>,
+    /// Words of the prompt the encoder has never seen.
+    unknown: Vec<String>,
     sides: Vec<usize>,
     stages: Vec<ImageBatch>,
     /// Colour gap (‖Δμ‖², ‖ΔΣ‖²_F) of each stage to the one before it.
@@ -143,11 +145,15 @@ impl TextPanel {
             move || {
                 let (mut model, sides) = load_stackgan(&dir)?;
                 let encoder = model.encoder().map(|e| e.name().to_string());
+                let unknown = model
+                    .encoder()
+                    .map(|e| e.unknown_words(&prompt))
+                    .unwrap_or_default();
                 if model.reads_text() {
                     model.set_prompts(&[prompt])?;
                 }
                 let drawn = model.sample(count, None, seed, true)?;
-                Ok((encoder, sides, drawn.canvases))
+                Ok((encoder, sides, drawn.canvases, unknown))
             },
         ));
         self.error = None;
@@ -185,7 +191,7 @@ impl TextPanel {
         if let Some(result) = self.pending_prompt.as_ref().and_then(Pending::poll_result) {
             self.pending_prompt = None;
             match result {
-                Ok((encoder, sides, stages)) => {
+                Ok((encoder, sides, stages, unknown)) => {
                     let columns = self.count.max(1);
                     let textures = stages
                         .iter()
@@ -197,6 +203,7 @@ impl TextPanel {
                         .collect();
                     self.drawn = Some(DrawnPrompt {
                         encoder,
+                        unknown,
                         sides,
                         stages,
                         gaps,
@@ -310,6 +317,15 @@ impl TextPanel {
                 Some(name) => format!("Encoder: {name} · seed {}", self.seed),
                 None => format!("This model draws without text · seed {}", self.seed),
             });
+            if !d.unknown.is_empty() {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!(
+                        "Words this encoder never saw in training (read as one unknown word): {}",
+                        d.unknown.join(", ")
+                    ),
+                );
+            }
             let per_image =
                 ((ui.available_width() - 220.0) / self.count.max(1) as f32 - 2.0).clamp(16.0, 64.0);
             egui::Grid::new("text-stages")

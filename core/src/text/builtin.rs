@@ -88,6 +88,18 @@ impl Vocabulary {
         ids
     }
 
+    /// The words of a sentence never seen in training, in order, each once: the encoder reads
+    /// them all as one "unknown word".
+    pub fn unknown(&self, text: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for w in words(text) {
+            if !self.index.contains_key(&w) && !out.contains(&w) {
+                out.push(w);
+            }
+        }
+        out
+    }
+
     /// Number of ids, padding and unknown included.
     pub fn size(&self) -> usize {
         self.words.len() + 2
@@ -329,6 +341,11 @@ impl BuiltinEncoder {
         &self.id
     }
 
+    /// Its vocabulary: the words of the captions it was trained on.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
     /// Unit-length embeddings of `texts`, `[texts, WIDTH]`.
     pub fn embed_tensor(&self, texts: &[&str]) -> Result<Tensor<2>> {
         let ids: Vec<Vec<u32>> = texts.iter().map(|t| self.vocabulary.ids(t)).collect();
@@ -454,5 +471,10 @@ mod tests {
         assert_eq!(v.ids("A RED ring"), [2, 3, 6]);
         assert_eq!(v.ids("a purple ring"), [2, 1, 6], "unseen words are 1");
         assert_eq!(v.ids("  "), [1]);
+        assert_eq!(
+            v.unknown("A purple ring, purple and Green"),
+            ["purple", "and", "green"]
+        );
+        assert!(v.unknown("a red circle").is_empty());
     }
 }

@@ -102,6 +102,24 @@ impl Encoder {
         }
     }
 
+    /// How many tokens `text` is read as (MiniLM: word pieces with `[CLS]` and `[SEP]`; the
+    /// built-in encoder: words, at most its limit).
+    pub fn tokens(&self, text: &str) -> Result<usize> {
+        match self {
+            Encoder::MiniLm(m) => Ok(m.tokenize(text)?.len()),
+            Encoder::Builtin(b) => Ok(b.vocabulary().ids(text).len()),
+        }
+    }
+
+    /// The words of `text` the encoder has never seen (the built-in encoder knows only its
+    /// training captions' words; MiniLM's word pieces cover any text, so none).
+    pub fn unknown_words(&self, text: &str) -> Vec<String> {
+        match self {
+            Encoder::MiniLm(_) => Vec::new(),
+            Encoder::Builtin(b) => b.vocabulary().unknown(text),
+        }
+    }
+
     /// One embedding per text.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         match self {
