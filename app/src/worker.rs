@@ -53,6 +53,8 @@ pub struct TrainSession {
     pub alarm: Option<String>,
     /// Warnings from the job.
     pub warnings: Vec<String>,
+    /// What the set-up is doing before the first step, and the fraction done when known.
+    pub preparing: Option<(String, Option<f32>)>,
     /// The mode-collapse watch's alarm on the newest sample grid, if it sounded.
     pub collapse_alarm: Option<String>,
     /// The fixed-z grids' diversity relative to real images, by step.
@@ -96,6 +98,7 @@ impl TrainSession {
             last_checkpoint: None,
             alarm: None,
             collapse_alarm: None,
+            preparing: None,
             diversity: Vec::new(),
             coverage: None,
             warnings: Vec::new(),
@@ -132,6 +135,7 @@ impl TrainSession {
 
     fn apply(&mut self, event: Event) {
         match event {
+            Event::Preparing { what, fraction } => self.preparing = Some((what, fraction)),
             Event::Started {
                 step,
                 steps_per_epoch,
@@ -142,6 +146,7 @@ impl TrainSession {
                 // Steps logged after the checkpoint resumed from are taken again.
                 self.history.retain(|s| s.step <= step);
                 self.status = SessionStatus::Running;
+                self.preparing = None;
                 self.steps_per_epoch = steps_per_epoch;
                 self.target_step = target_step;
                 self.warnings.extend(warnings);

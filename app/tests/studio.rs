@@ -2,9 +2,9 @@
 //! the built-in data, pause, single steps, scrub the canvas past T, export, open a run and move its
 //! history, and an invalid value that disables Start with the reason.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{easel_tests_config, harness, nav, step_of, studio, wait_until};
 use easel::panels::PanelKind;
 use easel::picker::FixedPicker;
 use easel::studio::{Persisted, Studio};
@@ -12,62 +12,7 @@ use easel::worker::SessionStatus;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-
-/// A studio whose runs go to `root`, configured with a model small enough to train in seconds.
-fn studio(root: &Path, picked: Option<PathBuf>) -> Studio {
-    let mut state = Persisted {
-        runs_root: root.to_path_buf(),
-        ..Persisted::default()
-    };
-    let m = &mut state.model;
-    m.decoder_widths = "16, 8, 3".into();
-    m.discriminator_widths = "8, 16".into();
-    let easel_core::train::ModelConfig::Gran(g) = &mut m.config.model else {
-        unreachable!("the default preset is GRAN")
-    };
-    g.image_size = 16;
-    g.z_dim = 8;
-    g.hz_dim = 16;
-    g.hc_dim = 16;
-    m.config.train.batch_size = 16;
-    m.config.train.sample_every = 5;
-    m.config.train.checkpoint_every = 10;
-    m.config.train.sample_count = 9;
-    m.config.train.data_limit = Some(160);
-    Studio::with_state(state, Box::new(FixedPicker(picked)))
-}
-
-fn harness(studio: Studio) -> Harness<'static, Studio> {
-    Harness::builder()
-        .with_size([1200.0, 900.0])
-        .build_ui_state(|ui, studio: &mut Studio| studio.frame_ui(ui), studio)
-}
-
-/// Steps frames until `done` holds, failing after `seconds`.
-fn wait_until(
-    h: &mut Harness<'_, Studio>,
-    seconds: u64,
-    what: &str,
-    done: impl Fn(&Studio) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !done(h.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
-    h.step();
-}
-
-/// Opens a panel from the left navigation.
-fn nav(h: &mut Harness<'_, Studio>, panel: &str) {
-    h.get_by_role_and_label(Role::Button, panel).click();
-    h.run_ok();
-}
-
-fn step_of(s: &Studio) -> u64 {
-    s.session().and_then(|x| x.latest()).map_or(0, |l| l.step)
-}
+use std::path::PathBuf;
 
 #[test]
 fn train_pause_step_and_scrub_the_canvas_past_t() {
@@ -210,25 +155,6 @@ fn open_a_run_and_move_its_history() {
     assert_eq!(h.state().state.panel, PanelKind::Canvas);
     wait_until(&mut h, 60, "the drawing", |s| s.canvas().has_drawing());
     h.get_by_label_contains("(checkpoint step 4)");
-}
-
-fn easel_tests_config() -> easel_core::train::RunConfig {
-    let mut s = Persisted::default();
-    s.model.decoder_widths = "16, 8, 3".into();
-    let easel_core::train::ModelConfig::Gran(g) = &mut s.model.config.model else {
-        unreachable!("the default preset is GRAN")
-    };
-    g.image_size = 16;
-    g.decoder_widths = vec![16, 8, 3];
-    g.discriminator_widths = vec![8, 16];
-    g.z_dim = 8;
-    g.hz_dim = 16;
-    g.hc_dim = 16;
-    let mut c = s.model.config.clone();
-    c.train.batch_size = 16;
-    c.train.data_limit = Some(64);
-    c.train.sample_count = 4;
-    c
 }
 
 #[test]
@@ -481,172 +407,4 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
     let csv = std::fs::read_to_string(saved.with_extension("csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and two runs: {csv}");
     assert!(csv.starts_with("rank,name,wins,ties,losses,rating,rating_se"));
-}
-
-#[test]
-fn the_pyramid_panel_shows_every_level_and_rerolls_one_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("runs").join("lap");
-    let mut config = easel_tests_config();
-    config.model =
-        easel_core::train::ModelConfig::Lapgan(easel_core::model::lapgan::LapganConfig {
-            image_size: 40,
-            channels: 3,
-            levels: 3, // 40 → 20 → 10
-            z_dim: 8,
-            coarse_hidden: 16,
-            generator_widths: vec![4, 8],
-            discriminator_widths: vec![4, 8],
-            generator_kernel: 3,
-            classes: 0,
-            dropout: 0.5,
-        });
-    let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
-    trainer.set_schedule(Some(2), None, None).unwrap();
-    let (_tx, rx) = std::sync::mpsc::channel();
-    trainer.run(&rx, &mut |_| {}).unwrap();
-
-    let mut h = harness(studio(&dir.path().join("runs"), Some(run.clone())));
-    h.run_ok();
-    nav(&mut h, "Runs");
-    h.get_by_label("Open run folder…").click();
-    h.run_ok();
-    h.run_ok();
-    h.get_by_label("view").click();
-    h.run_ok();
-    wait_until(&mut h, 60, "the canvas", |s| s.canvas().has_drawing());
-    assert_eq!(
-        h.state().canvas().max_steps(),
-        Some(3),
-        "LAPGAN's steps are its levels"
-    );
-
-    nav(&mut h, "Pyramid");
-    h.get_by_label("Draw the pyramid").click();
-    h.run_ok();
-    wait_until(&mut h, 60, "the pyramid", |s| {
-        !s.pyramid().busy() && !s.pyramid().levels().is_empty()
-    });
-    let before: Vec<_> = h.state().pyramid().levels().to_vec();
-    assert_eq!(
-        before.iter().map(|l| l.side).collect::<Vec<_>>(),
-        vec![10, 20, 40],
-        "coarse to fine"
-    );
-    h.get_by_label("10 × 10 coarsest");
-    // Re-roll the middle level: the coarsest stays, the middle and finest change.
-    let buttons: Vec<_> = h.get_all_by_label("Re-roll this level").collect();
-    assert_eq!(buttons.len(), 3);
-    buttons[1].click();
-    h.run_ok();
-    wait_until(&mut h, 60, "the re-roll", |s| {
-        !s.pyramid().busy() && s.pyramid().levels().len() == 3
-    });
-    let after = h.state().pyramid().levels();
-    assert_eq!(
-        before[0].image, after[0].image,
-        "the coarsest level is kept"
-    );
-    assert_ne!(
-        before[1].image, after[1].image,
-        "the re-rolled level changes"
-    );
-    assert_ne!(before[2].image, after[2].image, "the finer level follows");
-
-    h.get_by_label("Export strip").click();
-    h.run_ok();
-    let strips: Vec<_> = std::fs::read_dir(run.join("pyramid")).unwrap().collect();
-    assert_eq!(strips.len(), 1, "one strip written");
-    h.get_by_label_contains("Wrote ");
-}
-
-#[test]
-fn the_text_panel_draws_a_sentence_stage_by_stage_and_walks_between_two() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("runs").join("stack");
-    let mut config = easel_tests_config();
-    config.model =
-        easel_core::train::ModelConfig::StackGan(easel_core::model::stackgan::StackGanConfig {
-            version: easel_core::model::stackgan::Version::V2,
-            image_size: 16,
-            channels: 3,
-            scales: 2, // 8 → 16
-            z_dim: 8,
-            condition_dim: 6,
-            text_dim: easel_core::text::builtin::WIDTH,
-            encoder: easel_core::text::EncoderChoice::Builtin,
-            generator_width: 32,
-            discriminator_width: 4,
-            residual_blocks: 1,
-            ..Default::default()
-        });
-    let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
-    trainer.set_schedule(Some(2), None, None).unwrap();
-    let (_tx, rx) = std::sync::mpsc::channel();
-    trainer.run(&rx, &mut |_| {}).unwrap();
-
-    let mut h = harness(studio(&dir.path().join("runs"), Some(run.clone())));
-    h.run_ok();
-    nav(&mut h, "Runs");
-    h.get_by_label("Open run folder…").click();
-    h.run_ok();
-    h.run_ok();
-    h.get_by_label("view").click();
-    h.run_ok();
-    wait_until(&mut h, 60, "the canvas", |s| s.canvas().has_drawing());
-
-    nav(&mut h, "Text");
-    h.get_by_label("Draw").click();
-    h.run_ok();
-    wait_until(&mut h, 60, "the prompt's images", |s| {
-        !s.text().busy() && !s.text().stages().is_empty()
-    });
-    let stages = h.state().text().stages().to_vec();
-    assert_eq!(stages.len(), 2, "one row per scale");
-    assert_eq!((stages[0].count, stages[1].count), (8, 8));
-    h.get_by_label_contains("Encoder: the built-in encoder");
-    h.get_by_label_contains("colour gap");
-    assert!(h.query_by_label_contains("never saw").is_none());
-    // A word outside the captions it trained on is pointed out, not silently misread.
-    h.state_mut().state.text.prompt = "a large magenta circle on a white background".into();
-    h.get_by_label("Draw").click();
-    h.run_ok();
-    wait_until(&mut h, 60, "the second prompt", |s| !s.text().busy());
-    h.get_by_label_contains("never saw in training (read as one unknown word): magenta");
-
-    h.get_by_label("Walk").click();
-    h.run_ok();
-    wait_until(&mut h, 60, "the walk", |s| {
-        !s.text().busy() && s.text().walk().is_some()
-    });
-    let walk = h.state().text().walk().unwrap().clone();
-    assert_eq!(walk.images().count, 8);
-    assert_eq!(walk.sigma.len(), 8, "σ at every point");
-    h.get_by_label_contains("mean σ of Conditioning Augmentation");
-    h.get_by_label("Export walk").click();
-    h.run_ok();
-    let written: Vec<_> = std::fs::read_dir(run.join("text")).unwrap().collect();
-    assert_eq!(written.len(), 3, "two stage strips and a GIF");
-    h.get_by_label_contains("Wrote ");
-}
-
-#[test]
-fn every_preset_renders_in_the_model_panel_with_its_own_fields() {
-    for preset in easel_core::train::Preset::all() {
-        let mut state = Persisted {
-            panel: PanelKind::Model,
-            frame_time_readout: false,
-            ..Persisted::default()
-        };
-        state.model.apply_preset(preset.name);
-        let mut h = harness(Studio::with_state(state, Box::new(FixedPicker(None))));
-        h.run_ok();
-        let field = match &preset.config.model {
-            easel_core::train::ModelConfig::Gran(_) => "Drawing steps T",
-            easel_core::train::ModelConfig::Lapgan(_) => "Pyramid levels",
-            easel_core::train::ModelConfig::StackGan(_) => "KL weight",
-        };
-        h.get_by_label(field);
-        h.get_by_label_contains(&preset.config.model.label());
-    }
 }

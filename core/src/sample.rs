@@ -147,7 +147,7 @@ impl LoadedModel {
         let encoder =
             match &config.model {
                 crate::train::ModelConfig::StackGan(s) if s.conditional() => Some(
-                    Encoder::for_run(s.encoder, run_dir, None, config.seed, &device)?,
+                    Encoder::for_run(s.encoder, run_dir, None, config.seed, &device, &mut |_| {})?,
                 ),
                 _ => None,
             };

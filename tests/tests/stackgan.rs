@@ -207,14 +207,45 @@ fn the_builtin_encoder_trains_with_the_run_and_travels_with_it() {
         s.encoder = EncoderChoice::Builtin;
         s.text_dim = easel_core::text::builtin::WIDTH;
     }
-    let mut t = Trainer::create(&run, config).unwrap();
+    let mut reports: Vec<(String, Option<f32>)> = Vec::new();
+    let mut t = Trainer::create_reporting(&run, config, &mut |what, f| {
+        reports.push((what.to_string(), f))
+    })
+    .unwrap();
     assert!(
         run.join("text_encoder.bin").is_file(),
         "the run keeps its encoder"
     );
+    // The set-up says what it is doing while the encoder trains: data, encoder, captions.
+    assert!(
+        reports[0].0.starts_with("loading built-in shapes"),
+        "{:?}",
+        reports[0]
+    );
+    let encoder: Vec<f32> = reports
+        .iter()
+        .filter(|(w, _)| w == "training the built-in text encoder")
+        .filter_map(|(_, f)| *f)
+        .collect();
+    assert!(encoder.len() >= 10, "{} reports", encoder.len());
+    assert!(encoder.windows(2).all(|w| w[0] <= w[1]) && encoder.last() == Some(&1.0));
+    assert!(
+        reports
+            .last()
+            .unwrap()
+            .0
+            .starts_with("embedding the captions")
+    );
     run_steps(&mut t, 2);
     drop(t);
-    let mut resumed = Trainer::resume(&run, None).unwrap();
+    let mut reports = Vec::new();
+    let mut resumed =
+        Trainer::resume_reporting(&run, None, &mut |what, _| reports.push(what.to_string()))
+            .unwrap();
+    assert!(
+        !reports.iter().any(|w| w.contains("training the built-in")),
+        "a resumed run reads its encoder back: {reports:?}"
+    );
     run_steps(&mut resumed, 3);
     drop(resumed);
     let written = std::fs::read_to_string(run.join("config.toml")).unwrap();

@@ -50,7 +50,7 @@ fn embed_encoder(args: &EmbedArgs, device: &Device) -> Result<(Encoder, String)>
                 run.display()
             );
         }
-        let encoder = Encoder::for_run(s.encoder, run, None, config.seed, device)?;
+        let encoder = Encoder::for_run(s.encoder, run, None, config.seed, device, &mut |_| {})?;
         return Ok((encoder, format!("the encoder of {}", run.display())));
     }
     if !matches!(args.encoder.as_str(), "auto" | "minilm") {

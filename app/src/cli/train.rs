@@ -43,7 +43,7 @@ pub struct ResumeArgs {
 
 pub fn train(args: TrainArgs) -> Result<()> {
     let config = args.config.build()?;
-    let trainer = Trainer::create(&args.out, config)?;
+    let trainer = preparing(|report| Trainer::create_reporting(&args.out, config, report))?;
     let config = trainer.config();
     eprintln!(
         "training {} on {} ({}) into {}",
@@ -61,7 +61,7 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         .as_deref()
         .map(BackendKind::parse)
         .transpose()?;
-    let mut trainer = Trainer::resume(&args.run, backend)?;
+    let mut trainer = preparing(|report| Trainer::resume_reporting(&args.run, backend, report))?;
     trainer.set_schedule(args.max_steps, args.epochs, args.minutes)?;
     eprintln!(
         "resuming {} at step {}",
@@ -69,6 +69,25 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         trainer.state().step
     );
     drive(trainer)
+}
+
+/// Runs a trainer's set-up under a spinner that says what it is doing (the built-in text
+/// encoder trains for up to a minute before the first step).
+fn preparing<T>(set_up: impl FnOnce(&mut dyn FnMut(&str, Option<f32>)) -> T) -> T {
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+            .expect("a valid template"),
+    );
+    let out = set_up(&mut |what, fraction| {
+        bar.set_message(match fraction {
+            Some(f) => format!("{what}: {:.0}%", 100.0 * f),
+            None => format!("{what}…"),
+        })
+    });
+    bar.finish_and_clear();
+    out
 }
 
 fn fmt(v: Option<f32>) -> String {

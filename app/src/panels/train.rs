@@ -221,6 +221,25 @@ impl TrainPanel {
         } else {
             ui.label(format!("{text} · run folder {}", session.run_dir.display()));
         }
+        if let (SessionStatus::Starting, Some((what, fraction))) =
+            (&session.status, &session.preparing)
+        {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                match fraction {
+                    Some(f) => {
+                        ui.add(
+                            egui::ProgressBar::new(*f)
+                                .desired_width(240.0)
+                                .text(format!("{what}: {:.0}%", 100.0 * f)),
+                        );
+                    }
+                    None => {
+                        ui.label(format!("{what}…"));
+                    }
+                }
+            });
+        }
         for alarm in session.alarm.iter().chain(&session.collapse_alarm) {
             ui.colored_label(ui.visuals().warn_fg_color, alarm);
         }

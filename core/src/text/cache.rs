@@ -69,7 +69,7 @@ pub fn path_for(dir: &Path, encoder: &str, captions: &[String]) -> PathBuf {
 
 /// The embeddings of `captions` by `encoder`: read from the cache in `dir` when it holds them
 /// all, else computed with `embed` (batches of captions → one vector each), saved, and returned.
-/// `progress` receives the fraction encoded.
+/// `progress` receives the fraction encoded (1 at once when the cache holds them all).
 pub fn load_or_embed(
     dir: &Path,
     encoder: &str,
@@ -82,6 +82,7 @@ pub fn load_or_embed(
         && found.encoder == encoder
         && captions.iter().all(|c| found.vectors.contains_key(c))
     {
+        progress(1.0);
         return Ok(found);
     }
     let mut vectors = HashMap::with_capacity(captions.len());

@@ -37,13 +37,14 @@ impl Encoder {
 
     /// The encoder of a text run in `run_dir`: MiniLM from where it is installed; the built-in
     /// one from the run's `text_encoder.bin`, trained on `data` (and saved there) when the run
-    /// has none yet.
+    /// has none yet (`training` receives the fraction of that training done).
     pub fn for_run(
         choice: EncoderChoice,
         run_dir: &Path,
         data: Option<&Dataset>,
         seed: u64,
         device: &Device,
+        training: &mut dyn FnMut(f32),
     ) -> Result<Self> {
         match Self::resolve(choice) {
             EncoderChoice::MiniLm => Ok(Encoder::MiniLm(Box::new(MiniLm::load(
@@ -63,7 +64,7 @@ impl Encoder {
                         path.display()
                     ))
                 })?;
-                let (encoder, _) = BuiltinEncoder::train(data, seed, device, &mut |_| {})?;
+                let (encoder, _) = BuiltinEncoder::train(data, seed, device, training)?;
                 encoder.save(&path)?;
                 Ok(Encoder::Builtin(Box::new(encoder)))
             }

@@ -83,6 +83,14 @@ pub enum StopReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
+    /// Set-up before the first step: what it is doing (loading data, training a text run's
+    /// built-in encoder, embedding captions) and the fraction done, when known.
+    Preparing {
+        /// In words.
+        what: String,
+        /// In `[0, 1]`.
+        fraction: Option<f32>,
+    },
     /// The job is ready and about to step.
     Started {
         /// The run folder.

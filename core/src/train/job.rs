@@ -49,9 +49,19 @@ impl TrainingJob {
                     let _ = event_tx.send(event);
                     wake();
                 };
+                let mut preparing = |what: &str, fraction: Option<f32>| {
+                    sink(Event::Preparing {
+                        what: what.to_string(),
+                        fraction,
+                    })
+                };
                 let trainer = match start {
-                    JobStart::New { run_dir, config } => Trainer::create(run_dir, *config),
-                    JobStart::Resume { run_dir, backend } => Trainer::resume(run_dir, backend),
+                    JobStart::New { run_dir, config } => {
+                        Trainer::create_reporting(run_dir, *config, &mut preparing)
+                    }
+                    JobStart::Resume { run_dir, backend } => {
+                        Trainer::resume_reporting(run_dir, backend, &mut preparing)
+                    }
                 };
                 match trainer {
                     Ok(mut trainer) => {

@@ -29,6 +29,9 @@ use crate::model::lapgan::DropoutDraw;
 use crate::model::seeded;
 
 /// Noise stream ids derived from the run's seed.
+/// What a trainer's set-up reports: what it is doing, and the fraction done when known.
+pub type Preparing<'a> = &'a mut dyn FnMut(&str, Option<f32>);
+
 const TRAIN_NOISE_STREAM: u64 = 1;
 const FIXED_NOISE_STREAM: u64 = 2;
 const ORDER_STREAM: u64 = 3;
@@ -68,11 +71,22 @@ fn adam(beta1: f32, beta2: f32) -> ModuleOptimizer {
 
 impl Trainer {
     /// Starts a new run in `run_dir` (created; refused if it already holds a run).
-    pub fn create(run_dir: impl Into<std::path::PathBuf>, mut config: RunConfig) -> Result<Self> {
+    pub fn create(run_dir: impl Into<std::path::PathBuf>, config: RunConfig) -> Result<Self> {
+        Self::create_reporting(run_dir, config, &mut |_, _| {})
+    }
+
+    /// As [`Self::create`], telling `preparing` what the set-up is doing (loading data, training
+    /// a text run's built-in encoder, embedding its captions) and how far along, when known.
+    pub fn create_reporting(
+        run_dir: impl Into<std::path::PathBuf>,
+        mut config: RunConfig,
+        preparing: Preparing<'_>,
+    ) -> Result<Self> {
         config.validate()?;
         text::resolve_encoder(&mut config)?;
         let run = RunDir::new(run_dir);
         let device = config.backend.device()?;
+        preparing(&format!("loading {}", config.data.describe()), None);
         let data = Self::load_data(&config)?;
         run.create(&config)?;
         let train_device = device.clone().autodiff();
@@ -102,6 +116,7 @@ impl Trainer {
             None,
             state,
             Vec::new(),
+            preparing,
         )
     }
 
@@ -110,6 +125,15 @@ impl Trainer {
     pub fn resume(
         run_dir: impl Into<std::path::PathBuf>,
         backend: Option<BackendKind>,
+    ) -> Result<Self> {
+        Self::resume_reporting(run_dir, backend, &mut |_, _| {})
+    }
+
+    /// As [`Self::resume`], telling `preparing` what the set-up is doing.
+    pub fn resume_reporting(
+        run_dir: impl Into<std::path::PathBuf>,
+        backend: Option<BackendKind>,
+        preparing: Preparing<'_>,
     ) -> Result<Self> {
         let run = RunDir::new(run_dir);
         let mut config = run.load_config()?;
@@ -125,6 +149,7 @@ impl Trainer {
             });
         }
         let device = config.backend.device()?;
+        preparing(&format!("loading {}", config.data.describe()), None);
         let data = Self::load_data(&config)?;
         let train_device = device.clone().autodiff();
         let spec = config.model.spec();
@@ -149,6 +174,7 @@ impl Trainer {
             Some((&ckpt, &path)),
             state,
             warnings,
+            preparing,
         )
     }
 
@@ -180,6 +206,7 @@ impl Trainer {
         optimizers: Option<(&Checkpoint, &std::path::Path)>,
         state: TrainingState,
         warnings: Vec<String>,
+        preparing: Preparing<'_>,
     ) -> Result<Self> {
         let t = &config.train;
         let (mut optim_g, mut optim_d) = (adam(t.beta1_g, t.beta2_g), adam(t.beta1_d, t.beta2_d));
@@ -210,7 +237,7 @@ impl Trainer {
         let n = config.train.sample_count;
         let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
         let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
-        let text = text::text_conditions(&config, &run.root, &data, &device)?;
+        let text = text::text_conditions(&config, &run.root, &data, &device, preparing)?;
         let fixed_labels = match &text {
             Some(t) => Some(t.fixed.clone()),
             None => spec.cycled_labels(0, n, &device),

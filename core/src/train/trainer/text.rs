@@ -53,6 +53,7 @@ pub(super) fn text_conditions(
     run_dir: &std::path::Path,
     data: &Dataset,
     device: &Device,
+    preparing: super::Preparing<'_>,
 ) -> Result<Option<TextConditions>> {
     let ModelConfig::StackGan(s) = &config.model else {
         return Ok(None);
@@ -70,8 +71,16 @@ pub(super) fn text_conditions(
     };
     let train = data.train.captions.as_ref().ok_or_else(missing)?;
     let test = data.test.captions.as_ref().ok_or_else(missing)?;
-    let encoder = Encoder::for_run(s.encoder, run_dir, Some(data), config.seed, device)?;
-    let train = encoder.table(train, &mut |_| {})?;
+    let encoder = Encoder::for_run(
+        s.encoder,
+        run_dir,
+        Some(data),
+        config.seed,
+        device,
+        &mut |f| preparing("training the built-in text encoder", Some(f)),
+    )?;
+    let what = format!("embedding the captions with {}", encoder.name());
+    let train = encoder.table(train, &mut |f| preparing(&what, Some(f)))?;
     let (_, fixed) = encoder.firsts(test, config.train.sample_count, device)?;
     Ok(Some(TextConditions { train, fixed }))
 }
