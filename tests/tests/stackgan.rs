@@ -265,3 +265,68 @@ fn the_builtin_encoder_trains_with_the_run_and_travels_with_it() {
         .to_string();
     assert!(e.contains("text_encoder.bin"), "{e}");
 }
+
+#[test]
+fn stackgans_play_gam_battles_and_the_arena_against_gran() {
+    use easel_core::eval::{arena, gam};
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = |mut c: easel_core::train::RunConfig| {
+        if let easel_core::train::ModelConfig::StackGan(s) = &mut c.model {
+            s.encoder = easel_core::text::EncoderChoice::Builtin;
+            s.text_dim = easel_core::text::builtin::WIDTH;
+        }
+        c
+    };
+    let configs = [
+        ("gran", easel_tests::tiny_config(2, 1)),
+        ("v1", builtin(tiny_stackgan_config(Version::V1, true, 2, 2))),
+        ("v2", tiny_stackgan_config(Version::V2, false, 0, 3)),
+    ];
+    let mut models = Vec::new();
+    for (name, config) in configs {
+        let run = dir.path().join(name);
+        run_steps(&mut Trainer::create(&run, config).unwrap(), 3);
+        models.push(LoadedModel::load(&run, None, BackendKind::Cpu).unwrap());
+    }
+    let data = models[0].dataset().unwrap();
+    let config = gam::BattleConfig {
+        samples: 48,
+        real_limit: Some(64),
+        ..gam::BattleConfig::default()
+    };
+    let refs: Vec<&LoadedModel> = models.iter().collect();
+    let names: Vec<String> = ["gran", "v1", "v2"].map(String::from).to_vec();
+    let board = arena::round_robin(&refs, &names, &data, &config, &mut |_, _| {}).unwrap();
+    assert_eq!(board.verdicts.len(), 3);
+    assert_eq!(board.leaderboard.len(), 3);
+    for i in 0..3 {
+        assert_eq!(
+            board.cross.on_test[i].total, 16,
+            "every D reads the held-out images"
+        );
+        for j in 0..3 {
+            assert_eq!(board.cross.on_samples[i][j].total, 48);
+        }
+    }
+    // GRAN's D judged the text model's own samples: drawn from its held-out prompts.
+    let drawn = models[1]
+        .sample(48, None, config.seed, false)
+        .unwrap()
+        .images;
+    assert!(models[1].prompts().unwrap().is_some());
+    assert_eq!(
+        board.cross.on_samples[0][1],
+        gam::error_on_samples(&models[0].discriminator, &models[0].device, &drawn)
+    );
+    // Swapping the two StackGANs swaps every cell, so r_sample inverts.
+    let ab = gam::battle(&models[1], &models[2], &data, &config).unwrap();
+    let ba = gam::battle(&models[2], &models[1], &data, &config).unwrap();
+    assert_eq!(ab.table.d1_on_g2, ba.table.d2_on_g1);
+    assert_eq!(ab.table.d2_on_g1, ba.table.d1_on_g2);
+    assert_eq!(ab.table.d1_on_test, ba.table.d2_on_test);
+    if let (gam::Ratio::Value(x), gam::Ratio::Value(y)) = (ab.verdict.r_sample, ba.verdict.r_sample)
+    {
+        assert!((x * y - 1.0).abs() < 1e-9, "{x} × {y}");
+    }
+    assert_eq!(board.cross.pair(1, 2), ab.table);
+}
