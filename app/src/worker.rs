@@ -30,6 +30,19 @@ pub enum SessionStatus {
     Failed(String),
 }
 
+/// A loss or weight that stopped being finite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Divergence {
+    /// The step that diverged.
+    pub step: u64,
+    /// What (`D loss`, `a G weight`, …) and its value.
+    pub what: String,
+    /// The value found.
+    pub value: f32,
+    /// The newest intact checkpoint's step.
+    pub last_good: Option<u64>,
+}
+
 /// A training session as the studio sees it.
 pub struct TrainSession {
     job: TrainingJob,
@@ -53,6 +66,10 @@ pub struct TrainSession {
     pub alarm: Option<String>,
     /// Warnings from the job.
     pub warnings: Vec<String>,
+    /// The divergence that paused training, until it is rolled back or a step succeeds.
+    pub divergence: Option<Divergence>,
+    /// What the last roll-back did, in words.
+    pub rolled_back: Option<String>,
     /// What the set-up is doing before the first step, and the fraction done when known.
     pub preparing: Option<(String, Option<f32>)>,
     /// The mode-collapse watch's alarm on the newest sample grid, if it sounded.
@@ -99,6 +116,8 @@ impl TrainSession {
             alarm: None,
             collapse_alarm: None,
             preparing: None,
+            divergence: None,
+            rolled_back: None,
             diversity: Vec::new(),
             coverage: None,
             warnings: Vec::new(),
@@ -151,7 +170,35 @@ impl TrainSession {
                 self.target_step = target_step;
                 self.warnings.extend(warnings);
             }
+            Event::Diverged {
+                step,
+                what,
+                value,
+                last_good,
+            } => {
+                self.divergence = Some(Divergence {
+                    step,
+                    what,
+                    value,
+                    last_good,
+                });
+            }
+            Event::RolledBack {
+                from_step,
+                to_step,
+                learning_rates: (lr_d, lr_g),
+            } => {
+                self.history.retain(|s| s.step <= to_step);
+                self.divergence = None;
+                self.alarm = None;
+                self.pinned_for = 0;
+                self.rolled_back = Some(format!(
+                    "Rolled back from step {from_step} to the checkpoint at step {to_step}; \
+                     learning rates now D {lr_d:.2e}, G {lr_g:.2e} (saved in config.toml)"
+                ));
+            }
             Event::Step(stats) => {
+                self.divergence = None;
                 self.watch_for_collapse(&stats);
                 self.history.push(stats);
                 if self.history.len() > MAX_HISTORY {

@@ -97,6 +97,14 @@ fn train_resume_and_sample_from_the_command_line() {
 
     ok(&["resume", run_s, "--max-steps", "6"]);
     assert!(ckpts.join("step-000000006.ckpt").is_file());
+    // Lower learning rates from here on (after a divergence), kept in the run's config.
+    let said = fails(&["resume", run_s, "--max-steps", "7", "--lr-scale", "0"]);
+    assert!(said.contains("--lr-scale"), "{said}");
+    let out = easel(&["resume", run_s, "--max-steps", "7", "--lr-scale", "0.5"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("learning rates now D 1.00e-4"));
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("lr_d = 0.0001"), "{config}");
 
     let out = dir.path().join("samples");
     let out_s = out.to_str().unwrap();

@@ -182,6 +182,7 @@ fn pyramid_panel_on_a_trained_lapgan() {
             generator_kernel: 3,
             classes: 0,
             dropout: 0.5,
+            uniform_noise: false, // the snapshot's images predate uniform noise
         });
     let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
     trainer.set_schedule(Some(4), None, None).unwrap();

@@ -408,3 +408,41 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
     assert_eq!(csv.lines().count(), 3, "header and two runs: {csv}");
     assert!(csv.starts_with("rank,name,wins,ties,losses,rating,rating_se"));
 }
+
+#[test]
+fn a_divergence_pauses_and_the_studio_rolls_back_with_half_the_learning_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(studio(dir.path(), None));
+    h.run_ok();
+    nav(&mut h, "Train");
+    h.get_by_label("Start").click();
+    wait_until(&mut h, 60, "a checkpoint", |s| {
+        s.session().is_some_and(|x| x.last_checkpoint.is_some())
+    });
+    h.state()
+        .session()
+        .unwrap()
+        .send(easel_core::train::Command::PoisonWeight);
+    wait_until(&mut h, 60, "the divergence", |s| {
+        s.session().unwrap().divergence.is_some()
+    });
+    let session = h.state().session().unwrap();
+    assert_eq!(session.status, SessionStatus::Paused);
+    let good = session.divergence.as_ref().unwrap().last_good.unwrap();
+    h.get_by_label_contains("training diverged at step");
+    h.get_by_label(&format!(
+        "Roll back to step {good} with half the learning rates"
+    ))
+    .click();
+    wait_until(&mut h, 60, "steps after the roll back", |s| {
+        let x = s.session().unwrap();
+        x.rolled_back.is_some() && x.latest().is_some_and(|l| l.step > good)
+    });
+    let session = h.state().session().unwrap();
+    assert_eq!(session.status, SessionStatus::Running);
+    assert!(session.divergence.is_none());
+    assert_eq!(session.latest().unwrap().learning_rates, (1e-4, 1e-4));
+    h.get_by_label_contains(&format!("to the checkpoint at step {good}"));
+    h.get_by_label("Stop").click();
+    wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
+}

@@ -26,6 +26,7 @@ fn the_pyramid_panel_shows_every_level_and_rerolls_one_alone() {
             generator_kernel: 3,
             classes: 0,
             dropout: 0.5,
+            uniform_noise: true,
         });
     let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
     trainer.set_schedule(Some(2), None, None).unwrap();

@@ -51,6 +51,7 @@ pub fn tiny_lapgan_config(classes: usize, seed: u64) -> RunConfig {
             generator_kernel: 3,
             classes,
             dropout: 0.5,
+            uniform_noise: true,
         }),
         ..tiny_config(1, seed)
     }

@@ -244,3 +244,72 @@ fn a_short_training_on_fashion_mnist_moves_d_of_g_and_draws_varied_images() {
     };
     assert!(within > 0.02, "a sample is a flat image: std {within}");
 }
+
+#[test]
+fn a_nan_pauses_training_and_rolling_back_resumes_the_last_good_checkpoint_at_lower_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(2, 5);
+    config.train.checkpoint_every = 3;
+    let run = dir.path().join("run");
+    let mut t = Trainer::create(&run, config.clone()).unwrap();
+    run_steps(&mut t, 4); // checkpoints at 3 and 4
+
+    // A poisoned weight: the next step diverges, training pauses; rolled back, it goes on.
+    t.set_schedule(Some(7), None, None).unwrap();
+    let (tx, rx) = mpsc::channel();
+    for c in [
+        Command::PoisonWeight,
+        Command::SaveNow, // refused while diverged: the last good checkpoint stays the newest
+        Command::RollBack { lr_scale: 0.5 },
+        Command::Resume,
+    ] {
+        tx.send(c).unwrap();
+    }
+    let mut events = Vec::new();
+    let reason = t.run(&rx, &mut |e| events.push(e)).unwrap();
+    assert_eq!(reason, StopReason::MaxSteps);
+    let at = |f: &dyn Fn(&Event) -> bool| events.iter().position(f).expect("event");
+    let diverged = at(&|e| {
+        matches!(e, Event::Diverged { step: 5, what, value, last_good: Some(4) }
+            if what == "D loss" && value.is_nan())
+    });
+    let paused = at(&|e| matches!(e, Event::Paused { step: 4 }));
+    let rolled = at(&|e| {
+        matches!(e, Event::RolledBack { from_step: 4, to_step: 4, learning_rates }
+            if *learning_rates == (1e-4, 1e-4))
+    });
+    assert!(diverged < paused && paused < rolled, "{events:?}");
+    let saved: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Checkpoint { step, .. } => Some(*step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        saved,
+        [6, 7],
+        "nothing saved between the divergence and the roll back"
+    );
+    for e in &events[rolled..] {
+        if let Event::Step(s) = e {
+            assert_eq!(s.learning_rates, (1e-4, 1e-4));
+        }
+    }
+    let on_disk = easel_core::train::RunDir::new(&run).load_config().unwrap();
+    assert_eq!((on_disk.train.lr_d, on_disk.train.lr_g), (1e-4, 1e-4));
+
+    // The same as resuming the step-4 checkpoint with half the rates by hand.
+    let twin = dir.path().join("twin");
+    let mut first = Trainer::create(&twin, config).unwrap();
+    run_steps(&mut first, 4);
+    drop(first);
+    let mut second = Trainer::resume(&twin, None).unwrap();
+    second.scale_learning_rates(0.5).unwrap();
+    run_steps(&mut second, 7);
+    assert_eq!(
+        parameters(&t.discriminator()),
+        parameters(&second.discriminator())
+    );
+    assert_eq!(parameters(&t.generator()), parameters(&second.generator()));
+}

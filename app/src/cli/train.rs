@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 use easel_core::backend::BackendKind;
-use easel_core::train::{Event, Trainer};
+use easel_core::train::{Command, Event, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ConfigArgs;
@@ -39,6 +39,10 @@ pub struct ResumeArgs {
     /// Stop after this many minutes of this session.
     #[arg(long)]
     minutes: Option<f64>,
+    /// Multiply both learning rates by this factor from now on (written to the run's
+    /// config.toml), e.g. 0.5 after a divergence.
+    #[arg(long)]
+    lr_scale: Option<f64>,
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
@@ -63,6 +67,16 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         .transpose()?;
     let mut trainer = preparing(|report| Trainer::resume_reporting(&args.run, backend, report))?;
     trainer.set_schedule(args.max_steps, args.epochs, args.minutes)?;
+    if let Some(factor) = args.lr_scale {
+        if !(factor.is_finite() && factor > 0.0) {
+            bail!("--lr-scale: expected a positive factor, found {factor}");
+        }
+        let c = trainer.scale_learning_rates(factor)?;
+        eprintln!(
+            "learning rates now D {:.2e}, G {:.2e} (saved in config.toml)",
+            c.train.lr_d, c.train.lr_g
+        );
+    }
     eprintln!(
         "resuming {} at step {}",
         args.run.display(),
@@ -106,8 +120,9 @@ fn drive(mut trainer: Trainer) -> Result<()> {
         ProgressStyle::with_template("{spinner} step {pos} [{elapsed_precise}] {wide_msg}")
             .expect("a valid template");
     // The CLI sends no command; the sender lives until training ends.
-    let (_commands, receiver) = mpsc::channel();
+    let (commands, receiver) = mpsc::channel();
     let mut error = None;
+    let run = trainer.run_dir().root.clone();
     let result = trainer.run(&receiver, &mut |event| match event {
         Event::Started {
             step,
@@ -158,6 +173,27 @@ fn drive(mut trainer: Trainer) -> Result<()> {
             }
         }
         Event::Error { message, .. } => error = Some(message),
+        Event::Diverged {
+            step,
+            what,
+            value,
+            last_good,
+        } => {
+            // No one to ask on the command line: stop, keeping the last good checkpoint.
+            let _ = commands.send(Command::Stop);
+            error = Some(match last_good {
+                Some(good) => format!(
+                    "training diverged at step {step}: {what} is {value}; nothing from that step \
+                     was saved. Continue from the checkpoint at step {good} with lower learning \
+                     rates: easel resume {} --lr-scale 0.5",
+                    run.display()
+                ),
+                None => format!(
+                    "training diverged at step {step}: {what} is {value}, before any checkpoint; \
+                     start again with lower learning rates"
+                ),
+            });
+        }
         _ => {}
     });
     bar.finish_and_clear();

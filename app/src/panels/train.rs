@@ -240,6 +240,40 @@ impl TrainPanel {
                 }
             });
         }
+        if let Some(d) = &session.divergence {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!(
+                    "Paused: training diverged at step {}: {} is {}. Nothing from that step was \
+                     kept.",
+                    d.step, d.what, d.value
+                ),
+            );
+            ui.horizontal(|ui| match d.last_good {
+                Some(good) => {
+                    if ui
+                        .button(format!(
+                            "Roll back to step {good} with half the learning rates"
+                        ))
+                        .on_hover_text(
+                            "Reloads the newest intact checkpoint (weights, optimizers, data \
+                             order, noise), halves both learning rates in the run's config.toml \
+                             and continues",
+                        )
+                        .clicked()
+                    {
+                        session.send(Command::RollBack { lr_scale: 0.5 });
+                        session.send(Command::Resume);
+                    }
+                }
+                None => {
+                    ui.label("There is no checkpoint to roll back to: start again with a lower learning rate.");
+                }
+            });
+        }
+        if let Some(note) = &session.rolled_back {
+            ui.label(note);
+        }
         for alarm in session.alarm.iter().chain(&session.collapse_alarm) {
             ui.colored_label(ui.visuals().warn_fg_color, alarm);
         }

@@ -249,6 +249,7 @@ pub struct LapganGenerator {
     sides: Vec<usize>,
     z_dim: usize,
     classes: usize,
+    uniform_noise: bool,
 }
 
 impl LapganGenerator {
@@ -278,8 +279,27 @@ impl LapganGenerator {
         LapganNoise::from_values(batch, self.z_dim, &self.sides, coarse, planes, device)
     }
 
+    /// The noise the levels read: the drawn N(0, 1) values as they are, or mapped to U(−1, 1)
+    /// by `erf(x / √2)` (the normal CDF, rescaled) when the model draws uniform noise, so both
+    /// read the same stream of normals.
+    fn shaped(&self, noise: &LapganNoise) -> LapganNoise {
+        if !self.uniform_noise {
+            return noise.clone();
+        }
+        let uniform = |x: Tensor<4>| x.mul_scalar(std::f32::consts::FRAC_1_SQRT_2).erf();
+        LapganNoise {
+            coarse: noise
+                .coarse
+                .clone()
+                .mul_scalar(std::f32::consts::FRAC_1_SQRT_2)
+                .erf(),
+            planes: noise.planes.iter().cloned().map(uniform).collect(),
+        }
+    }
+
     /// Samples coarse to fine: `Ĩ_K = G_K(z_K)`, `Ĩ_k = u(Ĩ_{k+1}) + G_k(z_k, u(Ĩ_{k+1}))`.
     pub fn generate(&self, noise: &LapganNoise, labels: Option<Tensor<2>>) -> PyramidDrawing {
+        let noise = &self.shaped(noise);
         let mut image = self.coarse.forward(noise.coarse.clone(), labels.clone());
         let mut drawing = PyramidDrawing {
             lows: Vec::new(),
@@ -315,6 +335,7 @@ impl LapganGenerator {
         real: &RealPyramid,
         labels: Option<Tensor<2>>,
     ) -> (Tensor<4>, Vec<Tensor<4>>) {
+        let noise = &self.shaped(noise);
         let coarse = self.coarse.forward(noise.coarse.clone(), labels.clone());
         let bands = self
             .bands

@@ -20,6 +20,7 @@ fn tiny(classes: usize) -> LapganConfig {
         generator_kernel: 3,
         classes,
         dropout: 0.5,
+        uniform_noise: true,
     }
 }
 
@@ -243,4 +244,38 @@ fn validation_names_the_field() {
         "model.dropout",
     );
     LapganConfig::default().validate().unwrap();
+}
+
+#[test]
+fn uniform_noise_maps_the_normal_stream_into_minus_one_one() {
+    let device = Device::flex();
+    let g = tiny(0).init_generator(&device);
+    let n = noise(&g, 64, 3, &device);
+    let values = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let (normal, shaped) = (
+        values(n.planes[0].clone()),
+        values(g.shaped(&n).planes[0].clone()),
+    );
+    let count = shaped.len() as f64;
+    let mean = shaped.iter().map(|&v| v as f64).sum::<f64>() / count;
+    let var = shaped
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / count;
+    assert!(shaped.iter().all(|v| v.abs() < 1.0));
+    assert!(
+        mean.abs() < 0.02 && (var - 1.0 / 3.0).abs() < 0.02,
+        "{mean} {var}"
+    );
+    // Order kept (one value per drawn normal), so the stream and resume are unchanged.
+    for (a, b) in normal.iter().zip(&shaped).take(200) {
+        assert_eq!(a.total_cmp(&0.0), b.total_cmp(&0.0));
+    }
+    let old = LapganConfig {
+        uniform_noise: false,
+        ..tiny(0)
+    }
+    .init_generator(&device);
+    assert_eq!(values(old.shaped(&n).planes[0].clone()), normal);
 }

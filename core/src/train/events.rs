@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::images::ImageBatch;
 
 /// A request to a running training job; answered at the next step boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Command {
     /// Stop stepping until `Resume`, `StepD`, `StepG` or `Stop`.
     Pause,
@@ -24,6 +24,16 @@ pub enum Command {
     StepG,
     /// Write a checkpoint now.
     SaveNow,
+    /// After a divergence: reload the newest intact checkpoint (weights, optimizers, data order
+    /// and noise) with both learning rates multiplied by `lr_scale` (in (0, 1]), written to the
+    /// run's config.toml; stays paused.
+    RollBack {
+        /// Factor on both learning rates.
+        lr_scale: f64,
+    },
+    /// Fault injection (what the divergence tests send): sets one discriminator weight to NaN,
+    /// as a numerical blow-up would, so the next step diverges.
+    PoisonWeight,
 }
 
 /// Which updates a step made.
@@ -149,6 +159,28 @@ pub enum Event {
         step: u64,
         /// Why.
         reason: StopReason,
+    },
+    /// A loss or a weight became NaN or infinite at `step`: no update was kept, the newest
+    /// checkpoint is untouched, and the job is paused until it is rolled back, resumed or
+    /// stopped.
+    Diverged {
+        /// The step that diverged.
+        step: u64,
+        /// What was not finite (`D loss`, `G loss`, `a weight`).
+        what: String,
+        /// The value found.
+        value: f32,
+        /// The step of the newest intact checkpoint, when there is one.
+        last_good: Option<u64>,
+    },
+    /// The job went back to a checkpoint after a divergence.
+    RolledBack {
+        /// The step it was at.
+        from_step: u64,
+        /// The checkpoint's step, where it now is.
+        to_step: u64,
+        /// The learning rates from now on (D, G).
+        learning_rates: (f64, f64),
     },
     /// The job ended with an error (nothing was overwritten).
     Error {

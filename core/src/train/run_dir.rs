@@ -57,6 +57,11 @@ impl RunDir {
         std::fs::write(&path, config.to_toml()).map_err(|e| Error::io(&path, e))
     }
 
+    /// Rewrites the run's config (atomically: a reader sees the old file or the new one).
+    pub fn save_config(&self, config: &RunConfig) -> Result<()> {
+        super::checkpoint::write_atomically(&self.config_path(), config.to_toml().as_bytes())
+    }
+
     /// Reads the run's config.
     pub fn load_config(&self) -> Result<RunConfig> {
         if !self.config_path().is_file() {

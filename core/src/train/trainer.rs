@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::tensor::Bytes;
 
 use super::checkpoint::{self, Checkpoint, TrainingState};
-use super::config::RunConfig;
+use super::config::{RunConfig, TrainConfig};
 use super::events::{Event, StepKind, StepStats};
 use super::noise::NoiseStream;
 use super::records::{critic_bytes, generator_bytes, load_critic, load_generator};
@@ -60,6 +60,8 @@ pub struct Trainer {
     session_seconds: f64,
     last_checkpoint_step: Option<u64>,
     warnings: Vec<String>,
+    /// The step that diverged, until a step succeeds or the run rolls back.
+    diverged: Option<u64>,
 }
 
 fn adam(beta1: f32, beta2: f32) -> ModuleOptimizer {
@@ -266,6 +268,7 @@ impl Trainer {
             session_seconds: 0.0,
             last_checkpoint_step,
             warnings,
+            diverged: None,
         })
     }
 
@@ -283,6 +286,76 @@ impl Trainer {
         train.validate()?;
         self.config.train = train;
         Ok(())
+    }
+
+    /// The step of the newest intact checkpoint, if any.
+    pub fn newest_checkpoint_step(&self) -> Option<u64> {
+        checkpoint::load_latest(&self.run.checkpoints())
+            .ok()
+            .map(|(c, _, _)| c.state.step)
+    }
+
+    /// Goes back to the newest intact checkpoint (weights, optimizers, data order, noise) with
+    /// both learning rates multiplied by `lr_scale` (in (0, 1]), which is written to the run's
+    /// config.toml so later resumes keep it. This session's stop conditions are kept.
+    pub fn roll_back(&mut self, lr_scale: f64) -> Result<Event> {
+        if !(lr_scale.is_finite() && lr_scale > 0.0 && lr_scale <= 1.0) {
+            return Err(Error::config(
+                "lr_scale",
+                format!("expected a factor in (0, 1], found {lr_scale}"),
+            ));
+        }
+        let on_disk = self.scale_learning_rates(lr_scale)?;
+        let _ = self.log.flush();
+        let from_step = self.state.step;
+        let schedule = self.config.train.clone();
+        let mut next = Trainer::resume(&self.run.root, Some(self.config.backend))?;
+        next.config.train = TrainConfig {
+            lr_d: on_disk.train.lr_d,
+            lr_g: on_disk.train.lr_g,
+            ..schedule
+        };
+        next.session_seconds = self.session_seconds;
+        *self = next;
+        Ok(Event::RolledBack {
+            from_step,
+            to_step: self.state.step,
+            learning_rates: (self.config.train.lr_d, self.config.train.lr_g),
+        })
+    }
+
+    /// Multiplies both learning rates by `factor`, in this session and in the run's config.toml
+    /// (so later resumes keep them); returns the config as written.
+    pub fn scale_learning_rates(&mut self, factor: f64) -> Result<RunConfig> {
+        let mut on_disk = self.run.load_config()?;
+        on_disk.train.lr_d *= factor;
+        on_disk.train.lr_g *= factor;
+        on_disk.train.validate().map_err(|e| match e {
+            Error::Config { field, reason } => Error::Config {
+                field,
+                reason: format!("{reason} (after scaling the learning rates by {factor})"),
+            },
+            other => other,
+        })?;
+        self.run.save_config(&on_disk)?;
+        self.config.train.lr_d = on_disk.train.lr_d;
+        self.config.train.lr_g = on_disk.train.lr_g;
+        Ok(on_disk)
+    }
+
+    /// Sets one discriminator weight to NaN (fault injection for tests, through
+    /// [`super::Command::PoisonWeight`]).
+    fn poison_weight(&mut self) {
+        struct Poison(bool);
+        impl burn::module::ModuleMapper for Poison {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                if std::mem::replace(&mut self.0, true) {
+                    return param;
+                }
+                param.map(|t| t.mul_scalar(f32::NAN))
+            }
+        }
+        self.discriminator = self.discriminator.clone().map(&mut Poison(false));
     }
 
     /// The run's config.
@@ -460,6 +533,22 @@ impl Trainer {
             let (loss, fake) = self.update_generator(lr_g)?;
             stats.g_loss = Some(loss);
             stats.d_fake.get_or_insert(fake);
+        }
+        // A blow-up can leave every loss finite this step and poison the weights; caught here,
+        // the step is not counted and nothing is saved from it.
+        let updated_d = kind != StepKind::GeneratorOnly && !all_finite(&self.discriminator);
+        let updated_g = kind != StepKind::DiscriminatorOnly && !all_finite(&self.generator);
+        if updated_d || updated_g {
+            return Err(Error::Diverged {
+                step: self.state.step + 1,
+                what: if updated_d {
+                    "a D weight"
+                } else {
+                    "a G weight"
+                }
+                .into(),
+                value: f32::NAN,
+            });
         }
         self.state.step += 1;
         self.state.noise_word_pos = self.noise.word_pos().to_string();

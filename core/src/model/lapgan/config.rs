@@ -41,6 +41,10 @@ pub struct LapganConfig {
     pub classes: usize,
     /// Dropout on the discriminators' hidden layers (reference: 0.5).
     pub dropout: f64,
+    /// Every level's noise (z_K and the planes) uniform in (−1, 1), as the reference code draws
+    /// it; off: N(0, 1), what runs made before this field read (their noise is unchanged).
+    #[serde(default)]
+    pub uniform_noise: bool,
 }
 
 impl Default for LapganConfig {
@@ -56,6 +60,7 @@ impl Default for LapganConfig {
             generator_kernel: 5,
             classes: 0,
             dropout: 0.5,
+            uniform_noise: true,
         }
     }
 }
@@ -183,6 +188,7 @@ impl LapganConfig {
             sides,
             z_dim: self.z_dim,
             classes: self.classes,
+            uniform_noise: self.uniform_noise,
         }
     }
 

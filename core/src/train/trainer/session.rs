@@ -4,7 +4,7 @@
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use super::Trainer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::train::events::{Command, Event, StepKind, StopReason};
 
 impl Trainer {
@@ -29,7 +29,8 @@ impl Trainer {
     }
 
     fn finish(&mut self, reason: StopReason, sink: &mut dyn FnMut(Event)) -> Result<StopReason> {
-        if self.last_checkpoint_step != Some(self.state.step) {
+        // After a divergence the state is mid-step: the newest checkpoint stays the last word.
+        if self.last_checkpoint_step != Some(self.state.step) && self.diverged.is_none() {
             let event = self.save_checkpoint()?;
             self.emit(event, sink);
         }
@@ -44,7 +45,40 @@ impl Trainer {
         Ok(reason)
     }
 
-    fn take_step(&mut self, kind: StepKind, sink: &mut dyn FnMut(Event)) -> Result<()> {
+    /// Takes a step; a divergence is reported as [`Event::Diverged`] and answered with `true`
+    /// (the caller pauses), other errors end the job.
+    fn take_step(&mut self, kind: StepKind, sink: &mut dyn FnMut(Event)) -> Result<bool> {
+        match self.take_step_inner(kind, sink) {
+            Ok(()) => {
+                self.diverged = None;
+                Ok(false)
+            }
+            Err(Error::Diverged { step, what, value }) => {
+                self.diverged = Some(step);
+                let last_good = self.newest_checkpoint_step();
+                self.emit(
+                    Event::Diverged {
+                        step,
+                        what,
+                        value,
+                        last_good,
+                    },
+                    sink,
+                );
+                self.emit(
+                    Event::Paused {
+                        step: self.state.step,
+                    },
+                    sink,
+                );
+                let _ = self.log.flush();
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn take_step_inner(&mut self, kind: StepKind, sink: &mut dyn FnMut(Event)) -> Result<()> {
         let (stats, epoch_ended) = self.step(kind)?;
         let step = stats.step;
         self.emit(Event::Step(stats), sink);
@@ -139,12 +173,21 @@ impl Trainer {
                         }
                     }
                     Command::Stop => return self.finish(StopReason::Requested, sink),
-                    Command::StepD => self.take_step(StepKind::DiscriminatorOnly, sink)?,
-                    Command::StepG => self.take_step(StepKind::GeneratorOnly, sink)?,
+                    Command::StepD => {
+                        paused |= self.take_step(StepKind::DiscriminatorOnly, sink)?;
+                    }
+                    Command::StepG => paused |= self.take_step(StepKind::GeneratorOnly, sink)?,
+                    Command::SaveNow if self.diverged.is_some() => {}
                     Command::SaveNow => {
                         let event = self.save_checkpoint()?;
                         self.emit(event, sink);
                     }
+                    Command::RollBack { lr_scale } => {
+                        let event = self.roll_back(lr_scale)?;
+                        self.emit(event, sink);
+                        let _ = self.log.flush();
+                    }
+                    Command::PoisonWeight => self.poison_weight(),
                 }
                 if !paused {
                     break;
@@ -153,7 +196,9 @@ impl Trainer {
             if let Some(reason) = self.stop_reason() {
                 return self.finish(reason, sink);
             }
-            self.take_step(StepKind::Full, sink)?;
+            if self.take_step(StepKind::Full, sink)? {
+                paused = true;
+            }
         }
     }
 }
