@@ -85,6 +85,41 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     drive(trainer)
 }
 
+/// Ctrl-C (or SIGTERM) asks the trainer to stop at the next step boundary, which saves a
+/// checkpoint first; a second Ctrl-C quits at once (what the last checkpoint holds is kept). A
+/// write past the file-size limit (SIGXFSZ) fails as an error instead of killing the process.
+#[cfg(unix)]
+fn stop_on_interrupt(commands: mpsc::Sender<Command>, bar: ProgressBar) {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
+    // SAFETY: the handler does nothing (async-signal-safe); it only replaces the default action.
+    let _ = unsafe { signal_hook::low_level::register(SIGXFSZ, || {}) };
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("easel-signals".into())
+        .spawn(move || {
+            let mut asked = false;
+            for _ in signals.forever() {
+                if asked {
+                    bar.suspend(|| eprintln!("interrupted again: quitting without saving"));
+                    std::process::exit(130);
+                }
+                asked = true;
+                bar.suspend(|| {
+                    eprintln!(
+                        "interrupted: saving a checkpoint and stopping (Ctrl-C again to quit \
+                         without saving)"
+                    )
+                });
+                let _ = commands.send(Command::Stop);
+            }
+        });
+}
+
+#[cfg(not(unix))]
+fn stop_on_interrupt(_commands: mpsc::Sender<Command>, _bar: ProgressBar) {}
+
 /// Runs a trainer's set-up under a spinner that says what it is doing (the built-in text
 /// encoder trains for up to a minute before the first step).
 fn preparing<T>(set_up: impl FnOnce(&mut dyn FnMut(&str, Option<f32>)) -> T) -> T {
@@ -121,6 +156,7 @@ fn drive(mut trainer: Trainer) -> Result<()> {
             .expect("a valid template");
     // The CLI sends no command; the sender lives until training ends.
     let (commands, receiver) = mpsc::channel();
+    stop_on_interrupt(commands.clone(), bar.clone());
     let mut error = None;
     let run = trainer.run_dir().root.clone();
     let result = trainer.run(&receiver, &mut |event| match event {

@@ -163,9 +163,20 @@ impl Checkpoint {
         Self::from_bytes(&bytes, path)
     }
 
-    /// Writes atomically: temporary file, fsync, rename, fsync of the folder.
+    /// Writes atomically: temporary file, fsync, rename, fsync of the folder. A failed write
+    /// (a full disk, a file-size limit) leaves no part behind and every earlier checkpoint as it
+    /// was, and says so.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomically(path, &self.to_bytes())
+        write_atomically(path, &self.to_bytes()).map_err(|e| match e {
+            Error::Io { source, .. } => Error::Checkpoint {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "could not be written ({source}); training stopped, and the earlier \
+                     checkpoints are intact"
+                ),
+            },
+            other => other,
+        })
     }
 }
 
