@@ -1,5 +1,7 @@
 //! Shared helpers of Easel's end-to-end tests.
 
+pub mod soak;
+
 use easel_core::data::DataSource;
 use easel_core::model::gran::GranConfig;
 use easel_core::train::{ModelConfig, RunConfig, TrainConfig};

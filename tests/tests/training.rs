@@ -313,3 +313,55 @@ fn a_nan_pauses_training_and_rolling_back_resumes_the_last_good_checkpoint_at_lo
     );
     assert_eq!(parameters(&t.generator()), parameters(&second.generator()));
 }
+
+#[test]
+fn killed_at_random_moments_a_run_resumes_and_ends_as_an_uninterrupted_one() {
+    // The soak harness in miniature (the full one: `cargo run --release -p easel-tests --bin
+    // soak`): 6 SIGKILLs, half of them just after a checkpoint write begins.
+    let dir = tempfile::tempdir().unwrap();
+    let config = easel_tests::soak::SoakConfig {
+        kills: 6,
+        steps: 200,
+        seed: 3,
+        dir: dir.path().to_path_buf(),
+        worker: env!("CARGO_BIN_EXE_soak").into(),
+    };
+    let report = easel_tests::soak::soak(&config, &mut |line| eprintln!("{line}")).unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.kills, 6);
+    assert!(report.most_steps_lost <= report.checkpoint_every);
+}
+
+#[test]
+fn a_run_stopped_before_its_first_checkpoint_starts_again_from_step_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Trainer::create(dir.path().join("early"), tiny_config(2, 9)).unwrap());
+    let mut resumed = Trainer::resume(dir.path().join("early"), None).unwrap();
+    assert_eq!(resumed.state().step, 0);
+    let events = run_steps(&mut resumed, 5);
+    let Event::Started { warnings, .. } = &events[0] else {
+        panic!("{:?}", events[0])
+    };
+    assert!(
+        warnings[0].contains("before its first checkpoint"),
+        "{warnings:?}"
+    );
+    let mut straight = Trainer::create(dir.path().join("straight"), tiny_config(2, 9)).unwrap();
+    run_steps(&mut straight, 5);
+    assert_eq!(
+        parameters(&straight.generator()),
+        parameters(&resumed.generator())
+    );
+
+    // Checkpoints that are all damaged are refused, not silently restarted.
+    for (_, path) in
+        easel_core::train::checkpoint::list(&dir.path().join("early/checkpoints")).unwrap()
+    {
+        std::fs::write(&path, b"damaged").unwrap();
+    }
+    let e = Trainer::resume(dir.path().join("early"), None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no intact checkpoint"), "{e}");
+}

@@ -53,8 +53,7 @@ impl RunDir {
         for dir in [self.root.clone(), self.checkpoints(), self.samples()] {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
-        let path = self.config_path();
-        std::fs::write(&path, config.to_toml()).map_err(|e| Error::io(&path, e))
+        self.save_config(config)
     }
 
     /// Rewrites the run's config (atomically: a reader sees the old file or the new one).

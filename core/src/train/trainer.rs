@@ -91,6 +91,18 @@ impl Trainer {
         preparing(&format!("loading {}", config.data.describe()), None);
         let data = Self::load_data(&config)?;
         run.create(&config)?;
+        Self::from_scratch(run, config, data, device, Vec::new(), preparing)
+    }
+
+    /// Step 0 of a run whose folder exists: weights drawn from the seed.
+    fn from_scratch(
+        run: RunDir,
+        config: RunConfig,
+        data: Dataset,
+        device: Device,
+        warnings: Vec<String>,
+        preparing: Preparing<'_>,
+    ) -> Result<Self> {
         let train_device = device.clone().autodiff();
         let spec = config.model.spec();
         let (generator, discriminator) = seeded(&device, config.seed, || {
@@ -117,13 +129,15 @@ impl Trainer {
             discriminator,
             None,
             state,
-            Vec::new(),
+            warnings,
             preparing,
         )
     }
 
     /// Continues the run in `run_dir` from its newest intact checkpoint, on `backend` when given
-    /// (else the one in its config).
+    /// (else the one in its config). A run stopped before its first checkpoint was written starts
+    /// again from step 0 (the same weights, data order and noise, from its seed); a run whose
+    /// checkpoints are all damaged is refused.
     pub fn resume(
         run_dir: impl Into<std::path::PathBuf>,
         backend: Option<BackendKind>,
@@ -141,6 +155,21 @@ impl Trainer {
         let mut config = run.load_config()?;
         if let Some(b) = backend {
             config.backend = b;
+        }
+        if checkpoint::list(&run.checkpoints())?.is_empty() {
+            let device = config.backend.device()?;
+            preparing(&format!("loading {}", config.data.describe()), None);
+            let data = Self::load_data(&config)?;
+            let warning =
+                "the run stopped before its first checkpoint: it starts again from step 0";
+            return Self::from_scratch(
+                run,
+                config,
+                data,
+                device,
+                vec![warning.to_string()],
+                preparing,
+            );
         }
         let (ckpt, path, warnings) = checkpoint::load_latest(&run.checkpoints())?;
         let saved = RunConfig::from_toml(&ckpt.config_toml, &path.display().to_string())?;
