@@ -137,7 +137,9 @@ pub fn decide(table: &Table, tolerance: f64) -> Verdict {
     let r_test = Ratio::of(table.d1_on_test, table.d2_on_test);
     let r_sample = Ratio::of(table.d1_on_g2, table.d2_on_g1);
     let test_close = match r_test {
-        Ratio::Value(v) => (v - 1.0).abs() <= tolerance,
+        // Within the tolerance of 1 on the ratio's smaller side, so that swapping the two
+        // models (which inverts r_test) gives the same answer.
+        Ratio::Value(v) => v > 0.0 && v.min(1.0 / v) >= 1.0 - tolerance,
         Ratio::Infinite => false,
         Ratio::Undefined => true,
     };
@@ -149,8 +151,10 @@ pub fn decide(table: &Table, tolerance: f64) -> Verdict {
         (_, false) => (
             Winner::Tie,
             format!(
-                "r_test = {r_test} is not within {tolerance} of 1: the discriminators differ on \
-                 held-out data, so their verdicts on samples are not comparable"
+                "r_test = {r_test} is not within {tolerance} of 1 (min(r_test, 1/r_test) < \
+                 {:.2}): the discriminators differ on held-out data, so their verdicts on \
+                 samples are not comparable",
+                1.0 - tolerance
             ),
         ),
         (Ratio::Value(v), true) if v < 1.0 => (
