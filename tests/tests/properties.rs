@@ -83,7 +83,7 @@ proptest! {
         };
         let (a, b) = (decide(&t, tolerance), decide(&swapped, tolerance));
         let inverse = |r: Ratio| match r {
-            Ratio::Value(v) if v == 0.0 => Ratio::Infinite,
+            Ratio::Value(0.0) => Ratio::Infinite,
             Ratio::Value(v) => Ratio::Value(1.0 / v),
             Ratio::Infinite => Ratio::Value(0.0),
             Ratio::Undefined => Ratio::Undefined,
