@@ -1,5 +1,6 @@
 //! Shared helpers of Easel's end-to-end tests.
 
+pub mod fuzz;
 pub mod soak;
 
 use easel_core::data::DataSource;

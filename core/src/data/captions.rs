@@ -134,7 +134,11 @@ pub fn fashion_mnist(label: u32) -> Vec<String> {
 /// Reads a caption file: UTF-8 text, one caption per line; blank lines are skipped. Errors name
 /// the file when it cannot be read, is not UTF-8 or holds no caption.
 pub fn read_caption_file(path: &Path) -> Result<Vec<String>> {
-    let bytes = super::read_file(path)?;
+    parse_captions(path, super::read_file(path)?)
+}
+
+/// Parses a caption file's bytes (`path` names it in errors).
+pub fn parse_captions(path: &Path, bytes: Vec<u8>) -> Result<Vec<String>> {
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::format(
             path,

@@ -25,7 +25,8 @@ pub const MANIFEST: &str = "manifest.toml";
 /// The most images one grid shows; larger exports still write every image when asked.
 pub const GRID_LIMIT: usize = 256;
 /// Manifest format version.
-const BUNDLE_VERSION: u32 = 1;
+/// The manifest format this build writes and reads.
+pub const BUNDLE_VERSION: u32 = 1;
 
 /// What to draw and which files to write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,7 +281,13 @@ pub fn export_bundle(
 pub fn read_manifest(bundle: &Path) -> Result<Manifest> {
     let path = bundle.join(MANIFEST);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let manifest: Manifest = toml::from_str(&text).map_err(|e| Error::Format {
+    parse_manifest(bundle, &text)
+}
+
+/// Parses a bundle's manifest text, refusing any file it names outside the bundle.
+pub fn parse_manifest(bundle: &Path, text: &str) -> Result<Manifest> {
+    let path = bundle.join(MANIFEST);
+    let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Format {
         path: path.clone(),
         expected: "an Easel bundle manifest".into(),
         found: e.to_string(),
@@ -291,6 +298,10 @@ pub fn read_manifest(bundle: &Path) -> Result<Manifest> {
             expected: format!("bundle version {BUNDLE_VERSION}"),
             found: format!("version {}", manifest.version),
         });
+    }
+    inside(bundle, &manifest.checkpoint)?;
+    for file in &manifest.files {
+        inside(bundle, file)?;
     }
     Ok(manifest)
 }
