@@ -269,6 +269,10 @@ impl ModelPanel {
                     row(ui, "Dropout in D", "model.dropout", &mut |ui| {
                         ui.add(egui::DragValue::new(&mut l.dropout).speed(0.01).range(0.0..=0.95))
                     });
+                    row(ui, "Uniform noise", "model.uniform_noise", &mut |ui| {
+                        ui.checkbox(&mut l.uniform_noise, "U(-1, 1) at every level")
+                            .on_hover_text("As the reference code; off: N(0, 1)")
+                    });
                 }
                 ModelConfig::StackGan(s) => stackgan_rows(s, &mut |ui, label, field, add| row(ui, label, field, add), ui),
             }
