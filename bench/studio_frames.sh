@@ -16,7 +16,7 @@ mkdir -p "$out"
 cargo build -p easel
 binary="$(realpath target/debug/easel)"
 export XDG_RUNTIME_DIR="$(mktemp -d)"; chmod 700 "$XDG_RUNTIME_DIR"
-stops=7
+stops=9   # the most --tour makes (Pyramid for LAPGAN, Text for StackGAN)
 seconds=$(( per_panel * stops + 2 ))
 cd "$(mktemp -d)"   # new runs go to ./runs here
 xvfb-run -a -s "-screen 0 1280x800x24" "$binary" studio "${studio_options[@]}" \

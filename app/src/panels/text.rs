@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use easel_core::backend::BackendKind;
+use easel_core::data::DataSource;
 use easel_core::export;
 use easel_core::images::{ImageBatch, colour_gap};
 use easel_core::interpolate::{self, Walk};
 use easel_core::sample::LoadedModel;
-use easel_core::train::ModelConfig;
+use easel_core::train::{ModelConfig, RunDir};
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
@@ -75,16 +76,26 @@ pub struct TextPanel {
     error: Option<String>,
     #[serde(skip)]
     notice: Option<String>,
+    /// The run the sentences were last fitted to.
+    #[serde(skip)]
+    adopted: Option<PathBuf>,
 }
+
+/// The sentences a new Text panel starts with (the built-in shapes' captions).
+const SHAPES_DEFAULTS: [&str; 3] = [
+    "a large red circle on a white background",
+    "a small red circle on a blue background",
+    "a large yellow square on a black background",
+];
 
 impl Default for TextPanel {
     fn default() -> Self {
         Self {
-            prompt: "a large red circle on a white background".into(),
+            prompt: SHAPES_DEFAULTS[0].into(),
             count: 8,
             seed: 0,
-            from: "a small red circle on a blue background".into(),
-            to: "a large yellow square on a black background".into(),
+            from: SHAPES_DEFAULTS[1].into(),
+            to: SHAPES_DEFAULTS[2].into(),
             walk_steps: 8,
             sampled_c: false,
             seeds: (1, 2),
@@ -95,6 +106,7 @@ impl Default for TextPanel {
             pending_walk: None,
             error: None,
             notice: None,
+            adopted: None,
         }
     }
 }
@@ -131,8 +143,44 @@ impl TextPanel {
         self.pending_prompt.is_some() || self.pending_walk.is_some()
     }
 
+    /// On a run first seen: where the sentences are still the shapes defaults and the run reads
+    /// other captions, starts from its own held-out captions instead (the first, and one of
+    /// another class to walk to).
+    fn adopt(&mut self, run: &Path) {
+        if self.adopted.as_deref() == Some(run) {
+            return;
+        }
+        self.adopted = Some(run.to_path_buf());
+        let untouched = [&self.prompt, &self.from, &self.to]
+            .iter()
+            .zip(SHAPES_DEFAULTS)
+            .all(|(s, d)| s.as_str() == d);
+        let Ok(config) = RunDir::new(run).load_config() else {
+            return;
+        };
+        if !untouched || matches!(config.data, DataSource::Shapes { .. }) {
+            return;
+        }
+        let Ok((captions, labels)) = config.data.held_out_captions(200) else {
+            return;
+        };
+        if captions.is_empty() {
+            return;
+        }
+        let other = (1..captions.len())
+            .find(|&i| match &labels {
+                Some(l) => l[i] != l[0],
+                None => captions.first(i) != captions.first(0),
+            })
+            .unwrap_or(0);
+        self.prompt = captions.first(0).to_string();
+        self.from = self.prompt.clone();
+        self.to = captions.first(other).to_string();
+    }
+
     /// Draws the prompt (a model without text draws from z alone).
     pub fn draw(&mut self, run: &Path, wake: Wake) {
+        self.adopt(run);
         let (dir, prompt, count, seed) = (
             run.to_path_buf(),
             self.prompt.clone(),
@@ -162,6 +210,7 @@ impl TextPanel {
 
     /// Walks between the two sentences (or seeds).
     pub fn walk_between(&mut self, run: &Path, wake: Wake) {
+        self.adopt(run);
         let dir = run.to_path_buf();
         let (from, to, steps, seed, sampled, seeds) = (
             self.from.clone(),
@@ -280,6 +329,7 @@ impl TextPanel {
     }
 
     fn body(&mut self, ui: &mut egui::Ui, run: &Path, wake: Wake) {
+        self.adopt(run);
         let busy = self.busy();
         ui.label(format!("From {}", run.display()));
         ui.horizontal(|ui| {
@@ -424,5 +474,45 @@ impl TextPanel {
                 ));
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_on(data: DataSource) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let config = easel_core::train::RunConfig {
+            data,
+            ..easel_core::train::Preset::find("stackgan2-fmnist")
+                .unwrap()
+                .config
+        };
+        RunDir::new(dir.path()).create(&config).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_run_on_other_captions_starts_from_its_own_sentences() {
+        let fashion = run_on(DataSource::FashionMnist { path: None });
+        let mut panel = TextPanel::default();
+        panel.adopt(fashion.path());
+        // The first held-out image of Fashion-MNIST is an ankle boot; the walk goes to another class.
+        assert!(panel.prompt.contains("ankle boot"), "{}", panel.prompt);
+        assert_eq!(panel.from, panel.prompt);
+        assert!(!panel.to.contains("ankle boot"), "{}", panel.to);
+
+        // Sentences the user typed are kept; a shapes run keeps the shapes defaults.
+        let mut typed = TextPanel {
+            prompt: "a photo of a bag".into(),
+            ..TextPanel::default()
+        };
+        typed.adopt(fashion.path());
+        assert_eq!(typed.prompt, "a photo of a bag");
+        let shapes = run_on(DataSource::default());
+        let mut panel = TextPanel::default();
+        panel.adopt(shapes.path());
+        assert_eq!(panel.prompt, SHAPES_DEFAULTS[0]);
     }
 }

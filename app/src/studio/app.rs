@@ -1,6 +1,8 @@
 //! The studio's top level: navigation, the panels, the training session, persistence, the status
 //! bar with its frame-time readout, and the question asked when closing during training.
 
+mod tour;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,18 +102,6 @@ pub struct Studio {
     /// `--tour`: the stops entered and the stops photographed so far.
     tour_progress: (usize, usize),
 }
-
-/// The stops of `--tour`: a panel, and for the Canvas whether ΔC_t is shown.
-const TOUR: [(PanelKind, bool); 8] = [
-    (PanelKind::Data, false),
-    (PanelKind::Model, false),
-    (PanelKind::Train, false),
-    (PanelKind::Canvas, false),
-    (PanelKind::Canvas, true),
-    (PanelKind::Runs, false),
-    (PanelKind::Export, false),
-    (PanelKind::Arena, false),
-];
 
 impl Studio {
     /// The studio, restored from eframe storage when there is any.
@@ -221,95 +211,6 @@ impl Studio {
         }
         self.closing = Closing::Allowed;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-    }
-
-    /// `--tour`: at each interval, moves to the next stop; takes a screenshot near its end.
-    fn tour(&mut self, ctx: &egui::Context) {
-        let Some(every) = self.automation.tour else {
-            return;
-        };
-        ctx.request_repaint_after(std::time::Duration::from_millis(100));
-        let elapsed = self.opened_at.elapsed().as_secs_f64();
-        let stop = (elapsed / every) as usize;
-        if stop >= TOUR.len() {
-            return;
-        }
-        let repaint = ctx.clone();
-        let wake: Wake = Arc::new(move || repaint.request_repaint());
-        if self.tour_progress.0 <= stop {
-            // Entering stop `stop` (once).
-            self.tour_progress.0 = stop + 1;
-            let (panel, delta) = TOUR[stop];
-            self.state.panel = panel;
-            match panel {
-                PanelKind::Train => {
-                    // Save a checkpoint now so the Canvas, Runs and Export stops have one.
-                    if let Some(s) = &self.session {
-                        s.send(Command::SaveNow);
-                    }
-                }
-                PanelKind::Canvas if !delta => {
-                    if let Some(run) = self.canvas_run.clone() {
-                        self.state.canvas.draw(&run, wake);
-                    }
-                }
-                PanelKind::Canvas => {
-                    self.state.canvas.show_delta = true;
-                    self.state.canvas.t = self.state.canvas.max_steps().unwrap_or(1).min(3);
-                }
-                PanelKind::Runs => {
-                    if let Some(run) = self.canvas_run.clone() {
-                        self.runs.open(&run, false);
-                    }
-                }
-                PanelKind::Export => {
-                    if let Some(run) = self.canvas_run.clone() {
-                        self.state.export.set_run(&run);
-                    }
-                }
-                PanelKind::Arena => {
-                    // The run against itself: a quick battle that fills Table 1.
-                    if let Some(run) = self.canvas_run.clone() {
-                        let arena = &mut self.state.arena;
-                        arena.mode = crate::panels::arena::ArenaMode::Battle;
-                        arena.m1 = Some(run.clone());
-                        arena.m2 = Some(run);
-                        arena.samples = arena.samples.min(500);
-                        arena.start(wake.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
-        let shot_at = (stop as f64 + 0.85) * every;
-        if let Some(dir) = &self.automation.screenshots
-            && elapsed >= shot_at
-            && self.tour_progress.1 <= stop
-        {
-            self.tour_progress.1 = stop + 1;
-            let (panel, delta) = TOUR[stop];
-            let path = dir.join(format!(
-                "{:02}-{}{}.png",
-                stop + 1,
-                panel.label().to_lowercase(),
-                if delta { "-delta" } else { "" }
-            ));
-            let _ = std::fs::create_dir_all(dir);
-            ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
-                egui::ScreenshotCallback::new(move |image| {
-                    let [w, h] = image.size;
-                    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-                    match image::RgbaImage::from_raw(w as u32, h as u32, bytes) {
-                        Some(img) => {
-                            if let Err(e) = img.save(&path) {
-                                eprintln!("could not save {}: {e}", path.display());
-                            }
-                        }
-                        None => eprintln!("screenshot of unexpected size {w}×{h}"),
-                    }
-                }),
-            ));
-        }
     }
 
     /// The training session, if one was started.
