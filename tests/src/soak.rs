@@ -136,19 +136,6 @@ fn final_checkpoint(run: &Path) -> Result<(Checkpoint, PathBuf), String> {
         .map_err(|e| e.to_string())
 }
 
-/// A small deterministic generator of kill delays (SplitMix64).
-struct Delays(u64);
-
-impl Delays {
-    fn next_unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as f64 / u64::MAX as f64
-    }
-}
-
 /// Runs the soak: an uninterrupted reference, then the killed and resumed run, then compares.
 pub fn soak(config: &SoakConfig, log: &mut dyn FnMut(&str)) -> std::io::Result<SoakReport> {
     let reference = config.dir.join("reference");
@@ -181,7 +168,7 @@ pub fn soak(config: &SoakConfig, log: &mut dyn FnMut(&str)) -> std::io::Result<S
         started.elapsed().as_secs_f64()
     ));
 
-    let mut delays = Delays(config.seed);
+    let mut delays = crate::SplitMix64(config.seed);
     while report.kills < config.kills {
         let mut worker = Worker::spawn(&config.worker, &soaked, config.steps)?;
         let mut last_step = None;
@@ -190,9 +177,9 @@ pub fn soak(config: &SoakConfig, log: &mut dyn FnMut(&str)) -> std::io::Result<S
         // kills: 0–3 ms after a step that writes a checkpoint, to land inside the write.
         let at_checkpoint = report.kills % 2 == 1;
         let wait = if at_checkpoint {
-            Duration::from_secs_f64(0.003 * delays.next_unit())
+            Duration::from_secs_f64(0.003 * delays.unit())
         } else {
-            Duration::from_secs_f64(per_step * 12.0 * delays.next_unit())
+            Duration::from_secs_f64(per_step * 12.0 * delays.unit())
         };
         let every = report.checkpoint_every;
         let mut deadline = None;

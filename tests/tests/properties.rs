@@ -71,17 +71,7 @@ proptest! {
             d2_on_g2: e(counts[6]),
             d2_on_train: e(counts[7]),
         };
-        let swapped = Table {
-            d1_on_g1: t.d2_on_g2,
-            d1_on_train: t.d2_on_train,
-            d1_on_g2: t.d2_on_g1,
-            d1_on_test: t.d2_on_test,
-            d2_on_g1: t.d1_on_g2,
-            d2_on_test: t.d1_on_test,
-            d2_on_g2: t.d1_on_g1,
-            d2_on_train: t.d1_on_train,
-        };
-        let (a, b) = (decide(&t, tolerance), decide(&swapped, tolerance));
+        let (a, b) = (decide(&t, tolerance), decide(&t.swapped(), tolerance));
         let inverse = |r: Ratio| match r {
             Ratio::Value(0.0) => Ratio::Infinite,
             Ratio::Value(v) => Ratio::Value(1.0 / v),

@@ -117,6 +117,23 @@ pub struct Table {
     pub d2_on_train: ErrorRate,
 }
 
+impl Table {
+    /// The same battle with the two models' places swapped (M2 becomes M1): both ratios invert
+    /// and the verdict swaps.
+    pub fn swapped(&self) -> Table {
+        Table {
+            d1_on_g1: self.d2_on_g2,
+            d1_on_train: self.d2_on_train,
+            d1_on_g2: self.d2_on_g1,
+            d1_on_test: self.d2_on_test,
+            d2_on_g1: self.d1_on_g2,
+            d2_on_test: self.d1_on_test,
+            d2_on_g2: self.d1_on_g1,
+            d2_on_train: self.d1_on_train,
+        }
+    }
+}
+
 /// A battle's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {

@@ -20,19 +20,6 @@ fn table(d1_g2: ErrorRate, d2_g1: ErrorRate, d1_test: ErrorRate, d2_test: ErrorR
     }
 }
 
-fn swapped(t: &Table) -> Table {
-    Table {
-        d1_on_g1: t.d2_on_g2,
-        d1_on_train: t.d2_on_train,
-        d1_on_g2: t.d2_on_g1,
-        d1_on_test: t.d2_on_test,
-        d2_on_g1: t.d1_on_g2,
-        d2_on_test: t.d1_on_test,
-        d2_on_g2: t.d1_on_g1,
-        d2_on_train: t.d1_on_train,
-    }
-}
-
 #[test]
 fn the_rule_on_hand_computed_rates() {
     // D1 fooled by 30 of 100 G2 samples, D2 by 10 of 100 G1 samples: r_sample = 3 → M2.
@@ -42,7 +29,7 @@ fn the_rule_on_hand_computed_rates() {
     assert!(matches!(v.r_test, Ratio::Value(r) if (r - 20.0 / 21.0).abs() < 1e-12));
     assert_eq!(v.winner, Winner::M2);
     // Swapping the models inverts both ratios and the winner.
-    let w = decide(&swapped(&t), 0.2);
+    let w = decide(&t.swapped(), 0.2);
     assert_eq!(w.r_sample, Ratio::Value(1.0 / 3.0));
     assert!(matches!(w.r_test, Ratio::Value(r) if (r - 21.0 / 20.0).abs() < 1e-12));
     assert_eq!(w.winner, Winner::M1);
@@ -60,7 +47,7 @@ fn zero_error_rates_follow_the_stated_rule() {
     let t = table(e(5, 100), e(0, 100), e(10, 100), e(10, 100));
     let v = decide(&t, 0.2);
     assert_eq!((v.r_sample, v.winner), (Ratio::Infinite, Winner::M2));
-    let w = decide(&swapped(&t), 0.2);
+    let w = decide(&t.swapped(), 0.2);
     assert_eq!((w.r_sample, w.winner), (Ratio::Value(0.0), Winner::M1));
     // Nobody fooled anybody: 0/0, a tie with the reason.
     let v = decide(&table(e(0, 100), e(0, 100), e(10, 100), e(10, 100)), 0.2);
