@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 
 use easel_core::images::ImageBatch;
-use easel_core::train::{Command, Event, JobStart, RunDir, StepStats, StopReason, TrainingJob};
+use easel_core::train::{
+    Command, Divergence, Event, JobStart, RunDir, StepStats, StopReason, TrainingJob,
+};
 
 /// Steps D(G(z)) may stay pinned near 0 or 1 before the alarm pauses training.
 pub const PINNED_STEPS: usize = 200;
@@ -28,19 +30,6 @@ pub enum SessionStatus {
     Finished(StopReason),
     /// Ended with an error.
     Failed(String),
-}
-
-/// A loss or weight that stopped being finite.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Divergence {
-    /// The step that diverged.
-    pub step: u64,
-    /// What (`D loss`, `a G weight`, …) and its value.
-    pub what: String,
-    /// The value found.
-    pub value: f32,
-    /// The newest intact checkpoint's step.
-    pub last_good: Option<u64>,
 }
 
 /// A training session as the studio sees it.
@@ -170,19 +159,7 @@ impl TrainSession {
                 self.target_step = target_step;
                 self.warnings.extend(warnings);
             }
-            Event::Diverged {
-                step,
-                what,
-                value,
-                last_good,
-            } => {
-                self.divergence = Some(Divergence {
-                    step,
-                    what,
-                    value,
-                    last_good,
-                });
-            }
+            Event::Diverged(d) => self.divergence = Some(d),
             Event::RolledBack {
                 from_step,
                 to_step,

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 
 use easel_core::model::parameters;
-use easel_core::train::{Command, Event, JobStart, StepKind, StopReason, Trainer, TrainingJob};
+use easel_core::train::{
+    Command, Divergence, Event, JobStart, StepKind, StopReason, Trainer, TrainingJob,
+};
 use easel_tests::tiny_config;
 
 fn changed(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> Vec<String> {
@@ -271,7 +273,7 @@ fn a_nan_pauses_training_and_rolling_back_resumes_the_last_good_checkpoint_at_lo
     assert_eq!(reason, StopReason::MaxSteps);
     let at = |f: &dyn Fn(&Event) -> bool| events.iter().position(f).expect("event");
     let diverged = at(&|e| {
-        matches!(e, Event::Diverged { step: 5, what, value, last_good: Some(4) }
+        matches!(e, Event::Diverged(Divergence { step: 5, what, value, last_good: Some(4) })
             if what == "D loss" && value.is_nan())
     });
     let paused = at(&|e| matches!(e, Event::Paused { step: 4 }));

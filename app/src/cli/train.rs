@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 use easel_core::backend::BackendKind;
-use easel_core::train::{Command, Event, Trainer};
+use easel_core::train::{Command, Divergence, Event, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ConfigArgs;
@@ -209,12 +209,12 @@ fn drive(mut trainer: Trainer) -> Result<()> {
             }
         }
         Event::Error { message, .. } => error = Some(message),
-        Event::Diverged {
+        Event::Diverged(Divergence {
             step,
             what,
             value,
             last_good,
-        } => {
+        }) => {
             // No one to ask on the command line: stop, keeping the last good checkpoint.
             let _ = commands.send(Command::Stop);
             error = Some(match last_good {

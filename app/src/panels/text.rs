@@ -24,6 +24,8 @@ use crate::worker::Pending;
 type Prompted = easel_core::Result<(Option<String>, Vec<usize>, Vec<ImageBatch>, Vec<String>)>;
 /// What a walk job returns.
 type Walked = easel_core::Result<Walk>;
+/// A run's own first sentence and one to walk to ([`own_sentences`]).
+type Adopted = easel_core::Result<Option<(String, String)>>;
 
 struct DrawnPrompt {
     encoder: Option<String>,
@@ -73,6 +75,8 @@ pub struct TextPanel {
     #[serde(skip)]
     pending_walk: Option<Pending<Walked>>,
     #[serde(skip)]
+    pending_adopt: Option<Pending<Adopted>>,
+    #[serde(skip)]
     error: Option<String>,
     #[serde(skip)]
     notice: Option<String>,
@@ -104,6 +108,7 @@ impl Default for TextPanel {
             walked: None,
             pending_prompt: None,
             pending_walk: None,
+            pending_adopt: None,
             error: None,
             notice: None,
             adopted: None,
@@ -127,6 +132,29 @@ fn load_stackgan(run: &Path) -> easel_core::Result<(LoadedModel, Vec<usize>)> {
     Ok((model, sides))
 }
 
+/// A text run's own first held-out caption and one of another class (or another sentence), when
+/// the run reads captions other than the built-in shapes'.
+fn own_sentences(run: &Path) -> Option<(String, String)> {
+    let config = RunDir::new(run).load_config().ok()?;
+    if matches!(config.data, DataSource::Shapes { .. }) {
+        return None;
+    }
+    let (captions, labels) = config.data.held_out_captions(200).ok()?;
+    if captions.is_empty() {
+        return None;
+    }
+    let other = (1..captions.len())
+        .find(|&i| match &labels {
+            Some(l) => l[i] != l[0],
+            None => captions.first(i) != captions.first(0),
+        })
+        .unwrap_or(0);
+    Some((
+        captions.first(0).to_string(),
+        captions.first(other).to_string(),
+    ))
+}
+
 impl TextPanel {
     /// Every stage's images of the last prompt drawn, coarse to fine (at the finest side).
     pub fn stages(&self) -> &[ImageBatch] {
@@ -143,44 +171,35 @@ impl TextPanel {
         self.pending_prompt.is_some() || self.pending_walk.is_some()
     }
 
-    /// On a run first seen: where the sentences are still the shapes defaults and the run reads
-    /// other captions, starts from its own held-out captions instead (the first, and one of
-    /// another class to walk to).
-    fn adopt(&mut self, run: &Path) {
+    /// Whether the three sentences are still the shapes defaults a new panel starts with.
+    fn untouched(&self) -> bool {
+        [&self.prompt, &self.from, &self.to]
+            .iter()
+            .zip(SHAPES_DEFAULTS)
+            .all(|(s, d)| s.as_str() == d)
+    }
+
+    /// On a run first seen with the sentences untouched, looks up (on a worker thread: a
+    /// folder's captions take a walk over the folder) the run's own held-out sentences.
+    fn adopt(&mut self, run: &Path, wake: Wake) {
         if self.adopted.as_deref() == Some(run) {
             return;
         }
         self.adopted = Some(run.to_path_buf());
-        let untouched = [&self.prompt, &self.from, &self.to]
-            .iter()
-            .zip(SHAPES_DEFAULTS)
-            .all(|(s, d)| s.as_str() == d);
-        let Ok(config) = RunDir::new(run).load_config() else {
-            return;
-        };
-        if !untouched || matches!(config.data, DataSource::Shapes { .. }) {
-            return;
+        if self.untouched() {
+            let dir = run.to_path_buf();
+            self.pending_adopt = Some(Pending::spawn(
+                "easel-text-adopt",
+                move || wake(),
+                move || Ok(own_sentences(&dir)),
+            ));
         }
-        let Ok((captions, labels)) = config.data.held_out_captions(200) else {
-            return;
-        };
-        if captions.is_empty() {
-            return;
-        }
-        let other = (1..captions.len())
-            .find(|&i| match &labels {
-                Some(l) => l[i] != l[0],
-                None => captions.first(i) != captions.first(0),
-            })
-            .unwrap_or(0);
-        self.prompt = captions.first(0).to_string();
-        self.from = self.prompt.clone();
-        self.to = captions.first(other).to_string();
     }
 
     /// Draws the prompt (a model without text draws from z alone).
     pub fn draw(&mut self, run: &Path, wake: Wake) {
-        self.adopt(run);
+        self.adopt(run, wake.clone());
+        let own = self.pending_adopt.is_some() && self.untouched();
         let (dir, prompt, count, seed) = (
             run.to_path_buf(),
             self.prompt.clone(),
@@ -191,6 +210,11 @@ impl TextPanel {
             "easel-text",
             move || wake(),
             move || {
+                // Asked before the run's own sentences arrived: look them up here too.
+                let prompt = match own.then(|| own_sentences(&dir)).flatten() {
+                    Some((first, _)) => first,
+                    None => prompt,
+                };
                 let (mut model, sides) = load_stackgan(&dir)?;
                 let encoder = model.encoder().map(|e| e.name().to_string());
                 let unknown = model
@@ -210,7 +234,8 @@ impl TextPanel {
 
     /// Walks between the two sentences (or seeds).
     pub fn walk_between(&mut self, run: &Path, wake: Wake) {
-        self.adopt(run);
+        self.adopt(run, wake.clone());
+        let own = self.pending_adopt.is_some() && self.untouched();
         let dir = run.to_path_buf();
         let (from, to, steps, seed, sampled, seeds) = (
             self.from.clone(),
@@ -224,6 +249,10 @@ impl TextPanel {
             "easel-walk",
             move || wake(),
             move || {
+                let (from, to) = own
+                    .then(|| own_sentences(&dir))
+                    .flatten()
+                    .unwrap_or((from, to));
                 let (model, _) = load_stackgan(&dir)?;
                 if model.reads_text() {
                     interpolate::between_texts(&model, &from, &to, steps, seed, sampled)
@@ -237,6 +266,14 @@ impl TextPanel {
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
+        if let Some(result) = self.pending_adopt.as_ref().and_then(Pending::poll_result) {
+            self.pending_adopt = None;
+            if let (Ok(Some((first, other))), true) = (result, self.untouched()) {
+                self.prompt = first.clone();
+                self.from = first;
+                self.to = other;
+            }
+        }
         if let Some(result) = self.pending_prompt.as_ref().and_then(Pending::poll_result) {
             self.pending_prompt = None;
             match result {
@@ -329,7 +366,7 @@ impl TextPanel {
     }
 
     fn body(&mut self, ui: &mut egui::Ui, run: &Path, wake: Wake) {
-        self.adopt(run);
+        self.adopt(run, wake.clone());
         let busy = self.busy();
         ui.label(format!("From {}", run.display()));
         ui.horizontal(|ui| {
@@ -496,23 +533,31 @@ mod tests {
     #[test]
     fn a_run_on_other_captions_starts_from_its_own_sentences() {
         let fashion = run_on(DataSource::FashionMnist { path: None });
-        let mut panel = TextPanel::default();
-        panel.adopt(fashion.path());
+        let ctx = egui::Context::default();
+        let adopted = |mut panel: TextPanel, run: &Path| {
+            panel.adopt(run, std::sync::Arc::new(|| {}));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while panel.pending_adopt.is_some() {
+                assert!(std::time::Instant::now() < deadline);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                panel.poll(&ctx);
+            }
+            panel
+        };
+        let panel = adopted(TextPanel::default(), fashion.path());
         // The first held-out image of Fashion-MNIST is an ankle boot; the walk goes to another class.
         assert!(panel.prompt.contains("ankle boot"), "{}", panel.prompt);
         assert_eq!(panel.from, panel.prompt);
         assert!(!panel.to.contains("ankle boot"), "{}", panel.to);
 
         // Sentences the user typed are kept; a shapes run keeps the shapes defaults.
-        let mut typed = TextPanel {
+        let typed = TextPanel {
             prompt: "a photo of a bag".into(),
             ..TextPanel::default()
         };
-        typed.adopt(fashion.path());
-        assert_eq!(typed.prompt, "a photo of a bag");
+        assert_eq!(adopted(typed, fashion.path()).prompt, "a photo of a bag");
         let shapes = run_on(DataSource::default());
-        let mut panel = TextPanel::default();
-        panel.adopt(shapes.path());
+        let panel = adopted(TextPanel::default(), shapes.path());
         assert_eq!(panel.prompt, SHAPES_DEFAULTS[0]);
     }
 }

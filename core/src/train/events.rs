@@ -9,6 +9,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::images::ImageBatch;
 
+/// A loss or weight that stopped being finite, and where a roll-back would go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// The step that diverged.
+    pub step: u64,
+    /// What was not finite (`D loss`, `G loss`, `a D weight`, `a G weight`).
+    pub what: String,
+    /// The value found.
+    pub value: f32,
+    /// The step of the newest intact checkpoint, when there is one.
+    pub last_good: Option<u64>,
+}
+
 /// A request to a running training job; answered at the next step boundary.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Command {
@@ -160,19 +173,10 @@ pub enum Event {
         /// Why.
         reason: StopReason,
     },
-    /// A loss or a weight became NaN or infinite at `step`: no update was kept, the newest
+    /// A loss or a weight became NaN or infinite: no update of that step was kept, the newest
     /// checkpoint is untouched, and the job is paused until it is rolled back, resumed or
     /// stopped.
-    Diverged {
-        /// The step that diverged.
-        step: u64,
-        /// What was not finite (`D loss`, `G loss`, `a weight`).
-        what: String,
-        /// The value found.
-        value: f32,
-        /// The step of the newest intact checkpoint, when there is one.
-        last_good: Option<u64>,
-    },
+    Diverged(Divergence),
     /// The job went back to a checkpoint after a divergence.
     RolledBack {
         /// The step it was at.

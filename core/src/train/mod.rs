@@ -11,7 +11,7 @@ pub mod run_dir;
 pub mod trainer;
 
 pub use config::{ModelConfig, Preset, RunConfig, TrainConfig};
-pub use events::{Command, Event, StepKind, StepStats, StopReason};
+pub use events::{Command, Divergence, Event, StepKind, StepStats, StopReason};
 pub use job::{JobStart, TrainingJob};
 pub use run_dir::RunDir;
 pub use trainer::Trainer;

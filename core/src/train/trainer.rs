@@ -3,35 +3,35 @@
 
 use std::time::Instant;
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::Bytes;
 
 use super::checkpoint::{self, Checkpoint, TrainingState};
-use super::config::{RunConfig, TrainConfig};
+use super::config::RunConfig;
 use super::events::{Event, StepKind, StepStats};
 use super::noise::NoiseStream;
-use super::records::{critic_bytes, generator_bytes, load_critic, load_generator};
+use super::records::{critic_bytes, generator_bytes};
 use super::run_dir::{EventLog, RunDir};
+use recovery::{all_finite, check_finite};
 
+mod recovery;
 mod session;
+mod setup;
 mod text;
-use crate::backend::BackendKind;
+
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::eval::classifier;
 use crate::eval::collapse::CollapseWatch;
 use crate::export;
 use crate::images::ImageBatch;
 use crate::model::gan::{self, Critic, Generator, Noise};
 use crate::model::lapgan::DropoutDraw;
-use crate::model::seeded;
 
-/// Noise stream ids derived from the run's seed.
 /// What a trainer's set-up reports: what it is doing, and the fraction done when known.
 pub type Preparing<'a> = &'a mut dyn FnMut(&str, Option<f32>);
 
+/// Noise stream ids derived from the run's seed.
 const TRAIN_NOISE_STREAM: u64 = 1;
 const FIXED_NOISE_STREAM: u64 = 2;
 const ORDER_STREAM: u64 = 3;
@@ -64,243 +64,7 @@ pub struct Trainer {
     diverged: Option<u64>,
 }
 
-fn adam(beta1: f32, beta2: f32) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(beta1)
-        .with_beta_2(beta2)
-        .init()
-}
-
 impl Trainer {
-    /// Starts a new run in `run_dir` (created; refused if it already holds a run).
-    pub fn create(run_dir: impl Into<std::path::PathBuf>, config: RunConfig) -> Result<Self> {
-        Self::create_reporting(run_dir, config, &mut |_, _| {})
-    }
-
-    /// As [`Self::create`], telling `preparing` what the set-up is doing (loading data, training
-    /// a text run's built-in encoder, embedding its captions) and how far along, when known.
-    pub fn create_reporting(
-        run_dir: impl Into<std::path::PathBuf>,
-        mut config: RunConfig,
-        preparing: Preparing<'_>,
-    ) -> Result<Self> {
-        config.validate()?;
-        text::resolve_encoder(&mut config)?;
-        let run = RunDir::new(run_dir);
-        let device = config.backend.device()?;
-        preparing(&format!("loading {}", config.data.describe()), None);
-        let data = Self::load_data(&config)?;
-        run.create(&config)?;
-        Self::from_scratch(run, config, data, device, Vec::new(), preparing)
-    }
-
-    /// Step 0 of a run whose folder exists: weights drawn from the seed.
-    fn from_scratch(
-        run: RunDir,
-        config: RunConfig,
-        data: Dataset,
-        device: Device,
-        warnings: Vec<String>,
-        preparing: Preparing<'_>,
-    ) -> Result<Self> {
-        let train_device = device.clone().autodiff();
-        let spec = config.model.spec();
-        let (generator, discriminator) = seeded(&device, config.seed, || {
-            (
-                spec.init_generator(&train_device),
-                spec.init_critic(&train_device),
-            )
-        });
-        let state = TrainingState {
-            step: 0,
-            epoch: 0,
-            batch_in_epoch: 0,
-            d_updates: 0,
-            g_updates: 0,
-            noise_word_pos: "0".into(),
-            elapsed_seconds: 0.0,
-        };
-        Self::assemble(
-            run,
-            config,
-            data,
-            device,
-            generator,
-            discriminator,
-            None,
-            state,
-            warnings,
-            preparing,
-        )
-    }
-
-    /// Continues the run in `run_dir` from its newest intact checkpoint, on `backend` when given
-    /// (else the one in its config). A run stopped before its first checkpoint was written starts
-    /// again from step 0 (the same weights, data order and noise, from its seed); a run whose
-    /// checkpoints are all damaged is refused.
-    pub fn resume(
-        run_dir: impl Into<std::path::PathBuf>,
-        backend: Option<BackendKind>,
-    ) -> Result<Self> {
-        Self::resume_reporting(run_dir, backend, &mut |_, _| {})
-    }
-
-    /// As [`Self::resume`], telling `preparing` what the set-up is doing.
-    pub fn resume_reporting(
-        run_dir: impl Into<std::path::PathBuf>,
-        backend: Option<BackendKind>,
-        preparing: Preparing<'_>,
-    ) -> Result<Self> {
-        let run = RunDir::new(run_dir);
-        let mut config = run.load_config()?;
-        if let Some(b) = backend {
-            config.backend = b;
-        }
-        if checkpoint::list(&run.checkpoints())?.is_empty() {
-            let device = config.backend.device()?;
-            preparing(&format!("loading {}", config.data.describe()), None);
-            let data = Self::load_data(&config)?;
-            let warning =
-                "the run stopped before its first checkpoint: it starts again from step 0";
-            return Self::from_scratch(
-                run,
-                config,
-                data,
-                device,
-                vec![warning.to_string()],
-                preparing,
-            );
-        }
-        let (ckpt, path, warnings) = checkpoint::load_latest(&run.checkpoints())?;
-        let saved = RunConfig::from_toml(&ckpt.config_toml, &path.display().to_string())?;
-        if saved.model != config.model || saved.seed != config.seed || saved.data != config.data {
-            return Err(Error::Checkpoint {
-                path,
-                reason: "its model, seed or data differ from the run's config.toml".into(),
-            });
-        }
-        let device = config.backend.device()?;
-        preparing(&format!("loading {}", config.data.describe()), None);
-        let data = Self::load_data(&config)?;
-        let train_device = device.clone().autodiff();
-        let spec = config.model.spec();
-        let generator = load_generator(
-            spec.init_generator(&train_device),
-            ckpt.section("generator", &path)?,
-            &path,
-        )?;
-        let discriminator = load_critic(
-            spec.init_critic(&train_device),
-            ckpt.section("discriminator", &path)?,
-            &path,
-        )?;
-        let state = ckpt.state.clone();
-        Self::assemble(
-            run,
-            config,
-            data,
-            device,
-            generator,
-            discriminator,
-            Some((&ckpt, &path)),
-            state,
-            warnings,
-            preparing,
-        )
-    }
-
-    fn load_data(config: &RunConfig) -> Result<Dataset> {
-        let (size, channels) = config.model.image_shape();
-        let data = config.data.load(size, channels, config.train.data_limit)?;
-        if data.train.len() < config.train.batch_size {
-            return Err(Error::config(
-                "train.batch_size",
-                format!(
-                    "{} holds {} training images, fewer than one batch of {}",
-                    data.name,
-                    data.train.len(),
-                    config.train.batch_size
-                ),
-            ));
-        }
-        Ok(data)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn assemble(
-        run: RunDir,
-        config: RunConfig,
-        data: Dataset,
-        device: Device,
-        generator: Generator,
-        discriminator: Critic,
-        optimizers: Option<(&Checkpoint, &std::path::Path)>,
-        state: TrainingState,
-        warnings: Vec<String>,
-        preparing: Preparing<'_>,
-    ) -> Result<Self> {
-        let t = &config.train;
-        let (mut optim_g, mut optim_d) = (adam(t.beta1_g, t.beta2_g), adam(t.beta1_d, t.beta2_d));
-        if let Some((ckpt, path)) = optimizers {
-            let bad = |e: burn::store::RecordError| Error::Checkpoint {
-                path: path.to_path_buf(),
-                reason: format!("optimizer: {e}"),
-            };
-            let bytes = |name| {
-                ckpt.section(name, path)
-                    .map(|b| Bytes::from_bytes_vec(b.to_vec()))
-            };
-            optim_g = optim_g.from_bytes(bytes("optimizer_g")?).map_err(bad)?;
-            optim_d = optim_d.from_bytes(bytes("optimizer_d")?).map_err(bad)?;
-        }
-        let mut noise = NoiseStream::new(config.seed, TRAIN_NOISE_STREAM);
-        let pos: u128 = state
-            .noise_word_pos
-            .parse()
-            .map_err(|_| Error::Checkpoint {
-                path: run.checkpoints(),
-                reason: format!("noise position {:?} is not a number", state.noise_word_pos),
-            })?;
-        noise.set_word_pos(pos);
-        let order = epoch_order(config.seed, state.epoch, data.train.len());
-        let spec = config.model.spec();
-        // GRAN with noise per step keeps z for three times T, so the grid can show longer drawings.
-        let n = config.train.sample_count;
-        let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
-        let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
-        let text = text::text_conditions(&config, &run.root, &data, &device, preparing)?;
-        let fixed_labels = match &text {
-            Some(t) => Some(t.fixed.clone()),
-            None => spec.cycled_labels(0, n, &device),
-        };
-        let log = EventLog::open(&run)?;
-        let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
-        let collapse = CollapseWatch::new(&data.train, n, classifier::cached(&data, &device));
-        Ok(Self {
-            run,
-            config,
-            data,
-            device,
-            generator,
-            discriminator,
-            optim_g,
-            optim_d,
-            state,
-            noise,
-            order,
-            fixed_z,
-            fixed_labels,
-            text,
-            log,
-            collapse,
-            images_per_second: 0.0,
-            session_seconds: 0.0,
-            last_checkpoint_step,
-            warnings,
-            diverged: None,
-        })
-    }
-
     /// Replaces the stop conditions for this session (e.g. a longer budget when resuming).
     pub fn set_schedule(
         &mut self,
@@ -315,76 +79,6 @@ impl Trainer {
         train.validate()?;
         self.config.train = train;
         Ok(())
-    }
-
-    /// The step of the newest intact checkpoint, if any.
-    pub fn newest_checkpoint_step(&self) -> Option<u64> {
-        checkpoint::load_latest(&self.run.checkpoints())
-            .ok()
-            .map(|(c, _, _)| c.state.step)
-    }
-
-    /// Goes back to the newest intact checkpoint (weights, optimizers, data order, noise) with
-    /// both learning rates multiplied by `lr_scale` (in (0, 1]), which is written to the run's
-    /// config.toml so later resumes keep it. This session's stop conditions are kept.
-    pub fn roll_back(&mut self, lr_scale: f64) -> Result<Event> {
-        if !(lr_scale.is_finite() && lr_scale > 0.0 && lr_scale <= 1.0) {
-            return Err(Error::config(
-                "lr_scale",
-                format!("expected a factor in (0, 1], found {lr_scale}"),
-            ));
-        }
-        let on_disk = self.scale_learning_rates(lr_scale)?;
-        let _ = self.log.flush();
-        let from_step = self.state.step;
-        let schedule = self.config.train.clone();
-        let mut next = Trainer::resume(&self.run.root, Some(self.config.backend))?;
-        next.config.train = TrainConfig {
-            lr_d: on_disk.train.lr_d,
-            lr_g: on_disk.train.lr_g,
-            ..schedule
-        };
-        next.session_seconds = self.session_seconds;
-        *self = next;
-        Ok(Event::RolledBack {
-            from_step,
-            to_step: self.state.step,
-            learning_rates: (self.config.train.lr_d, self.config.train.lr_g),
-        })
-    }
-
-    /// Multiplies both learning rates by `factor`, in this session and in the run's config.toml
-    /// (so later resumes keep them); returns the config as written.
-    pub fn scale_learning_rates(&mut self, factor: f64) -> Result<RunConfig> {
-        let mut on_disk = self.run.load_config()?;
-        on_disk.train.lr_d *= factor;
-        on_disk.train.lr_g *= factor;
-        on_disk.train.validate().map_err(|e| match e {
-            Error::Config { field, reason } => Error::Config {
-                field,
-                reason: format!("{reason} (after scaling the learning rates by {factor})"),
-            },
-            other => other,
-        })?;
-        self.run.save_config(&on_disk)?;
-        self.config.train.lr_d = on_disk.train.lr_d;
-        self.config.train.lr_g = on_disk.train.lr_g;
-        Ok(on_disk)
-    }
-
-    /// Sets one discriminator weight to NaN (fault injection for tests, through
-    /// [`super::Command::PoisonWeight`]).
-    fn poison_weight(&mut self) {
-        struct Poison(bool);
-        impl burn::module::ModuleMapper for Poison {
-            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-                if std::mem::replace(&mut self.0, true) {
-                    return param;
-                }
-                param.map(|t| t.mul_scalar(f32::NAN))
-            }
-        }
-        self.discriminator = self.discriminator.clone().map(&mut Poison(false));
     }
 
     /// The run's config.
@@ -686,38 +380,4 @@ fn read3(a: &Tensor<1>, b: &Tensor<1>, c: &Tensor<1>) -> (f32, f32, f32) {
         .try_to_vec::<f32>()
         .expect("f32 after convert");
     (values[0], values[1], values[2])
-}
-
-fn check_finite(step: u64, what: &str, value: f32) -> Result<()> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::Diverged {
-            step,
-            what: what.into(),
-            value,
-        })
-    }
-}
-
-/// Whether every parameter of `module` is finite: `p - p` is 0 for finite values and NaN otherwise.
-pub fn all_finite<M: Module>(module: &M) -> bool {
-    struct Probe(Vec<Tensor<1>>);
-    impl ModuleVisitor for Probe {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let v = param.val().detach();
-            self.0.push((v.clone() - v).sum());
-        }
-    }
-    let mut probe = Probe(Vec::new());
-    module.visit(&mut probe);
-    if probe.0.is_empty() {
-        return true;
-    }
-    let total = Tensor::cat(probe.0, 0)
-        .sum()
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>();
-    total.is_ok_and(|v| v[0] == 0.0)
 }

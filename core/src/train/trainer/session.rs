@@ -5,7 +5,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 
 use super::Trainer;
 use crate::error::{Error, Result};
-use crate::train::events::{Command, Event, StepKind, StopReason};
+use crate::train::events::{Command, Divergence, Event, StepKind, StopReason};
 
 impl Trainer {
     fn stop_reason(&self) -> Option<StopReason> {
@@ -57,12 +57,12 @@ impl Trainer {
                 self.diverged = Some(step);
                 let last_good = self.newest_checkpoint_step();
                 self.emit(
-                    Event::Diverged {
+                    Event::Diverged(Divergence {
                         step,
                         what,
                         value,
                         last_good,
-                    },
+                    }),
                     sink,
                 );
                 self.emit(

@@ -1,0 +1,260 @@
+//! How a [`Trainer`] comes to be: a new run from its config (weights from the seed), or a run
+//! resumed from its newest intact checkpoint (weights, both Adam states, data order and noise),
+//! each telling a listener what the set-up is doing.
+
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::Bytes;
+
+use super::{FIXED_NOISE_STREAM, Preparing, TRAIN_NOISE_STREAM, Trainer, epoch_order, text};
+use crate::backend::BackendKind;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::eval::classifier;
+use crate::eval::collapse::CollapseWatch;
+use crate::model::gan::{Critic, Generator};
+use crate::model::seeded;
+use crate::train::checkpoint::{self, Checkpoint, TrainingState};
+use crate::train::config::RunConfig;
+use crate::train::noise::NoiseStream;
+use crate::train::records::{load_critic, load_generator};
+use crate::train::run_dir::{EventLog, RunDir};
+
+fn adam(beta1: f32, beta2: f32) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(beta1)
+        .with_beta_2(beta2)
+        .init()
+}
+
+impl Trainer {
+    /// Starts a new run in `run_dir` (created; refused if it already holds a run).
+    pub fn create(run_dir: impl Into<std::path::PathBuf>, config: RunConfig) -> Result<Self> {
+        Self::create_reporting(run_dir, config, &mut |_, _| {})
+    }
+
+    /// As [`Self::create`], telling `preparing` what the set-up is doing (loading data, training
+    /// a text run's built-in encoder, embedding its captions) and how far along, when known.
+    pub fn create_reporting(
+        run_dir: impl Into<std::path::PathBuf>,
+        mut config: RunConfig,
+        preparing: Preparing<'_>,
+    ) -> Result<Self> {
+        config.validate()?;
+        text::resolve_encoder(&mut config)?;
+        let run = RunDir::new(run_dir);
+        let (device, data) = Self::device_and_data(&config, preparing)?;
+        run.create(&config)?;
+        Self::from_scratch(run, config, data, device, Vec::new(), preparing)
+    }
+
+    /// Step 0 of a run whose folder exists: weights drawn from the seed.
+    fn from_scratch(
+        run: RunDir,
+        config: RunConfig,
+        data: Dataset,
+        device: Device,
+        warnings: Vec<String>,
+        preparing: Preparing<'_>,
+    ) -> Result<Self> {
+        let train_device = device.clone().autodiff();
+        let spec = config.model.spec();
+        let (generator, discriminator) = seeded(&device, config.seed, || {
+            (
+                spec.init_generator(&train_device),
+                spec.init_critic(&train_device),
+            )
+        });
+        let state = TrainingState {
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+            d_updates: 0,
+            g_updates: 0,
+            noise_word_pos: "0".into(),
+            elapsed_seconds: 0.0,
+        };
+        Self::assemble(
+            run,
+            config,
+            data,
+            device,
+            generator,
+            discriminator,
+            None,
+            state,
+            warnings,
+            preparing,
+        )
+    }
+
+    /// Continues the run in `run_dir` from its newest intact checkpoint, on `backend` when given
+    /// (else the one in its config). A run stopped before its first checkpoint was written starts
+    /// again from step 0 (the same weights, data order and noise, from its seed); a run whose
+    /// checkpoints are all damaged is refused.
+    pub fn resume(
+        run_dir: impl Into<std::path::PathBuf>,
+        backend: Option<BackendKind>,
+    ) -> Result<Self> {
+        Self::resume_reporting(run_dir, backend, &mut |_, _| {})
+    }
+
+    /// As [`Self::resume`], telling `preparing` what the set-up is doing.
+    pub fn resume_reporting(
+        run_dir: impl Into<std::path::PathBuf>,
+        backend: Option<BackendKind>,
+        preparing: Preparing<'_>,
+    ) -> Result<Self> {
+        let run = RunDir::new(run_dir);
+        let mut config = run.load_config()?;
+        if let Some(b) = backend {
+            config.backend = b;
+        }
+        if checkpoint::list(&run.checkpoints())?.is_empty() {
+            let (device, data) = Self::device_and_data(&config, preparing)?;
+            let warning =
+                "the run stopped before its first checkpoint: it starts again from step 0";
+            return Self::from_scratch(
+                run,
+                config,
+                data,
+                device,
+                vec![warning.to_string()],
+                preparing,
+            );
+        }
+        let (ckpt, path, warnings) = checkpoint::load_latest(&run.checkpoints())?;
+        let saved = RunConfig::from_toml(&ckpt.config_toml, &path.display().to_string())?;
+        if saved.model != config.model || saved.seed != config.seed || saved.data != config.data {
+            return Err(Error::Checkpoint {
+                path,
+                reason: "its model, seed or data differ from the run's config.toml".into(),
+            });
+        }
+        let (device, data) = Self::device_and_data(&config, preparing)?;
+        let train_device = device.clone().autodiff();
+        let spec = config.model.spec();
+        let generator = load_generator(
+            spec.init_generator(&train_device),
+            ckpt.section("generator", &path)?,
+            &path,
+        )?;
+        let discriminator = load_critic(
+            spec.init_critic(&train_device),
+            ckpt.section("discriminator", &path)?,
+            &path,
+        )?;
+        let state = ckpt.state.clone();
+        Self::assemble(
+            run,
+            config,
+            data,
+            device,
+            generator,
+            discriminator,
+            Some((&ckpt, &path)),
+            state,
+            warnings,
+            preparing,
+        )
+    }
+
+    /// The config's device (refused first when missing) and its data, saying so.
+    fn device_and_data(config: &RunConfig, preparing: Preparing<'_>) -> Result<(Device, Dataset)> {
+        let device = config.backend.device()?;
+        preparing(&format!("loading {}", config.data.describe()), None);
+        Ok((device, Self::load_data(config)?))
+    }
+
+    fn load_data(config: &RunConfig) -> Result<Dataset> {
+        let (size, channels) = config.model.image_shape();
+        let data = config.data.load(size, channels, config.train.data_limit)?;
+        if data.train.len() < config.train.batch_size {
+            return Err(Error::config(
+                "train.batch_size",
+                format!(
+                    "{} holds {} training images, fewer than one batch of {}",
+                    data.name,
+                    data.train.len(),
+                    config.train.batch_size
+                ),
+            ));
+        }
+        Ok(data)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        run: RunDir,
+        config: RunConfig,
+        data: Dataset,
+        device: Device,
+        generator: Generator,
+        discriminator: Critic,
+        optimizers: Option<(&Checkpoint, &std::path::Path)>,
+        state: TrainingState,
+        warnings: Vec<String>,
+        preparing: Preparing<'_>,
+    ) -> Result<Self> {
+        let t = &config.train;
+        let (mut optim_g, mut optim_d) = (adam(t.beta1_g, t.beta2_g), adam(t.beta1_d, t.beta2_d));
+        if let Some((ckpt, path)) = optimizers {
+            let bad = |e: burn::store::RecordError| Error::Checkpoint {
+                path: path.to_path_buf(),
+                reason: format!("optimizer: {e}"),
+            };
+            let bytes = |name| {
+                ckpt.section(name, path)
+                    .map(|b| Bytes::from_bytes_vec(b.to_vec()))
+            };
+            optim_g = optim_g.from_bytes(bytes("optimizer_g")?).map_err(bad)?;
+            optim_d = optim_d.from_bytes(bytes("optimizer_d")?).map_err(bad)?;
+        }
+        let mut noise = NoiseStream::new(config.seed, TRAIN_NOISE_STREAM);
+        let pos: u128 = state
+            .noise_word_pos
+            .parse()
+            .map_err(|_| Error::Checkpoint {
+                path: run.checkpoints(),
+                reason: format!("noise position {:?} is not a number", state.noise_word_pos),
+            })?;
+        noise.set_word_pos(pos);
+        let order = epoch_order(config.seed, state.epoch, data.train.len());
+        let spec = config.model.spec();
+        // GRAN with noise per step keeps z for three times T, so the grid can show longer drawings.
+        let n = config.train.sample_count;
+        let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
+        let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
+        let text = text::text_conditions(&config, &run.root, &data, &device, preparing)?;
+        let fixed_labels = match &text {
+            Some(t) => Some(t.fixed.clone()),
+            None => spec.cycled_labels(0, n, &device),
+        };
+        let log = EventLog::open(&run)?;
+        let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
+        let collapse = CollapseWatch::new(&data.train, n, classifier::cached(&data, &device));
+        Ok(Self {
+            run,
+            config,
+            data,
+            device,
+            generator,
+            discriminator,
+            optim_g,
+            optim_d,
+            state,
+            noise,
+            order,
+            fixed_z,
+            fixed_labels,
+            text,
+            log,
+            collapse,
+            images_per_second: 0.0,
+            session_seconds: 0.0,
+            last_checkpoint_step,
+            warnings,
+            diverged: None,
+        })
+    }
+}
