@@ -2,6 +2,8 @@
 //! its harness, and waiting on background jobs.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod cli;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
