@@ -237,7 +237,11 @@ pub fn train(
     let labels = set.labels.as_ref().expect("checked by class_count");
     let side = set.height;
     let train_device = device.clone().autodiff();
-    let mut model = Classifier::new(set.channels, side, classes, &train_device);
+    // Seeded under the shared lock: other threads drawing from the device's generator at the
+    // same time (tests, a training job) must not change this network.
+    let mut model = crate::model::seeded(device, 0, || {
+        Classifier::new(set.channels, side, classes, &train_device)
+    });
     let mut optim = AdamConfig::new().init();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let batches_per_epoch = set.len().div_ceil(BATCH);
