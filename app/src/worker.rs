@@ -7,15 +7,15 @@ use std::sync::mpsc::{self, Receiver};
 
 use easel_core::images::ImageBatch;
 use easel_core::train::{
-    Command, Divergence, Event, JobStart, RunDir, StepStats, StopReason, TrainingJob,
+    Command, Curves, Divergence, Event, JobStart, RunDir, StepStats, StopReason, TrainingJob,
 };
 
 /// Steps D(G(z)) may stay pinned near 0 or 1 before the alarm pauses training.
 pub const PINNED_STEPS: usize = 200;
 /// How close to 0 or 1 counts as pinned.
 pub const PINNED_MARGIN: f32 = 0.01;
-/// Most step records kept in memory (older ones are thinned to every other).
-const MAX_HISTORY: usize = 20_000;
+/// Most diversity readings kept (older ones are thinned to every other beyond this).
+const MAX_DIVERSITY: usize = 4096;
 
 /// Where a session stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +39,8 @@ pub struct TrainSession {
     pub run_dir: PathBuf,
     /// Where it stands.
     pub status: SessionStatus,
-    /// Every step's figures (thinned beyond `MAX_HISTORY`).
-    pub history: Vec<StepStats>,
+    /// The run's curves (window means in bounded memory) and its newest steps.
+    pub curves: Curves,
     /// The latest fixed-z sample grid and its step.
     pub samples: Option<(u64, ImageBatch)>,
     /// A new sample grid arrived since the panel last uploaded it.
@@ -79,24 +79,16 @@ impl TrainSession {
         };
         // A resumed run's curves start where its event log does (a damaged log only loses the
         // old curves, not the run).
-        let history = if resuming {
-            RunDir::new(&run_dir)
-                .read_events()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|e| match e {
-                    Event::Step(s) => Some(s),
-                    _ => None,
-                })
-                .collect()
+        let curves = if resuming {
+            RunDir::new(&run_dir).read_curves().unwrap_or_default()
         } else {
-            Vec::new()
+            Curves::default()
         };
         Ok(Self {
             job: TrainingJob::spawn(start, wake)?,
             run_dir,
             status: SessionStatus::Starting,
-            history,
+            curves,
             samples: None,
             samples_changed: false,
             steps_per_epoch: 0,
@@ -131,7 +123,7 @@ impl TrainSession {
 
     /// The latest step's figures.
     pub fn latest(&self) -> Option<&StepStats> {
-        self.history.last()
+        self.curves.latest()
     }
 
     /// Applies every event that arrived; call once per frame.
@@ -152,12 +144,16 @@ impl TrainSession {
                 ..
             } => {
                 // Steps logged after the checkpoint resumed from are taken again.
-                self.history.retain(|s| s.step <= step);
+                self.curves.truncate_after(step);
                 self.status = SessionStatus::Running;
                 self.preparing = None;
                 self.steps_per_epoch = steps_per_epoch;
                 self.target_step = target_step;
-                self.warnings.extend(warnings);
+                for w in warnings {
+                    if !self.warnings.contains(&w) {
+                        self.warnings.push(w);
+                    }
+                }
             }
             Event::Diverged(d) => self.divergence = Some(d),
             Event::RolledBack {
@@ -165,7 +161,7 @@ impl TrainSession {
                 to_step,
                 learning_rates: (lr_d, lr_g),
             } => {
-                self.history.retain(|s| s.step <= to_step);
+                self.curves.truncate_after(to_step);
                 self.divergence = None;
                 self.alarm = None;
                 self.pinned_for = 0;
@@ -177,14 +173,7 @@ impl TrainSession {
             Event::Step(stats) => {
                 self.divergence = None;
                 self.watch_for_collapse(&stats);
-                self.history.push(stats);
-                if self.history.len() > MAX_HISTORY {
-                    let mut keep = false;
-                    self.history.retain(|_| {
-                        keep = !keep;
-                        keep
-                    });
-                }
+                self.curves.push(stats);
             }
             Event::Samples {
                 step,
@@ -197,6 +186,13 @@ impl TrainSession {
                 if let Some(reading) = collapse {
                     self.collapse_alarm = reading.alarm.clone();
                     self.diversity.push((step, reading.diversity));
+                    if self.diversity.len() > MAX_DIVERSITY {
+                        let mut keep = false;
+                        self.diversity.retain(|_| {
+                            keep = !keep;
+                            keep
+                        });
+                    }
                     self.coverage = reading.coverage;
                 }
             }

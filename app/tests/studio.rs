@@ -36,7 +36,7 @@ fn train_pause_step_and_scrub_the_canvas_past_t() {
         step_of(s) > before + 2
     });
     assert!(
-        h.state().session().unwrap().history.len() >= 5,
+        h.state().session().unwrap().curves.steps() >= 5,
         "curves have points"
     );
     h.get_by_label_contains("images/s");
@@ -54,8 +54,8 @@ fn train_pause_step_and_scrub_the_canvas_past_t() {
         .state()
         .session()
         .unwrap()
-        .history
-        .iter()
+        .curves
+        .recent()
         .rev()
         .take(2)
         .map(|s| s.kind)

@@ -11,7 +11,30 @@ pub mod runs;
 pub mod text;
 pub mod train;
 
+use easel_core::train::{Curves, Metric};
+use egui_plot::{Legend, Line, Plot};
 use serde::{Deserialize, Serialize};
+
+/// Plots `curves` (window means: at most [`Curves::MAX_POINTS`] points a line, however long the
+/// run), one line per `(name, metric)`; `unit_range` keeps 0 and 1 in view (D's outputs).
+pub(crate) fn curves_plot(
+    ui: &mut egui::Ui,
+    id: &str,
+    curves: &Curves,
+    lines: &[(&str, Metric)],
+    height: f32,
+    unit_range: bool,
+) {
+    let mut plot = Plot::new(id).height(height).legend(Legend::default());
+    if unit_range {
+        plot = plot.include_y(0.0).include_y(1.0);
+    }
+    plot.show(ui, |plot| {
+        for (name, metric) in lines {
+            plot.line(Line::new(*name, curves.points(*metric)));
+        }
+    });
+}
 
 /// The panels of the left navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

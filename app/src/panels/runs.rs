@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use easel_core::train::checkpoint;
-use easel_core::train::{Event, RunDir, StepStats};
+use easel_core::train::{Curves, Metric, RunDir};
 use egui::TextureHandle;
-use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::picker::{FolderPicker, Wake};
 use crate::textures;
@@ -26,7 +25,7 @@ pub enum RunsAction {
 struct RunView {
     dir: PathBuf,
     config_toml: String,
-    steps: Vec<StepStats>,
+    curves: Curves,
     checkpoints: Vec<(u64, PathBuf)>,
     grids: Vec<(u64, PathBuf)>,
     history_index: usize,
@@ -40,7 +39,7 @@ impl RunView {
         let mut view = RunView {
             dir: dir.to_path_buf(),
             config_toml: String::new(),
-            steps: Vec::new(),
+            curves: Curves::default(),
             checkpoints: Vec::new(),
             grids: Vec::new(),
             history_index: 0,
@@ -49,14 +48,7 @@ impl RunView {
         };
         let loaded = (|| -> easel_core::Result<()> {
             view.config_toml = run.load_config()?.to_toml();
-            view.steps = run
-                .read_events()?
-                .into_iter()
-                .filter_map(|e| match e {
-                    Event::Step(s) => Some(s),
-                    _ => None,
-                })
-                .collect();
+            view.curves = run.read_curves()?;
             view.checkpoints = checkpoint::list(&run.checkpoints())?;
             view.grids = list_grids(&run.samples());
             view.history_index = view.grids.len().saturating_sub(1);
@@ -315,22 +307,20 @@ fn run_ui(
             ui.add(egui::Image::new(texture).fit_to_exact_size(size * scale));
         }
     }
-    if !view.steps.is_empty() {
-        let series = |f: &dyn Fn(&StepStats) -> Option<f32>| -> PlotPoints<'static> {
-            view.steps
-                .iter()
-                .filter_map(|s| f(s).map(|v| [s.step as f64, f64::from(v)]))
-                .collect::<Vec<_>>()
-                .into()
-        };
-        Plot::new(format!("run-curves-{salt}"))
-            .height(140.0)
-            .legend(Legend::default())
-            .show(ui, |plot| {
-                plot.line(Line::new("D loss", series(&|s| s.d_loss)));
-                plot.line(Line::new("G loss", series(&|s| s.g_loss)));
-                plot.line(Line::new("mean D(G(z))", series(&|s| s.d_fake)));
-            });
+    if view.curves.steps() > 0 {
+        let lines = [
+            ("D loss", Metric::DLoss),
+            ("G loss", Metric::GLoss),
+            ("mean D(G(z))", Metric::DFake),
+        ];
+        super::curves_plot(
+            ui,
+            &format!("run-curves-{salt}"),
+            &view.curves,
+            &lines,
+            140.0,
+            false,
+        );
     }
     egui::CollapsingHeader::new("Checkpoints")
         .id_salt(format!("ckpts-{salt}"))

@@ -4,9 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use easel_core::train::{Command, RunConfig};
+use easel_core::train::{Command, Metric, RunConfig};
 use egui::TextureHandle;
-use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::textures;
 use crate::worker::{SessionStatus, TrainSession};
@@ -308,30 +307,13 @@ impl TrainPanel {
 }
 
 fn curves_ui(ui: &mut egui::Ui, session: &TrainSession) {
-    let series = |f: &dyn Fn(&easel_core::train::StepStats) -> Option<f32>| -> PlotPoints<'static> {
-        session
-            .history
-            .iter()
-            .filter_map(|s| f(s).map(|v| [s.step as f64, f64::from(v)]))
-            .collect::<Vec<_>>()
-            .into()
-    };
     ui.label("Losses");
-    Plot::new("losses")
-        .height(160.0)
-        .legend(Legend::default())
-        .show(ui, |plot| {
-            plot.line(Line::new("D loss", series(&|s| s.d_loss)));
-            plot.line(Line::new("G loss", series(&|s| s.g_loss)));
-        });
+    let losses = [("D loss", Metric::DLoss), ("G loss", Metric::GLoss)];
+    super::curves_plot(ui, "losses", &session.curves, &losses, 160.0, false);
     ui.label("Discriminator outputs");
-    Plot::new("d-outputs")
-        .height(160.0)
-        .legend(Legend::default())
-        .include_y(0.0)
-        .include_y(1.0)
-        .show(ui, |plot| {
-            plot.line(Line::new("mean D(x)", series(&|s| s.d_real)));
-            plot.line(Line::new("mean D(G(z))", series(&|s| s.d_fake)));
-        });
+    let outputs = [
+        ("mean D(x)", Metric::DReal),
+        ("mean D(G(z))", Metric::DFake),
+    ];
+    super::curves_plot(ui, "d-outputs", &session.curves, &outputs, 160.0, true);
 }

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod curves;
 pub mod events;
 pub mod job;
 pub mod noise;
@@ -11,6 +12,7 @@ pub mod run_dir;
 pub mod trainer;
 
 pub use config::{ModelConfig, Preset, RunConfig, TrainConfig};
+pub use curves::{Curves, Metric};
 pub use events::{Command, Divergence, Event, StepKind, StepStats, StopReason};
 pub use job::{JobStart, TrainingJob};
 pub use run_dir::RunDir;

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::config::RunConfig;
+use super::curves::Curves;
 use super::events::Event;
 use crate::error::{Error, Result};
 
@@ -79,15 +80,49 @@ impl RunDir {
 
     /// Reads every event logged so far (unreadable lines are skipped: a crash may cut the last).
     pub fn read_events(&self) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        self.for_each_event(|e| events.push(e))?;
+        Ok(events)
+    }
+
+    /// Reads the logged training curves into bounded memory, however long the log (the file is
+    /// streamed, never held whole).
+    pub fn read_curves(&self) -> Result<Curves> {
+        let mut curves = Curves::default();
+        self.for_each_event(|e| match e {
+            Event::Step(s) => curves.push(s),
+            // A resumed session takes again the steps logged after its checkpoint.
+            Event::Started { step, .. } | Event::RolledBack { to_step: step, .. } => {
+                curves.truncate_after(step)
+            }
+            _ => {}
+        })?;
+        Ok(curves)
+    }
+
+    /// Calls `f` with each logged event in order, reading the log line by line.
+    fn for_each_event(&self, mut f: impl FnMut(Event)) -> Result<()> {
+        use std::io::BufRead;
         let path = self.events_path();
-        if !path.exists() {
-            return Ok(Vec::new());
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let mut reader = std::io::BufReader::new(file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::io(&path, e))?;
+            if read == 0 {
+                return Ok(());
+            }
+            if let Ok(event) = serde_json::from_slice(&line) {
+                f(event);
+            }
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect())
     }
 }
 
@@ -122,5 +157,74 @@ impl EventLog {
     /// Flushes to the file.
     pub fn flush(&mut self) -> Result<()> {
         self.file.flush().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::{Curves, Metric, StepKind, StepStats};
+
+    fn step(step: u64) -> Event {
+        Event::Step(StepStats {
+            step,
+            epoch: 0,
+            epoch_progress: 0.0,
+            kind: StepKind::Full,
+            d_loss: Some(step as f32),
+            g_loss: None,
+            d_real: None,
+            d_fake: None,
+            images_per_second: 0.0,
+            learning_rates: (1e-4, 1e-4),
+            elapsed_seconds: 0.0,
+        })
+    }
+
+    fn started(step: u64) -> Event {
+        Event::Started {
+            run_dir: PathBuf::new(),
+            step,
+            steps_per_epoch: 10,
+            target_step: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn curves_follow_resumes_and_stay_bounded_however_long_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let mut log = EventLog::open(&run).unwrap();
+        // Killed at step 12 with the newest checkpoint at 6: steps 7..=12 are taken again.
+        log.append(&started(0)).unwrap();
+        (1..=12).for_each(|i| log.append(&step(i)).unwrap());
+        log.append(&started(6)).unwrap();
+        (7..=60_000).for_each(|i| log.append(&step(i)).unwrap());
+        log.flush().unwrap();
+        // A crash can cut the last line.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(run.events_path())
+            .unwrap()
+            .write_all(b"{\"event\":\"step\",\"st")
+            .unwrap();
+
+        let curves = run.read_curves().unwrap();
+        assert_eq!(curves.steps(), 60_000);
+        assert!(curves.windows() <= Curves::MAX_POINTS);
+        assert_eq!(curves.latest().unwrap().step, 60_000);
+        // Every window's mean is its middle step: the steps taken twice were counted once.
+        for [x, y] in curves.points(Metric::DLoss) {
+            assert_eq!(x, y);
+        }
+        // The log itself keeps every line but the cut one: both starts, steps 1..=12 and 7..=60 000.
+        assert_eq!(run.read_events().unwrap().len(), 2 + 12 + 59_994);
+    }
+
+    #[test]
+    fn a_run_without_a_log_has_empty_curves() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(RunDir::new(dir.path()).read_curves().unwrap().steps(), 0);
     }
 }
