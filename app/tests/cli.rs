@@ -48,6 +48,22 @@ fn train_resume_and_sample_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("learning rates now D 1.00e-4"));
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("lr_d = 0.0001"), "{config}");
+    // A run made on a machine with CUDA: resumed here only on the CPU, and only when asked.
+    let toml = run.join("config.toml");
+    std::fs::write(
+        &toml,
+        config.replace("backend = \"cpu\"", "backend = \"cuda\""),
+    )
+    .unwrap();
+    let said = fails(&["resume", run_s, "--max-steps", "8"]);
+    assert!(
+        said.contains("cuda") && said.contains("pass `--backend cpu`"),
+        "{said}"
+    );
+    assert!(!ckpts.join("step-000000008.ckpt").exists());
+    ok(&["resume", run_s, "--max-steps", "8", "--backend", "cpu"]);
+    assert!(ckpts.join("step-000000008.ckpt").is_file());
+    std::fs::write(&toml, config).unwrap();
 
     let out = dir.path().join("samples");
     let out_s = out.to_str().unwrap();
@@ -160,6 +176,9 @@ fn errors_are_one_line_and_exit_non_zero() {
         out_s,
     ]);
     assert!(e.contains("cuda") && e.contains("not compiled in"), "{e}");
+    // No terminal to ask on: no silent fall-back to the CPU, and the way to choose it.
+    assert!(e.contains("pass `--backend cpu`"), "{e}");
+    assert!(!out.exists(), "nothing was created");
     let e = fails(&["train", "--data", "idx", "--out", out_s]);
     assert!(e.contains("idx:DIR"), "{e}");
     let e = fails(&["train", "--data", "cifar10:/no/such/dir", "--out", out_s]);

@@ -2,6 +2,7 @@
 //! and WGPU and CUDA when their cargo features are on and a device answers.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 pub use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -87,11 +88,21 @@ impl BackendKind {
         }
     }
 
+    /// Whether a device of this backend answers here, or why not, in words. Probed once per
+    /// process (probing WGPU asks every graphics driver: too slow for every frame of a menu).
+    pub fn usable(self) -> std::result::Result<(), String> {
+        static PROBED: [OnceLock<std::result::Result<(), String>>; 3] =
+            [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        PROBED[self as usize]
+            .get_or_init(|| self.device().map(|_| ()).map_err(|e| e.to_string()))
+            .clone()
+    }
+
     /// Backends compiled in whose device answers, CPU first.
     pub fn available() -> Vec<BackendKind> {
         Self::ALL
             .into_iter()
-            .filter(|b| b.compiled() && b.device().is_ok())
+            .filter(|b| b.compiled() && b.usable().is_ok())
             .collect()
     }
 }
@@ -131,5 +142,12 @@ mod tests {
                 .to_string()
                 .contains("not compiled in")
         );
+        // The cached probe says the same as the device.
+        for b in BackendKind::ALL {
+            assert_eq!(
+                b.usable(),
+                b.device().map(|_| ()).map_err(|e| e.to_string())
+            );
+        }
     }
 }

@@ -46,7 +46,8 @@ pub struct ResumeArgs {
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
-    let config = args.config.build()?;
+    let mut config = args.config.build()?;
+    config.backend = usable_or_cpu(config.backend)?;
     let trainer = preparing(|report| Trainer::create_reporting(&args.out, config, report))?;
     let config = trainer.config();
     eprintln!(
@@ -60,11 +61,15 @@ pub fn train(args: TrainArgs) -> Result<()> {
 }
 
 pub fn resume(args: ResumeArgs) -> Result<()> {
-    let backend = args
-        .backend
-        .as_deref()
-        .map(BackendKind::parse)
-        .transpose()?;
+    let asked = match args.backend.as_deref() {
+        Some(name) => BackendKind::parse(name)?,
+        None => {
+            easel_core::train::RunDir::new(&args.run)
+                .load_config()?
+                .backend
+        }
+    };
+    let backend = Some(usable_or_cpu(asked)?);
     let mut trainer = preparing(|report| Trainer::resume_reporting(&args.run, backend, report))?;
     trainer.set_schedule(args.max_steps, args.epochs, args.minutes)?;
     if let Some(factor) = args.lr_scale {
@@ -83,6 +88,29 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         trainer.state().step
     );
     drive(trainer)
+}
+
+/// The backend asked for when its device answers; otherwise, only with the user's agreement
+/// (asked on a terminal), the CPU; without a terminal to ask on, an error that says how to choose
+/// the CPU.
+fn usable_or_cpu(asked: BackendKind) -> Result<BackendKind> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let Err(why) = asked.usable() else {
+        return Ok(asked);
+    };
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!("{why}; pass `--backend cpu` to train on the CPU instead");
+    }
+    eprint!("{why}.\nTrain on the CPU instead? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        eprintln!("training on the CPU");
+        Ok(BackendKind::Cpu)
+    } else {
+        bail!("{why}; not training")
+    }
 }
 
 /// Ctrl-C (or SIGTERM) asks the trainer to stop at the next step boundary, which saves a

@@ -313,11 +313,11 @@ impl ModelPanel {
                     .selected_text(backend.name())
                     .show_ui(ui, |ui| {
                     for b in BackendKind::ALL {
-                        let usable = b.device();
+                        let usable = b.usable();
                         let label = ui.add_enabled(usable.is_ok(), egui::Button::selectable(*backend == b, b.name()));
                         let label = match &usable {
                             Ok(_) => label,
-                            Err(e) => label.on_disabled_hover_text(e.to_string()),
+                            Err(e) => label.on_disabled_hover_text(e),
                         };
                         if label.clicked() {
                             *backend = b;

@@ -1,6 +1,7 @@
 //! The studio's top level: navigation, the panels, the training session, persistence, the status
 //! bar with its frame-time readout, and the question asked when closing during training.
 
+mod backend;
 mod tour;
 
 use std::collections::VecDeque;
@@ -96,11 +97,15 @@ pub struct Studio {
     picker: Box<dyn FolderPicker>,
     frame_seconds: VecDeque<f32>,
     all_frame_seconds: Vec<f32>,
+    /// `--load-log`: this interval's frame times, and when it began.
+    load_interval: (Vec<f32>, Instant),
     closing: Closing,
     automation: super::StudioArgs,
     opened_at: Instant,
     /// `--tour`: the stops entered and the stops photographed so far.
     tour_progress: (usize, usize),
+    /// A start waiting for the user to agree to the CPU.
+    backend_question: Option<backend::BackendQuestion>,
 }
 
 impl Studio {
@@ -126,10 +131,12 @@ impl Studio {
             picker,
             frame_seconds: VecDeque::with_capacity(FRAME_WINDOW),
             all_frame_seconds: Vec::new(),
+            load_interval: (Vec::new(), Instant::now()),
             closing: Closing::No,
             automation: super::StudioArgs::default(),
             opened_at: Instant::now(),
             tour_progress: (0, 0),
+            backend_question: None,
         }
     }
 
@@ -145,6 +152,7 @@ impl Studio {
     pub fn set_automation(&mut self, args: super::StudioArgs) {
         self.automation = args;
         self.opened_at = Instant::now();
+        self.load_interval = (Vec::new(), self.opened_at);
     }
 
     fn automate(&mut self, ctx: &egui::Context) {
@@ -211,6 +219,46 @@ impl Studio {
         }
         self.closing = Closing::Allowed;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
+
+    /// `--load-log`: adds a frame's time and, once an interval has passed, appends its line.
+    fn log_load(&mut self, frame_seconds: f32) {
+        let Some(path) = &self.automation.load_log else {
+            return;
+        };
+        let (frames, began) = &mut self.load_interval;
+        frames.push(frame_seconds);
+        if began.elapsed().as_secs_f64() < self.automation.load_log_every {
+            return;
+        }
+        frames.sort_by(f32::total_cmp);
+        let at = |q: f64| frames[((frames.len() - 1) as f64 * q).round() as usize] * 1e3;
+        let session = self.session.as_ref();
+        let line = serde_json::json!({
+            "seconds": self.opened_at.elapsed().as_secs_f64().round(),
+            "frames": frames.len(),
+            "p50_ms": at(0.5),
+            "p99_ms": at(0.99),
+            "max_ms": at(1.0),
+            "resident_mib": resident_mib(),
+            "step": session.and_then(|s| s.latest()).map(|l| l.step),
+            "curve_windows": session.map(|s| s.curves.windows()),
+            "curve_steps": session.map(|s| s.curves.steps()),
+        });
+        frames.clear();
+        *began = Instant::now();
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| {
+                use std::io::Write;
+                writeln!(f, "{line}")
+            });
+        if let Err(e) = written {
+            eprintln!("could not append to {}: {e}", path.display());
+            self.automation.load_log = None;
+        }
     }
 
     /// The training session, if one was started.
@@ -288,6 +336,13 @@ impl Studio {
     }
 
     fn start(&mut self, start: JobStart, ctx: &egui::Context) {
+        let start = match Self::unusable_backend(start) {
+            Ok(start) => start,
+            Err(question) => {
+                self.backend_question = Some(question);
+                return;
+            }
+        };
         let run = match &start {
             JobStart::New { run_dir, .. } | JobStart::Resume { run_dir, .. } => run_dir.clone(),
         };
@@ -489,6 +544,7 @@ impl Studio {
                 });
         });
         self.close_ui(&ctx);
+        self.backend_question_ui(&ctx);
         let seconds = started.elapsed().as_secs_f32();
         if self.frame_seconds.len() == FRAME_WINDOW {
             self.frame_seconds.pop_front();
@@ -497,6 +553,7 @@ impl Studio {
         if self.automation.frame_report.is_some() {
             self.all_frame_seconds.push(seconds);
         }
+        self.log_load(seconds);
         self.automate(&ctx);
     }
 }
@@ -509,4 +566,18 @@ impl eframe::App for Studio {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.state);
     }
+}
+
+/// This process's resident memory in MiB (Linux's `/proc/self/status`; `None` elsewhere).
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }

@@ -22,6 +22,14 @@ pub struct StudioArgs {
     /// Write frame-time figures (JSON) here when closing.
     #[arg(long)]
     pub frame_report: Option<std::path::PathBuf>,
+    /// Append one JSON line of load figures here every `--load-log-every` seconds: that
+    /// interval's frame times (p50, p99, max), resident memory, the training step and the
+    /// curves' windows (for the long-session load test, `bench/studio_load.sh`).
+    #[arg(long)]
+    pub load_log: Option<std::path::PathBuf>,
+    /// Seconds between `--load-log` lines.
+    #[arg(long, default_value_t = 60.0, requires = "load_log")]
+    pub load_log_every: f64,
     /// Visit every panel in turn, this many seconds each (for demonstrations and screenshots):
     /// previews the data, saves a checkpoint before the Canvas draws from it, opens the run in
     /// Runs and Export.
