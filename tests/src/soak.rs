@@ -5,7 +5,7 @@
 //!
 //! The `soak` binary runs it (`cargo run --release -p easel-tests --bin soak -- --kills 20`); the
 //! worker it kills is the same binary (`soak worker RUN STEPS`), training in-process with
-//! `easel-core`.
+//! `easel-core`. It trains any of the papers' models (`--model gran|lapgan|stackgan1|stackgan2`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -32,6 +32,46 @@ pub struct SoakConfig {
     pub dir: PathBuf,
     /// The worker executable (the `soak` binary).
     pub worker: PathBuf,
+    /// The model trained.
+    pub model: SoakModel,
+}
+
+/// The models the soak can train: each paper's, tiny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SoakModel {
+    /// GRAN, three drawing steps (16 × 16).
+    #[default]
+    Gran,
+    /// LAPGAN, two levels (20 × 20).
+    Lapgan,
+    /// StackGAN-v1 on captions, Stage-II from step 8 (16 × 16).
+    StackganV1,
+    /// StackGAN-v2 on captions, two scales (16 × 16).
+    StackganV2,
+}
+
+impl SoakModel {
+    /// Every model, by its command-line name.
+    pub const ALL: [(&'static str, SoakModel); 4] = [
+        ("gran", SoakModel::Gran),
+        ("lapgan", SoakModel::Lapgan),
+        ("stackgan1", SoakModel::StackganV1),
+        ("stackgan2", SoakModel::StackganV2),
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .expect("listed")
+            .0
+    }
+
+    /// The model of a command-line name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
 }
 
 /// What a soak run found.
@@ -51,9 +91,15 @@ pub struct SoakReport {
     pub failures: Vec<String>,
 }
 
-/// The run the soak trains: the tiny 16 × 16 GRAN of the tests, a checkpoint every 4 steps.
-pub fn soak_run_config() -> RunConfig {
-    let mut c = crate::tiny_config(2, 11);
+/// The run the soak trains: one of the tests' tiny models, a checkpoint every 4 steps.
+pub fn soak_run_config(model: SoakModel) -> RunConfig {
+    use easel_core::model::stackgan::Version;
+    let mut c = match model {
+        SoakModel::Gran => crate::tiny_config(2, 11),
+        SoakModel::Lapgan => crate::tiny_lapgan_config(0, 11),
+        SoakModel::StackganV1 => crate::tiny_stackgan_config(Version::V1, true, 8, 11),
+        SoakModel::StackganV2 => crate::tiny_stackgan_config(Version::V2, true, 0, 11),
+    };
     c.train.checkpoint_every = 4;
     c.train.sample_every = 1_000_000;
     c.train.keep_checkpoints = 3;
@@ -62,11 +108,11 @@ pub fn soak_run_config() -> RunConfig {
 
 /// The worker: trains the run in `run` (created when it holds no config yet, else resumed) to
 /// `steps`, printing `started N` (with `warning …` lines first) and `step N` after every step.
-pub fn worker(run: &Path, steps: u64) -> easel_core::Result<()> {
+pub fn worker(run: &Path, steps: u64, model: SoakModel) -> easel_core::Result<()> {
     let mut trainer = if RunDir::is_run(run) {
         Trainer::resume(run, None)?
     } else {
-        Trainer::create(run, soak_run_config())?
+        Trainer::create(run, soak_run_config(model))?
     };
     trainer.set_schedule(Some(steps), None, None)?;
     let (_commands, receiver) = mpsc::channel();
@@ -90,11 +136,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(exe: &Path, run: &Path, steps: u64) -> std::io::Result<Self> {
+    fn spawn(exe: &Path, run: &Path, steps: u64, model: SoakModel) -> std::io::Result<Self> {
         let mut child = Command::new(exe)
             .arg("worker")
             .arg(run)
             .arg(steps.to_string())
+            .arg(model.name())
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = child.stdout.take().expect("piped");
@@ -147,30 +194,40 @@ pub fn soak(config: &SoakConfig, log: &mut dyn FnMut(&str)) -> std::io::Result<S
     }
     std::fs::create_dir_all(&config.dir)?;
     let mut report = SoakReport {
-        checkpoint_every: soak_run_config().train.checkpoint_every,
+        checkpoint_every: soak_run_config(config.model).train.checkpoint_every,
         ..SoakReport::default()
     };
 
+    // The step time, from the worker's first step to its last (set-up, such as training a
+    // built-in text encoder, would make the kill times too long).
     let started = Instant::now();
-    let status = Worker::spawn(&config.worker, &reference, config.steps)?
-        .child
-        .wait()?;
+    let mut reference_worker =
+        Worker::spawn(&config.worker, &reference, config.steps, config.model)?;
+    let mut stepping_since = None;
+    for line in reference_worker.lines.iter() {
+        if line.starts_with("started ") {
+            stepping_since = Some(Instant::now());
+        }
+    }
+    let stepping = stepping_since.unwrap_or(started).elapsed().as_secs_f64();
+    let status = reference_worker.child.wait()?;
     if !status.success() {
         report
             .failures
             .push(format!("the uninterrupted run failed: {status}"));
         return Ok(report);
     }
-    let per_step = started.elapsed().as_secs_f64() / config.steps as f64;
+    let per_step = stepping / config.steps as f64;
     log(&format!(
-        "reference: {} steps in {:.1} s",
+        "reference: {} steps in {:.1} s ({:.1} s stepping)",
         config.steps,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        stepping
     ));
 
     let mut delays = crate::SplitMix64(config.seed);
     while report.kills < config.kills {
-        let mut worker = Worker::spawn(&config.worker, &soaked, config.steps)?;
+        let mut worker = Worker::spawn(&config.worker, &soaked, config.steps, config.model)?;
         let mut last_step = None;
         let mut resumed_from = None;
         // Even kills: somewhere in the next 0–12 steps' time after the worker starts. Odd
@@ -248,7 +305,7 @@ pub fn soak(config: &SoakConfig, log: &mut dyn FnMut(&str)) -> std::io::Result<S
         ));
     }
 
-    let status = Worker::spawn(&config.worker, &soaked, config.steps)?
+    let status = Worker::spawn(&config.worker, &soaked, config.steps, config.model)?
         .child
         .wait()?;
     if !status.success() {

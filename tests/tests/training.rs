@@ -318,24 +318,6 @@ fn a_nan_pauses_training_and_rolling_back_resumes_the_last_good_checkpoint_at_lo
 }
 
 #[test]
-fn killed_at_random_moments_a_run_resumes_and_ends_as_an_uninterrupted_one() {
-    // The soak harness in miniature (the full one: `cargo run --release -p easel-tests --bin
-    // soak`): 6 SIGKILLs, half of them just after a checkpoint write begins.
-    let dir = tempfile::tempdir().unwrap();
-    let config = easel_tests::soak::SoakConfig {
-        kills: 6,
-        steps: 200,
-        seed: 3,
-        dir: dir.path().to_path_buf(),
-        worker: env!("CARGO_BIN_EXE_soak").into(),
-    };
-    let report = easel_tests::soak::soak(&config, &mut |line| eprintln!("{line}")).unwrap();
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    assert_eq!(report.kills, 6);
-    assert!(report.most_steps_lost <= report.checkpoint_every);
-}
-
-#[test]
 fn a_run_stopped_before_its_first_checkpoint_starts_again_from_step_zero() {
     let dir = tempfile::tempdir().unwrap();
     drop(Trainer::create(dir.path().join("early"), tiny_config(2, 9)).unwrap());

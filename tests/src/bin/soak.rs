@@ -4,22 +4,26 @@
 //!
 //! ```text
 //! cargo run --release -p easel-tests --bin soak -- [--kills 20] [--steps 400] [--seed 1] [--dir DIR]
+//!     [--model gran|lapgan|stackgan1|stackgan2]
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use easel_tests::soak::{SoakConfig, soak, worker};
+use easel_tests::soak::{SoakConfig, SoakModel, soak, worker};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("worker") {
-        let (Some(run), Some(Ok(steps))) = (args.get(1), args.get(2).map(|s| s.parse::<u64>()))
-        else {
-            eprintln!("usage: soak worker RUN STEPS");
+        let (Some(run), Some(Ok(steps)), Some(Some(model))) = (
+            args.get(1),
+            args.get(2).map(|s| s.parse::<u64>()),
+            args.get(3).map(|m| SoakModel::parse(m)),
+        ) else {
+            eprintln!("usage: soak worker RUN STEPS gran|lapgan|stackgan1|stackgan2");
             return ExitCode::from(2);
         };
-        return match worker(&PathBuf::from(run), steps) {
+        return match worker(&PathBuf::from(run), steps, model) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("worker: {e}");
@@ -39,12 +43,16 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        model: SoakModel::Gran,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next();
         let bad = || {
-            eprintln!("soak: {flag} needs a value; flags: --kills N --steps N --seed N --dir DIR");
+            eprintln!(
+                "soak: {flag} needs a value; flags: --kills N --steps N --seed N --dir DIR \
+                 --model gran|lapgan|stackgan1|stackgan2"
+            );
             ExitCode::from(2)
         };
         let Some(value) = value else { return bad() };
@@ -54,6 +62,10 @@ fn main() -> ExitCode {
             ("--steps", Ok(n)) => config.steps = n,
             ("--seed", Ok(n)) => config.seed = n,
             ("--dir", _) => config.dir = PathBuf::from(value),
+            ("--model", _) => match SoakModel::parse(value) {
+                Some(m) => config.model = m,
+                None => return bad(),
+            },
             _ => return bad(),
         }
     }
