@@ -1,0 +1,136 @@
+//! The WGPU backend against the CPU one (the `wgpu` feature, on by default; CI runs it on
+//! Mesa's lavapipe, a software Vulkan, with `EASEL_REQUIRE_WGPU` set so a missing device fails):
+//! the same checkpoint trained three more steps on each backend gives the same losses and
+//! weights, and draws the same samples, within stated tolerances.
+#![cfg(feature = "wgpu")]
+
+use std::sync::mpsc;
+
+use easel_core::backend::BackendKind;
+use easel_core::model::parameters;
+use easel_core::sample::LoadedModel;
+use easel_core::train::{Event, StopReason, Trainer};
+use easel_tests::tiny_config;
+
+/// Losses and D outputs agree to this much (f32 on two devices, summed in different orders).
+const LOSS_TOLERANCE: f32 = 2e-3;
+/// Weights after three Adam steps agree to this much.
+const WEIGHT_TOLERANCE: f32 = 2e-3;
+/// Sample pixels (in [0, 1]) agree to this much.
+const PIXEL_TOLERANCE: f32 = 2e-3;
+
+fn wgpu_or_skip() -> bool {
+    match BackendKind::Wgpu.device() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                std::env::var_os("EASEL_REQUIRE_WGPU").is_none(),
+                "CI installs lavapipe, yet WGPU found no device: {e}"
+            );
+            eprintln!("no WGPU device ({e}); skipping");
+            false
+        }
+    }
+}
+
+fn losses(run: &std::path::Path, backend: BackendKind, steps: u64) -> (Trainer, Vec<f32>) {
+    let mut t = Trainer::resume(run, Some(backend)).unwrap();
+    t.set_schedule(Some(steps), None, None).unwrap();
+    let (_tx, rx) = mpsc::channel();
+    let mut figures = Vec::new();
+    let reason = t
+        .run(&rx, &mut |e| {
+            if let Event::Step(s) = e {
+                figures.extend(
+                    [s.d_loss, s.g_loss, s.d_real, s.d_fake]
+                        .into_iter()
+                        .flatten(),
+                );
+            }
+        })
+        .unwrap();
+    assert_eq!(reason, StopReason::MaxSteps);
+    (t, figures)
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn wgpu_trains_and_samples_as_the_cpu_does() {
+    if !wgpu_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(2, 4);
+    config.train.checkpoint_every = 1;
+    let start = dir.path().join("start");
+    let mut t = Trainer::create(&start, config).unwrap();
+    t.set_schedule(Some(1), None, None).unwrap();
+    let (_tx, rx) = mpsc::channel();
+    t.run(&rx, &mut |_| {}).unwrap();
+    drop(t);
+    let copy = |name: &str| {
+        let to = dir.path().join(name);
+        copy_tree(&start, &to);
+        to
+    };
+    let (cpu_run, gpu_run) = (copy("cpu"), copy("wgpu"));
+    let (cpu, cpu_losses) = losses(&cpu_run, BackendKind::Cpu, 4);
+    let (gpu, gpu_losses) = losses(&gpu_run, BackendKind::Wgpu, 4);
+    let loss_gap = largest_difference(&cpu_losses, &gpu_losses);
+    eprintln!("losses and D outputs, 3 steps: largest difference {loss_gap:.2e}");
+    assert!(
+        loss_gap < LOSS_TOLERANCE,
+        "{cpu_losses:?} vs {gpu_losses:?}"
+    );
+    for (name, a, b) in [
+        (
+            "generator",
+            parameters(&cpu.generator()),
+            parameters(&gpu.generator()),
+        ),
+        (
+            "discriminator",
+            parameters(&cpu.discriminator()),
+            parameters(&gpu.discriminator()),
+        ),
+    ] {
+        let gap = a
+            .iter()
+            .map(|(k, v)| largest_difference(v, &b[k]))
+            .fold(0.0, f32::max);
+        eprintln!("{name} weights: largest difference {gap:.2e}");
+        assert!(gap < WEIGHT_TOLERANCE, "{name}: {gap}");
+    }
+    drop((cpu, gpu));
+
+    // The CPU run's checkpoint drawn on both backends.
+    let on_cpu = LoadedModel::load(&cpu_run, None, BackendKind::Cpu).unwrap();
+    let on_gpu = LoadedModel::load(&cpu_run, None, BackendKind::Wgpu).unwrap();
+    let (a, b) = (
+        on_cpu.sample(6, None, 9, true).unwrap(),
+        on_gpu.sample(6, None, 9, true).unwrap(),
+    );
+    let gap = largest_difference(&a.images.pixels, &b.images.pixels);
+    eprintln!("samples: largest pixel difference {gap:.2e}");
+    assert!(gap < PIXEL_TOLERANCE);
+    assert_eq!(a.canvases.len(), b.canvases.len());
+}
