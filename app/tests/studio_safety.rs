@@ -68,6 +68,9 @@ fn an_unusable_backend_asks_before_training_on_the_cpu() {
     h.run_ok();
     h.get_by_label("This backend cannot be used here");
     h.get_by_label_contains("not compiled in");
+    // Behind the question the Train panel says what waits on it, not what Start would do.
+    h.get_by_label_contains("Waiting for an answer: the new run");
+    assert!(h.query_by_label_contains("Start trains").is_none());
     assert!(
         h.state().session().is_none(),
         "nothing starts before the answer"
@@ -79,6 +82,8 @@ fn an_unusable_backend_asks_before_training_on_the_cpu() {
             .is_none()
     );
     assert!(h.state().session().is_none(), "cancel trains nowhere");
+    assert!(h.query_by_label_contains("Waiting for an answer").is_none());
+    h.get_by_label_contains("Start trains");
 
     h.get_by_label("Start").click();
     h.run_ok();

@@ -131,6 +131,27 @@ fn the_builtin_encoder_learns_which_caption_belongs_to_which_image() {
         "held-out images find their own caption among 10 (chance 0.1): {fit:?}"
     );
     assert!(same > other + 0.3, "{same} vs {other}");
+    // The shape is read too, not only the colours: among captions that share their colours
+    // and differ in shape or size, an image still finds its own more often than chance (0.1),
+    // and two sentences differing only in the shape are not the same embedding.
+    let shapes = encoder
+        .embed(&[
+            "a red circle on a blue background",
+            "a red square on a blue background",
+            "a red triangle on a blue background",
+        ])
+        .unwrap();
+    let shape_cos = [
+        cosine(&shapes[0], &shapes[1]),
+        cosine(&shapes[0], &shapes[2]),
+        cosine(&shapes[1], &shapes[2]),
+    ];
+    eprintln!("cos between red circle, square, triangle on blue: {shape_cos:?}");
+    assert!(
+        fit.look_alike_retrieval_at_1 > 0.5,
+        "held-out images find their own caption among 10 look-alikes: {fit:?}"
+    );
+    assert!(shape_cos.iter().all(|&c| c < 0.9), "{shape_cos:?}");
 
     // Saved and loaded, it embeds the same; a damaged file is refused.
     let dir = tempfile::tempdir().unwrap();

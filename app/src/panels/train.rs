@@ -16,6 +16,8 @@ pub struct TrainPanel {
     samples: Option<(u64, TextureHandle)>,
     /// Why the last Start failed, if it did.
     pub start_error: Option<String>,
+    /// A start held back by a question (the backend): what it will do once answered.
+    pub held_back: Option<String>,
 }
 
 /// What the Train panel asks the studio to do.
@@ -156,7 +158,9 @@ impl TrainPanel {
                 format!("Start is disabled: {reason}"),
             );
         }
-        if let Ok(c) = &config
+        if let Some(held) = &self.held_back {
+            ui.label(held);
+        } else if let Ok(c) = &config
             && !live
         {
             let (size, channels) = c.model.image_shape();

@@ -339,6 +339,7 @@ impl Studio {
         let start = match Self::unusable_backend(start) {
             Ok(start) => start,
             Err(question) => {
+                self.train.held_back = Some(question.describe());
                 self.backend_question = Some(question);
                 return;
             }

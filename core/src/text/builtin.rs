@@ -7,8 +7,14 @@
 //! with an image encoder so that a caption lands near the images it describes: a small strided
 //! CNN embeds the images, and a symmetric contrastive loss (softmax over cosine similarities at
 //! temperature 0.1, both directions; pairs whose captions are the same sentence all count as
-//! matches) pulls matching (image, caption) pairs together. Trained once per dataset (about a
-//! minute on a laptop CPU), cached, and copied into each run that uses it.
+//! matches) pulls matching (image, caption) pairs together. After a warm-up on random batches,
+//! each batch is made of look-alike groups (captions sharing most of their words), so that the
+//! words that tell them apart must be read. When the images carry class labels (the shapes,
+//! Fashion-MNIST, CUB's species), both embeddings are also pulled to a learnt prototype of their
+//! class, as in Reed et al.'s class-structured joint embedding: without it, the shapes' captions
+//! embedded their colours and barely their shape (cosine 0.99 between "a red circle on a blue
+//! background" and "… square …"; 0.76 with it). Trained once per run (800 steps, about a minute
+//! at 32×32 on a laptop CPU) and saved into the run folder.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,7 +30,7 @@ use burn::tensor::activation::{leaky_relu, log_softmax};
 use burn::tensor::{Bytes, TensorData};
 use sha2::{Digest, Sha256};
 
-use crate::data::{Dataset, ImageSet};
+use crate::data::{Captions, Dataset, ImageSet};
 use crate::error::{Error, Result};
 use crate::model::stackgan::layers::conv2d;
 use crate::model::{conv, seeded};
@@ -37,8 +43,14 @@ const HIDDEN: usize = 128;
 /// Words read per caption.
 const MAX_WORDS: usize = 48;
 /// Training of the joint encoders.
-const STEPS: usize = 400;
+const STEPS: usize = 800;
 const BATCH: usize = 64;
+/// Steps of random batches before the batches of look-alike captions begin.
+const WARM_UP: usize = STEPS / 8;
+/// Captions per look-alike group: an anchor and its nearest neighbours by words.
+const GROUP: usize = 4;
+/// Candidates a look-alike batch is chosen from, per place in the batch.
+const POOL: usize = 8;
 const TEMPERATURE: f64 = 0.1;
 const MAGIC: &[u8; 8] = b"EASELTXT";
 
@@ -142,15 +154,17 @@ impl TextNet {
     }
 }
 
-/// The image side, used only in training: strided convolutions, global average, dense.
+/// The image side, used only in training: strided convolutions, global average, dense; and,
+/// when the images carry class labels, one prototype per class shared by both sides.
 #[derive(Module, Debug)]
 pub struct ImageNet {
     convs: Vec<Conv2d>,
     out: Linear,
+    prototypes: Option<Linear>,
 }
 
 impl ImageNet {
-    fn new(channels: usize, device: &Device) -> Self {
+    fn new(channels: usize, classes: usize, device: &Device) -> Self {
         let widths = [channels, 32, 64, 128];
         Self {
             convs: widths
@@ -158,6 +172,11 @@ impl ImageNet {
                 .map(|w| conv2d(w[0], w[1], 4, 2, 1, true, device))
                 .collect(),
             out: LinearConfig::new(128, WIDTH).init(device),
+            prototypes: (classes > 1).then(|| {
+                LinearConfig::new(WIDTH, classes)
+                    .with_bias(false)
+                    .init(device)
+            }),
         }
     }
 
@@ -168,6 +187,17 @@ impl ImageNet {
         }
         let [b, w, _, _] = h.dims();
         normalise(self.out.forward(h.mean_dim(3).mean_dim(2).reshape([b, w])))
+    }
+
+    /// The class term: cross-entropy of each embedding's similarity to the class prototypes
+    /// against its image's class, for the image and the caption embeddings alike.
+    fn class_loss(&self, embeddings: [Tensor<2>; 2], classes: Tensor<2>) -> Option<Tensor<1>> {
+        let prototypes = self.prototypes.as_ref()?;
+        let [v, t] = embeddings;
+        Some(
+            soft_cross_entropy(prototypes.forward(v) / TEMPERATURE, classes.clone())
+                + soft_cross_entropy(prototypes.forward(t) / TEMPERATURE, classes),
+        )
     }
 }
 
@@ -191,6 +221,9 @@ pub struct Fit {
     /// Fraction of held-out images whose own caption is the most similar of 10 candidates
     /// (their own and nine other images' with different sentences); chance is 0.1.
     pub retrieval_at_1: f32,
+    /// The same among look-alikes: the nine other sentences sharing the most words with the
+    /// image's own (on the shapes: mostly the same colours, another shape or size); chance 0.1.
+    pub look_alike_retrieval_at_1: f32,
 }
 
 impl BuiltinEncoder {
@@ -211,30 +244,32 @@ impl BuiltinEncoder {
             ))
         })?;
         let vocabulary = Vocabulary::of(&captions.texts);
+        let classes = set
+            .labels
+            .as_ref()
+            .and_then(|l| l.iter().max())
+            .map_or(0, |&m| m as usize + 1);
         let train_device = device.clone().autodiff();
         let (mut text, mut image) = seeded(device, seed, || {
             (
                 TextNet::new(vocabulary.size(), &train_device),
-                ImageNet::new(set.channels, &train_device),
+                ImageNet::new(set.channels, classes, &train_device),
             )
         });
         let (mut opt_t, mut opt_i) = (AdamConfig::new().init(), AdamConfig::new().init());
         let mut noise = NoiseStream::new(seed, 0x7E47);
         let batch = BATCH.min(set.len());
+        let word_sets: Vec<Vec<u32>> = captions
+            .texts
+            .iter()
+            .map(|t| word_set(&vocabulary, t))
+            .collect();
         for step in 0..STEPS {
-            let picks = noise.uniforms(2 * batch);
-            let images: Vec<usize> = picks[..batch]
-                .iter()
-                .map(|u| ((u * set.len() as f32) as usize).min(set.len() - 1))
-                .collect();
-            let chosen: Vec<u32> = images
-                .iter()
-                .zip(&picks[batch..])
-                .map(|(&i, u)| {
-                    let options = &captions.of_image[i];
-                    options[((u * options.len() as f32) as usize).min(options.len() - 1)]
-                })
-                .collect();
+            let (images, chosen) = if step < WARM_UP {
+                random_pairs(&mut noise, captions, set.len(), batch)
+            } else {
+                look_alike_batch(&mut noise, captions, &word_sets, set.len(), batch)
+            };
             let ids: Vec<Vec<u32>> = chosen
                 .iter()
                 .map(|&t| vocabulary.ids(&captions.texts[t as usize]))
@@ -242,10 +277,16 @@ impl BuiltinEncoder {
             let pixels = image_batch(set, &images, &train_device);
             let t = text.forward(&ids, &train_device);
             let v = image.forward(pixels);
-            let logits = v.matmul(t.transpose()) / TEMPERATURE; // [images, texts]
+            let logits = v.clone().matmul(t.clone().transpose()) / TEMPERATURE; // [images, texts]
             let targets = same_sentence(&chosen, &train_device);
-            let loss = soft_cross_entropy(logits.clone(), targets.clone())
+            let mut loss = soft_cross_entropy(logits.clone(), targets.clone())
                 + soft_cross_entropy(logits.transpose(), targets);
+            if let Some(labels) = &set.labels
+                && let Some(term) =
+                    image.class_loss([v, t], one_hot(&images, labels, classes, &train_device))
+            {
+                loss = loss + term;
+            }
             let mut grads = loss.backward();
             let grads_t = GradientsParams::from_module(&mut grads, &text);
             let grads_i = GradientsParams::from_module(&mut grads, &image);
@@ -285,54 +326,63 @@ impl BuiltinEncoder {
     }
 
     /// Image-to-caption retrieval among 10 candidates on the first 500 captioned images of
-    /// `set`: how often an image's own caption is the nearest.
+    /// `set`: how often an image's own caption is the nearest, among nine random other captions
+    /// and among the nine look-alikes (the other captions sharing the most words with it).
     fn retrieval(&self, set: &ImageSet, image: &ImageNet, device: &Device) -> Result<Fit> {
-        let Some(captions) = &set.captions else {
+        let m = set.len().min(500);
+        let Some(captions) = set.captions.as_ref().filter(|_| m > 9) else {
             return Ok(Fit {
                 retrieval_at_1: 0.0,
+                look_alike_retrieval_at_1: 0.0,
             });
         };
-        let n = set.len().min(500);
-        if n == 0 {
-            return Ok(Fit {
-                retrieval_at_1: 0.0,
-            });
-        }
-        let indices: Vec<usize> = (0..n).collect();
-        let mut hits = 0;
-        let mut trials = 0;
-        for chunk in indices.chunks(100) {
-            let v = image.forward(image_batch(set, chunk, device));
-            let own: Vec<&str> = chunk.iter().map(|&i| captions.first(i)).collect();
-            let t = self.embed_tensor(&own)?;
-            let sims = v
-                .matmul(t.transpose())
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .expect("f32");
-            let m = chunk.len();
-            for r in 0..m {
-                // Nine other images of the chunk whose captions are other sentences.
-                let others: Vec<usize> = (1..m)
-                    .map(|k| (r + k) % m)
-                    .filter(|&c| own[c] != own[r])
-                    .take(9)
-                    .collect();
-                if others.len() < 9 {
-                    continue;
-                }
-                trials += 1;
-                let mine = sims[r * m + r];
-                hits += usize::from(others.iter().all(|&c| sims[r * m + c] < mine));
+        let indices: Vec<usize> = (0..m).collect();
+        let v = Tensor::cat(
+            indices
+                .chunks(100)
+                .map(|chunk| image.forward(image_batch(set, chunk, device)))
+                .collect(),
+            0,
+        );
+        let own: Vec<&str> = indices.iter().map(|&i| captions.first(i)).collect();
+        let sets: Vec<Vec<u32>> = own.iter().map(|t| word_set(&self.vocabulary, t)).collect();
+        let t = self.embed_tensor(&own)?;
+        let sims = v
+            .matmul(t.transpose())
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32");
+        let (mut hits, mut hard_hits, mut trials) = (0, 0, 0);
+        for r in 0..m {
+            let others: Vec<usize> = (1..m)
+                .map(|k| (r + k) % m)
+                .filter(|&c| own[c] != own[r])
+                .collect();
+            if others.len() < 9 {
+                continue;
             }
+            let mut alike: Vec<(f32, usize)> = others
+                .iter()
+                .map(|&c| (overlap(&sets[r], &sets[c]), c))
+                .collect();
+            alike.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            trials += 1;
+            let mine = sims[r * m + r];
+            let beats = |c: usize| sims[r * m + c] < mine;
+            hits += usize::from(others[..9].iter().all(|&c| beats(c)));
+            hard_hits += usize::from(alike[..9].iter().all(|&(_, c)| beats(c)));
         }
-        Ok(Fit {
-            retrieval_at_1: if trials == 0 {
+        let rate = |h: usize| {
+            if trials == 0 {
                 0.0
             } else {
-                hits as f32 / trials as f32
-            },
+                h as f32 / trials as f32
+            }
+        };
+        Ok(Fit {
+            retrieval_at_1: rate(hits),
+            look_alike_retrieval_at_1: rate(hard_hits),
         })
     }
 
@@ -424,6 +474,107 @@ impl BuiltinEncoder {
     }
 }
 
+/// `batch` random images, each with one of its captions picked at random.
+fn random_pairs(
+    noise: &mut NoiseStream,
+    captions: &Captions,
+    images: usize,
+    batch: usize,
+) -> (Vec<usize>, Vec<u32>) {
+    let picks = noise.uniforms(2 * batch);
+    let chosen_images: Vec<usize> = picks[..batch]
+        .iter()
+        .map(|u| ((u * images as f32) as usize).min(images - 1))
+        .collect();
+    let chosen = chosen_images
+        .iter()
+        .zip(&picks[batch..])
+        .map(|(&i, u)| {
+            let options = &captions.of_image[i];
+            options[((u * options.len() as f32) as usize).min(options.len() - 1)]
+        })
+        .collect();
+    (chosen_images, chosen)
+}
+
+/// A batch of look-alike groups: from a pool of random (image, caption) pairs, each anchor in
+/// turn takes the [`GROUP`]` − 1` unused pairs whose captions share the most words with its own
+/// (by Jaccard overlap) while being other sentences. A batch of random captions is told apart by
+/// its easiest words (on the shapes, the two colours); in a look-alike group the captions differ
+/// only in the words still to learn (the shape, its size), so the contrastive loss must read them.
+fn look_alike_batch(
+    noise: &mut NoiseStream,
+    captions: &Captions,
+    word_sets: &[Vec<u32>],
+    images: usize,
+    batch: usize,
+) -> (Vec<usize>, Vec<u32>) {
+    let (pool_images, pool_captions) = random_pairs(noise, captions, images, POOL * batch);
+    let mut used = vec![false; pool_images.len()];
+    let (mut out_images, mut out_captions) = (Vec::with_capacity(batch), Vec::new());
+    let mut anchor = 0;
+    while out_images.len() < batch && anchor < used.len() {
+        if used[anchor] {
+            anchor += 1;
+            continue;
+        }
+        used[anchor] = true;
+        let mine = pool_captions[anchor];
+        out_images.push(pool_images[anchor]);
+        out_captions.push(mine);
+        let mut near: Vec<(f32, usize)> = (0..used.len())
+            .filter(|&k| !used[k] && pool_captions[k] != mine)
+            .map(|k| {
+                let o = overlap(
+                    &word_sets[mine as usize],
+                    &word_sets[pool_captions[k] as usize],
+                );
+                (o, k)
+            })
+            .collect();
+        near.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, k) in near.iter().take(GROUP - 1) {
+            if out_images.len() == batch {
+                break;
+            }
+            used[k] = true;
+            out_images.push(pool_images[k]);
+            out_captions.push(pool_captions[k]);
+        }
+    }
+    (out_images, out_captions)
+}
+
+/// A sentence's distinct word ids, sorted.
+fn word_set(vocabulary: &Vocabulary, text: &str) -> Vec<u32> {
+    let mut ids = vocabulary.ids(text);
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Jaccard overlap of two sorted word-id sets.
+fn overlap(a: &[u32], b: &[u32]) -> f32 {
+    let (mut i, mut j, mut both) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let either = a.len() + b.len() - both;
+    if either == 0 {
+        0.0
+    } else {
+        both as f32 / either as f32
+    }
+}
+
 /// The images at `indices` as a `[n, c, h, w]` tensor in `[0, 1]`.
 fn image_batch(set: &ImageSet, indices: &[usize], device: &Device) -> Tensor<4> {
     Tensor::from_data(
@@ -448,6 +599,15 @@ fn same_sentence(chosen: &[u32], device: &Device) -> Tensor<2> {
         }
     }
     Tensor::from_data(TensorData::new(m, [n, n]), device)
+}
+
+/// One row per image of `indices`, 1 at its class.
+fn one_hot(indices: &[usize], labels: &[u32], classes: usize, device: &Device) -> Tensor<2> {
+    let mut m = vec![0f32; indices.len() * classes];
+    for (row, &i) in indices.iter().enumerate() {
+        m[row * classes + labels[i] as usize] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(m, [indices.len(), classes]), device)
 }
 
 /// Cross-entropy of row-wise softmax `logits` against row-stochastic `targets`, averaged.

@@ -116,9 +116,8 @@ impl Curves {
         if self.buckets.len() > Self::MAX_POINTS {
             self.width *= 2;
             let old = std::mem::take(&mut self.buckets);
-            let mut pairs = old.chunks(2);
-            self.buckets = pairs
-                .by_ref()
+            self.buckets = old
+                .chunks(2)
                 .map(|p| p.iter().copied().reduce(Bucket::merge).expect("chunk"))
                 .collect();
         }

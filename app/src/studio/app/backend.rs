@@ -13,6 +13,23 @@ pub(super) struct BackendQuestion {
     why: String,
 }
 
+impl BackendQuestion {
+    /// What the held-back start will do, for the Train panel behind the question.
+    pub(super) fn describe(&self) -> String {
+        match &self.start {
+            JobStart::New { run_dir, config } => format!(
+                "Waiting for an answer: the new run {} into {}",
+                config.model.label(),
+                run_dir.display()
+            ),
+            JobStart::Resume { run_dir, .. } => format!(
+                "Waiting for an answer: resuming {} from its newest intact checkpoint",
+                run_dir.display()
+            ),
+        }
+    }
+}
+
 impl Studio {
     /// The backend `start` would train on, or why it cannot, when that is not the CPU.
     pub(super) fn unusable_backend(start: JobStart) -> Result<JobStart, BackendQuestion> {
@@ -54,6 +71,7 @@ impl Studio {
         });
         let Some(agreed) = answer else { return };
         let question = self.backend_question.take().expect("open");
+        self.train.held_back = None;
         if agreed {
             let start = match question.start {
                 JobStart::New {
