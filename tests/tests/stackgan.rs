@@ -330,3 +330,45 @@ fn stackgans_play_gam_battles_and_the_arena_against_gran() {
     }
     assert_eq!(board.cross.pair(1, 2), ab.table);
 }
+
+#[test]
+fn hard_mismatches_need_labelled_images_and_train_on_the_shapes() {
+    use easel_core::data::DataSource;
+    use easel_core::model::stackgan::Mismatch;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_stackgan_config(Version::V2, true, 0, 7);
+    if let easel_core::train::ModelConfig::StackGan(s) = &mut config.model {
+        s.mismatch = Mismatch::NearestOtherClass;
+    }
+    // A flat folder of x.png + x.txt has captions but no classes to tell a mismatch by.
+    let flat = dir.path().join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    for i in 0..40u8 {
+        image::RgbImage::from_pixel(16, 16, image::Rgb([i * 6, 100, 200 - i * 4]))
+            .save(flat.join(format!("{i}.png")))
+            .unwrap();
+        std::fs::write(
+            flat.join(format!("{i}.txt")),
+            format!("a square of shade {i}"),
+        )
+        .unwrap();
+    }
+    let shapes = config.data.clone();
+    config.data = DataSource::Folder { path: flat };
+    let e = Trainer::create(dir.path().join("flat-run"), config.clone())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("model.mismatch") && e.contains("labelled"),
+        "{e}"
+    );
+    assert!(!dir.path().join("flat-run").exists(), "nothing left behind");
+    if !minilm_or_skip("hard_mismatches_need_labelled_images_and_train_on_the_shapes") {
+        return;
+    }
+    // The shapes are labelled by their shape.
+    config.data = shapes;
+    let mut t = Trainer::create(dir.path().join("run"), config).unwrap();
+    run_steps(&mut t, 3);
+}

@@ -273,7 +273,8 @@ fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
 
 /// The discriminator step's loss at training step `step` on `real` images (`[0, 1]`) and the
 /// generator's fakes from `noise` (detached: only D trains), with `labels` the batch's
-/// condition (class one-hots or sentence embeddings). LAPGAN sums its levels' losses — each
+/// condition (class one-hots or sentence embeddings) and `classes` its images' labels when
+/// known (StackGAN's hard mismatched pairs read them). LAPGAN sums its levels' losses — each
 /// level's D reads only its own level, so the sum trains every level as if alone; StackGAN sums
 /// the scales it trains at `step`.
 #[allow(clippy::too_many_arguments)]
@@ -284,6 +285,7 @@ pub fn discriminator_loss(
     real: Tensor<4>,
     noise: &Noise,
     labels: Option<Tensor<2>>,
+    classes: Option<&[u32]>,
     draw: Option<&mut DropoutDraw>,
     step: u64,
 ) -> Result<Figures> {
@@ -292,7 +294,7 @@ pub fn discriminator_loss(
             let ModelSpec::StackGan(config) = spec else {
                 panic!("StackGAN's networks with another model's spec")
             };
-            let f = stackgan::discriminator_loss(config, g, d, real, n, labels, step);
+            let f = stackgan::discriminator_loss(config, g, d, real, n, labels, classes, step);
             Ok(Figures {
                 loss: f.loss,
                 d_real: f.d_real,

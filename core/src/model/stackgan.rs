@@ -6,7 +6,8 @@
 //! read `[-1, 1]`; [`to_unit`] converts for the rest of Easel. The discriminators read the
 //! condition μ of the generator's Conditioning Augmentation, detached (both reference codes do).
 //! A mismatched pair is a real image with the next image's condition in the batch (StackGAN-v1's
-//! code); real images at coarser scales are the finest ones blurred and decimated
+//! code), and with [`Mismatch::NearestOtherClass`] also with its nearest condition of another
+//! class ([`nearest_other_class`]); real images at coarser scales are the finest ones blurred and decimated
 //! ([`crate::model::pyramid::downsample`]).
 
 pub mod config;
@@ -18,7 +19,7 @@ pub mod v2;
 
 use burn::prelude::*;
 
-pub use config::{StackGanConfig, Version};
+pub use config::{Mismatch, StackGanConfig, Version};
 use layers::{ImageEncoder, Logits};
 use losses::{DLogits, colour_consistency, generator_adversarial, joint_d, kl, stage_d};
 use v1::V1Generator;
@@ -204,8 +205,34 @@ pub struct StackFigures {
     pub d_fake: Tensor<1>,
 }
 
+/// For each row of `embeddings` (`[b, d]`, row-major), the row of another class whose embedding
+/// is closest to it by cosine; the next row where every row has the same class.
+pub fn nearest_other_class(embeddings: &[f32], classes: &[u32]) -> Vec<usize> {
+    let b = classes.len();
+    let d = embeddings.len() / b.max(1);
+    let rows: Vec<&[f32]> = embeddings.chunks(d.max(1)).collect();
+    let norms: Vec<f32> = rows
+        .iter()
+        .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12))
+        .collect();
+    (0..b)
+        .map(|i| {
+            (0..b)
+                .filter(|&j| classes[j] != classes[i])
+                .map(|j| {
+                    let dot: f32 = rows[i].iter().zip(rows[j]).map(|(x, y)| x * y).sum();
+                    (j, dot / (norms[i] * norms[j]))
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or((i + 1) % b, |(j, _)| j)
+        })
+        .collect()
+}
+
 /// The discriminators' loss at `step`: every trained scale's D on real images with matching
-/// and mismatched conditions and on detached fakes.
+/// and mismatched conditions and on detached fakes. `classes` (the real images' labels) are
+/// read by [`Mismatch::NearestOtherClass`].
+#[allow(clippy::too_many_arguments)]
 pub fn discriminator_loss(
     config: &StackGanConfig,
     generator: &StackGanGenerator,
@@ -213,9 +240,26 @@ pub fn discriminator_loss(
     real: Tensor<4>,
     noise: &StackNoise,
     text: Option<Tensor<2>>,
+    classes: Option<&[u32]>,
     step: u64,
 ) -> StackFigures {
     let scales = trained_scales(config, step);
+    let hard = match (config.mismatch, &text, classes) {
+        (Mismatch::NearestOtherClass, Some(t), Some(classes)) => {
+            let embeddings = t
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32 embeddings");
+            let rows = nearest_other_class(&embeddings, classes);
+            let rows = rows.into_iter().map(|r| r as i64).collect::<Vec<_>>();
+            Some(Tensor::<1, Int>::from_data(
+                TensorData::new(rows, [classes.len()]),
+                &t.device(),
+            ))
+        }
+        _ => None,
+    };
     let drawing = generator.draw(noise, text, scales.end);
     let reals = real_scales(config, real);
     let b = reals[0].dims()[0];
@@ -229,7 +273,17 @@ pub fn discriminator_loss(
         let logits = DLogits {
             real: mu.clone().and_then(|m| d.cond_logits(h_real.clone(), m)),
             wrong: mu.clone().and_then(|m| {
-                d.cond_logits(h_real.clone().narrow(0, 0, b - 1), m.narrow(0, 1, b - 1))
+                let next = d.cond_logits(
+                    h_real.clone().narrow(0, 0, b - 1),
+                    m.clone().narrow(0, 1, b - 1),
+                );
+                match &hard {
+                    Some(rows) => {
+                        let nearest = d.cond_logits(h_real.clone(), m.select(0, rows.clone()));
+                        Some(Tensor::cat(vec![next?, nearest?], 0))
+                    }
+                    None => next,
+                }
             }),
             fake: mu.and_then(|m| d.cond_logits(h_fake.clone(), m)),
             real_uncond: d.uncond_logits(h_real),

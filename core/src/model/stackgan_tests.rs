@@ -216,3 +216,71 @@ fn configs_that_cannot_be_built_are_refused_by_field() {
             .contains("generator_width")
     );
 }
+
+#[test]
+fn the_hard_mismatch_is_the_closest_caption_of_another_class() {
+    let rows = [
+        [1.0, 0.0, 0.0],  // class 0
+        [0.9, 0.1, 0.0],  // class 0: closest to row 0, but the same class
+        [0.7, 0.7, 0.0],  // class 1
+        [0.2, -0.1, 1.0], // class 2
+    ];
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    // Row 2's cosines: 0.707 to row 0, 0.781 to row 1; row 3's: 0.195, 0.183, 0.069.
+    assert_eq!(nearest_other_class(&flat, &[0, 0, 1, 2]), vec![2, 2, 1, 0]);
+    // Scaling a row changes no cosine.
+    let mut scaled = flat.clone();
+    scaled[6..9].iter_mut().for_each(|v| *v *= 10.0);
+    assert_eq!(
+        nearest_other_class(&scaled, &[0, 0, 1, 2]),
+        vec![2, 2, 1, 0]
+    );
+    // With one class only there is no other class: the next row, as the reference code.
+    assert_eq!(nearest_other_class(&flat, &[5; 4]), vec![1, 2, 3, 0]);
+}
+
+#[test]
+fn hard_mismatches_change_the_discriminator_loss_only_when_classes_are_known() {
+    let d = device();
+    let mut config = small(Version::V2, 32, 3, 12);
+    let g = config.init_generator(&d);
+    let critic = config.init_discriminator(&d);
+    let b = 4;
+    let (n, real) = (
+        noise(&config, b, &d),
+        Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d),
+    );
+    let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
+    let loss = |config: &StackGanConfig, classes: Option<&[u32]>| {
+        let f = discriminator_loss(
+            config,
+            &g,
+            &critic,
+            real.clone(),
+            &n,
+            Some(text.clone()),
+            classes,
+            0,
+        );
+        scalar(f.loss)
+    };
+    let classes = [0, 1, 0, 1];
+    let next = loss(&config, Some(&classes));
+    config.mismatch = Mismatch::NearestOtherClass;
+    config.validate().unwrap();
+    let hard = loss(&config, Some(&classes));
+    assert!(
+        hard.is_finite() && (hard - next).abs() > 1e-6,
+        "{hard} vs {next}"
+    );
+    close(loss(&config, None), next);
+    let mut unconditional = small(Version::V2, 32, 3, 0);
+    unconditional.mismatch = Mismatch::NearestOtherClass;
+    assert!(
+        unconditional
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mismatch")
+    );
+}

@@ -136,7 +136,6 @@ impl Trainer {
         )
     }
 
-    /// Draws the next real batch; returns whether an epoch ended.
     /// The `index`-th batch of the current epoch's order.
     fn batch_at(&self, index: usize) -> Tensor<4> {
         let b = self.config.train.batch_size;
@@ -149,9 +148,12 @@ impl Trainer {
         )
     }
 
-    fn next_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>, bool) {
+    /// The next real batch, its condition and its labels (when the images have them); and
+    /// whether an epoch ended.
+    fn next_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>, Option<Vec<u32>>, bool) {
         let index = self.state.batch_in_epoch as usize;
         let (real, labels) = (self.batch_at(index), self.condition_at(index));
+        let classes = self.classes_at(index);
         self.state.batch_in_epoch += 1;
         let ended = self.state.batch_in_epoch >= self.steps_per_epoch();
         if ended {
@@ -159,12 +161,12 @@ impl Trainer {
             self.state.batch_in_epoch = 0;
             self.order = epoch_order(self.config.seed, self.state.epoch, self.data.train.len());
         }
-        (real, labels, ended)
+        (real, labels, classes, ended)
     }
 
     /// One D update on the next real batch. Returns (loss, mean D(x), mean D(G(z))).
     fn update_discriminator(&mut self, lr: f64) -> Result<((f32, f32, f32), bool)> {
-        let (real, labels, ended) = self.next_batch();
+        let (real, labels, classes, ended) = self.next_batch();
         let z = self.z(self.config.train.batch_size);
         let noise = &mut self.noise;
         let mut uniforms = |c| noise.uniforms(c);
@@ -182,6 +184,7 @@ impl Trainer {
             real,
             &z,
             labels,
+            classes.as_deref(),
             Some(&mut draw),
             self.state.step,
         )?;

@@ -20,6 +20,22 @@ pub enum Version {
     V2,
 }
 
+/// Which conditions the matching-aware discriminators pair real images with as mismatched text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mismatch {
+    /// Each real image with the next image's condition in the batch (both reference codes).
+    /// Two random captions usually differ in what is easiest to see, so a discriminator can
+    /// tell them apart by that alone (on the shapes, by the colours).
+    #[default]
+    Next,
+    /// Those pairs and, for each real image, the condition closest to its own (cosine of the
+    /// sentence embeddings) among the batch's images of another class: a hard negative, so
+    /// telling matching from mismatched text needs the class too (on the shapes, the shape).
+    /// Needs labelled images.
+    NearestOtherClass,
+}
+
 /// A StackGAN's shape and training weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +82,9 @@ pub struct StackGanConfig {
     /// v1: training steps of Stage-I before Stage-II takes over (the paper's two phases).
     #[serde(default)]
     pub stage1_steps: u64,
+    /// The mismatched text of the matching-aware discriminators.
+    #[serde(default)]
+    pub mismatch: Mismatch,
 }
 
 fn default_scales() -> usize {
@@ -105,6 +124,7 @@ impl Default for StackGanConfig {
             colour_mean_weight: 1.0,
             colour_cov_weight: 5.0,
             stage1_steps: 0,
+            mismatch: Mismatch::Next,
         }
     }
 }
@@ -192,6 +212,12 @@ impl StackGanConfig {
                     ));
                 }
             }
+        }
+        if self.mismatch == Mismatch::NearestOtherClass && !self.conditional() {
+            return Err(Error::config(
+                field("mismatch"),
+                "nearest-other-class pairs images with text: text_dim must be above 0",
+            ));
         }
         let (_, ups) = self.base();
         let halved = ups

@@ -14,8 +14,9 @@ use crate::eval::classifier;
 use crate::eval::collapse::CollapseWatch;
 use crate::model::gan::{Critic, Generator};
 use crate::model::seeded;
+use crate::model::stackgan::Mismatch;
 use crate::train::checkpoint::{self, Checkpoint, TrainingState};
-use crate::train::config::RunConfig;
+use crate::train::config::{ModelConfig, RunConfig};
 use crate::train::noise::NoiseStream;
 use crate::train::records::{load_critic, load_generator};
 use crate::train::run_dir::{EventLog, RunDir};
@@ -177,6 +178,18 @@ impl Trainer {
                     data.name,
                     data.train.len(),
                     config.train.batch_size
+                ),
+            ));
+        }
+        if let ModelConfig::StackGan(s) = &config.model
+            && s.mismatch == Mismatch::NearestOtherClass
+            && data.train.labels.is_none()
+        {
+            return Err(Error::config(
+                "model.mismatch",
+                format!(
+                    "nearest-other-class needs labelled images and {} has none; use \"next\"",
+                    data.name
                 ),
             ));
         }

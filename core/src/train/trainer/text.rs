@@ -101,11 +101,19 @@ impl Trainer {
         if classes == 0 {
             return None;
         }
-        let all = self.data.train.labels.as_ref()?;
-        let labels: Vec<u32> = self.order[index * b..(index + 1) * b]
-            .iter()
-            .map(|&i| all[i])
-            .collect();
+        let labels = self.classes_at(index)?;
         Some(gan::one_hot(&labels, classes, &device))
+    }
+
+    /// The labels of the `index`-th batch of this epoch's images, when they have labels.
+    pub(super) fn classes_at(&self, index: usize) -> Option<Vec<u32>> {
+        let b = self.config.train.batch_size;
+        let all = self.data.train.labels.as_ref()?;
+        Some(
+            self.order[index * b..(index + 1) * b]
+                .iter()
+                .map(|&i| all[i])
+                .collect(),
+        )
     }
 }
