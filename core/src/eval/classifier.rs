@@ -23,8 +23,9 @@ use crate::model::blocks::Encoder;
 
 /// Length of the feature vector the Fréchet distance is taken over.
 pub const FEATURES: usize = 128;
-/// Passes over the training split, within [`MIN_STEPS`]..=[`MAX_STEPS`] batches.
-pub const EPOCHS: usize = 2;
+/// Passes over the training split, within [`MIN_STEPS`]..=[`MAX_STEPS`] batches. At 2 the
+/// shapes' classifier (10 000 images, 400 batches) told the held-out shapes apart 79% of the time.
+pub const EPOCHS: usize = 12;
 /// Lower bound on training batches, so a small dataset still gets a usable classifier.
 pub const MIN_STEPS: usize = 400;
 /// Upper bound on training batches, so a large dataset still trains in about a minute.
@@ -172,8 +173,8 @@ pub fn dataset_key(data: &Dataset) -> String {
         .collect()
 }
 
-/// The cached classifier of `data`, or a new one trained (then cached) when there is none or
-/// the cached file cannot be read. `progress` receives the fraction of training done.
+/// The cached classifier of `data`, or a new one trained (then cached) when there is none, the
+/// cached file cannot be read, or it was trained for another number of batches. `progress` receives the fraction of training done.
 pub fn load_or_train(
     data: &Dataset,
     device: &Device,
@@ -182,9 +183,11 @@ pub fn load_or_train(
     let classes = class_count(data)?;
     let key = dataset_key(data);
     let path = cache_dir().join(format!("{key}.bin"));
+    // A classifier trained for another number of batches (an older recipe) is trained again.
     if let Ok(found) = load(&path, device)
         && found.info.key == key
         && found.info.classes.len() == classes
+        && found.info.steps == planned_steps(data.train.len())
     {
         return Ok(found);
     }
@@ -199,7 +202,7 @@ pub fn cached(data: &Dataset, device: &Device) -> Option<TrainedClassifier> {
     let key = dataset_key(data);
     load(&cache_dir().join(format!("{key}.bin")), device)
         .ok()
-        .filter(|c| c.info.key == key)
+        .filter(|c| c.info.key == key && c.info.steps == planned_steps(data.train.len()))
 }
 
 fn class_count(data: &Dataset) -> Result<usize> {
@@ -225,6 +228,11 @@ fn class_count(data: &Dataset) -> Result<usize> {
     Ok(classes)
 }
 
+/// The training batches for a training split of `images`.
+fn planned_steps(images: usize) -> usize {
+    (EPOCHS * images.div_ceil(BATCH)).clamp(MIN_STEPS, MAX_STEPS)
+}
+
 /// Trains a classifier on `data.train` and measures it on `data.test` (seeded: the same data
 /// gives the same network).
 pub fn train(
@@ -245,7 +253,7 @@ pub fn train(
     let mut optim = AdamConfig::new().init();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let batches_per_epoch = set.len().div_ceil(BATCH);
-    let steps = (EPOCHS * batches_per_epoch).clamp(MIN_STEPS, MAX_STEPS);
+    let steps = planned_steps(set.len());
     let mut order: Vec<usize> = Vec::new();
     for step in 0..steps {
         if step % batches_per_epoch == 0 {
@@ -416,6 +424,15 @@ mod tests {
             trained.outputs(probe, 3),
             "the cache holds the same network"
         );
+        // Another recipe's classifier (another number of batches) is trained again, over it.
+        let mut older = reloaded.clone();
+        older.info.steps = MIN_STEPS - 1;
+        save(&older, &path).unwrap();
+        assert!(cached(&data, &device).is_none());
+        let mut trained_again = false;
+        let again = load_or_train(&data, &device, &mut |_| trained_again = true).unwrap();
+        assert!(trained_again && again.info.steps == trained.info.steps);
+        assert_eq!(load(&path, &device).unwrap().info, trained.info);
         // A damaged cache is refused in words, and load_or_train trains again over it.
         std::fs::write(&path, b"EASELCLS1\n\x05").unwrap();
         assert!(
