@@ -423,8 +423,8 @@ fn a_run_is_scored_beside_real_images_and_the_classifier_is_cached() {
         run_s,
     ]);
     let cache = dir.path().join("cache");
-    let score = |json: bool| {
-        let mut args = vec!["score", run_s, "--samples", "40", "--probes", "3"];
+    let score = |json: bool, probes: &str| {
+        let mut args = vec!["score", run_s, "--samples", "40", "--probes", probes];
         if json {
             args.push("--json");
         }
@@ -443,7 +443,7 @@ fn a_run_is_scored_beside_real_images_and_the_classifier_is_cached() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (said, _) = score(true);
+    let (said, _) = score(true, "3");
     let v: serde_json::Value = serde_json::from_str(&said).expect("JSON");
     let classes = v["classes"].as_array().unwrap().len() as f64;
     assert_eq!(v["samples"]["count"], 40);
@@ -470,8 +470,15 @@ fn a_run_is_scored_beside_real_images_and_the_classifier_is_cached() {
         .collect();
     assert_eq!(cached.len(), 1, "one classifier cached for the dataset");
     // The second score reuses it: no training message, the same figures.
-    let (text, err) = score(false);
+    let (text, err) = score(false, "3");
     assert!(!err.contains("training the"), "{err}");
     assert!(text.contains("classifier score"), "{text}");
     assert!(text.contains("8 held-out images"), "{text}");
+    assert!(
+        text.contains("memorisation: nearest training image"),
+        "{text}"
+    );
+    // Without probes there is no memorisation figure to give (it read "-0.00×").
+    let (text, _) = score(false, "0");
+    assert!(text.contains("memorisation: not measured"), "{text}");
 }

@@ -151,10 +151,14 @@ pub fn score(args: ScoreArgs) -> Result<()> {
             );
         }
     }
-    println!(
-        "memorisation: nearest training image {:.2}× as far as a held-out image's (≪ 1 suggests copying)",
-        report.memorisation_ratio
-    );
+    if report.neighbours.is_empty() {
+        println!("memorisation: not measured (no samples probed)");
+    } else {
+        println!(
+            "memorisation: nearest training image {:.2}× as far as a held-out image's (≪ 1 suggests copying)",
+            report.memorisation_ratio
+        );
+    }
     for n in &report.neighbours {
         let list = |v: &[(usize, f64)]| {
             v.iter()
