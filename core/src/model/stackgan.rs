@@ -7,8 +7,8 @@
 //! condition μ of the generator's Conditioning Augmentation, detached (both reference codes do).
 //! A mismatched pair is a real image with the next image's condition in the batch (StackGAN-v1's
 //! code), and with [`Mismatch::NearestOtherClass`] also with its nearest condition of another
-//! class ([`nearest_other_class`]); real images at coarser scales are the finest ones blurred and decimated
-//! ([`crate::model::pyramid::downsample`]).
+//! class ([`nearest_other_class`]); real images at coarser scales are the finest ones blurred
+//! and decimated ([`crate::model::pyramid::downsample`]).
 
 pub mod config;
 pub mod flops;
