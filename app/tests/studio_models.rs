@@ -219,3 +219,28 @@ fn the_train_panel_shows_the_built_in_encoder_training_before_the_first_step() {
     h.get_by_label("Stop").click();
     wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
 }
+
+#[test]
+fn a_text_stackgan_can_pair_real_images_with_hard_mismatched_captions() {
+    use easel_core::model::stackgan::Mismatch;
+    let mismatch = |h: &egui_kittest::Harness<'_, Studio>| match &h.state().state.model.config.model
+    {
+        easel_core::train::ModelConfig::StackGan(s) => s.mismatch,
+        other => panic!("not StackGAN: {other:?}"),
+    };
+    let mut state = Persisted {
+        panel: PanelKind::Model,
+        frame_time_readout: false,
+        ..Persisted::default()
+    };
+    state.model.apply_preset("stackgan2-shapes");
+    let mut h = harness(Studio::with_state(state, Box::new(FixedPicker(None))));
+    h.run_ok();
+    assert_eq!(mismatch(&h), Mismatch::Next);
+    h.get_by_label("also the nearest of another class").click();
+    h.run_ok();
+    assert_eq!(mismatch(&h), Mismatch::NearestOtherClass);
+    h.get_by_label("the next image's").click();
+    h.run_ok();
+    assert_eq!(mismatch(&h), Mismatch::Next);
+}

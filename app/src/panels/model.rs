@@ -4,7 +4,7 @@
 
 use easel_core::backend::BackendKind;
 use easel_core::model::gran::NoiseMode;
-use easel_core::model::stackgan::{StackGanConfig, Version};
+use easel_core::model::stackgan::{Mismatch, StackGanConfig, Version};
 use easel_core::train::config::DEFAULT_PRESET;
 use easel_core::train::{ModelConfig, Preset, RunConfig};
 use serde::{Deserialize, Serialize};
@@ -466,6 +466,26 @@ fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
             )
         },
     );
+    if s.conditional() {
+        row(ui, "Mismatched text", "model.mismatch", &mut |ui| {
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut s.mismatch, Mismatch::Next, "the next image's")
+                    .on_hover_text(
+                        "Each real image with the next image's caption (the papers' code)",
+                    );
+                ui.radio_value(
+                    &mut s.mismatch,
+                    Mismatch::NearestOtherClass,
+                    "also the nearest of another class",
+                )
+                .on_hover_text(
+                    "Also with the batch's caption closest to its own among images of another \
+                     class, so D must read more than the easiest words (needs labelled images)",
+                )
+            })
+            .response
+        });
+    }
     if s.version == Version::V2 {
         row(
             ui,
