@@ -120,7 +120,8 @@ pub struct ConfigArgs {
     /// Stop after this many epochs.
     #[arg(long)]
     epochs: Option<u64>,
-    /// Stop after this many minutes.
+    /// Stop after this many minutes spent in training steps (sample grids, checkpoints and
+    /// pauses are not counted).
     #[arg(long)]
     minutes: Option<f64>,
 }
