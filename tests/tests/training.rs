@@ -100,6 +100,38 @@ fn resume_continues_exactly() {
 }
 
 #[test]
+fn the_time_budget_counts_grids_and_checkpoints_but_not_pauses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(1, 2);
+    config.train.sample_every = 1;
+    config.train.checkpoint_every = 1;
+    let mut t = Trainer::create(dir.path().join("run"), config).unwrap();
+    t.set_schedule(Some(3), None, None).unwrap();
+    let (tx, rx) = mpsc::channel();
+    tx.send(Command::Pause).unwrap();
+    let pause = std::time::Duration::from_millis(600);
+    let resumer = std::thread::spawn(move || {
+        std::thread::sleep(pause);
+        tx.send(Command::Resume).unwrap();
+        tx
+    });
+    let wall = std::time::Instant::now();
+    let reason = t.run(&rx, &mut |_| {}).unwrap();
+    let wall = wall.elapsed().as_secs_f64();
+    drop(resumer.join().unwrap());
+    assert_eq!(reason, StopReason::MaxSteps);
+    assert_eq!(t.stop_reason(), Some(StopReason::MaxSteps));
+    let (worked, stepping) = (t.session_seconds(), t.state().elapsed_seconds);
+    // Every step wrote a grid (a PNG) and a checkpoint: work the budget counts beyond the steps.
+    assert!(worked > stepping, "session {worked} s, steps {stepping} s");
+    // The pause (0.6 s of the wall clock) is not.
+    assert!(
+        worked + 0.5 < wall,
+        "session {worked} s of {wall} s wall with a 0.6 s pause"
+    );
+}
+
+#[test]
 fn a_new_run_refuses_an_existing_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");

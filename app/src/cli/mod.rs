@@ -120,8 +120,8 @@ pub struct ConfigArgs {
     /// Stop after this many epochs.
     #[arg(long)]
     epochs: Option<u64>,
-    /// Stop after this many minutes spent in training steps (sample grids, checkpoints and
-    /// pauses are not counted).
+    /// Stop after this many minutes of training: steps with their sample grids and
+    /// checkpoints.
     #[arg(long)]
     minutes: Option<f64>,
 }

@@ -36,8 +36,8 @@ pub struct ResumeArgs {
     /// Stop after this many epochs in all.
     #[arg(long)]
     epochs: Option<u64>,
-    /// Stop after this many minutes spent in training steps in this session (sample grids,
-    /// checkpoints and pauses are not counted).
+    /// Stop after this many minutes of training in this session: steps with their sample grids
+    /// and checkpoints.
     #[arg(long)]
     minutes: Option<f64>,
     /// Multiply both learning rates by this factor from now on (written to the run's

@@ -297,7 +297,7 @@ impl ModelPanel {
             });
             row(ui, "Stop after minutes", "train.minutes", &mut |ui| {
                 ui.add(egui::TextEdit::singleline(&mut self.minutes).desired_width(100.0).hint_text("no limit"))
-                    .on_hover_text("Minutes spent in training steps: sample grids, checkpoints and pauses are not counted")
+                    .on_hover_text("Minutes of training in this session: steps with their sample grids and checkpoints; time paused is not counted")
             });
             row(ui, "Samples every", "train.sample_every", &mut |ui| {
                 ui.add(egui::DragValue::new(&mut t.sample_every).range(1..=1_000_000).suffix(" steps"))

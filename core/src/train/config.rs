@@ -99,8 +99,8 @@ pub struct TrainConfig {
     pub max_steps: Option<u64>,
     /// Stop after this many epochs in all.
     pub epochs: Option<u64>,
-    /// Stop after this many minutes spent in training steps in this session (sample grids,
-    /// checkpoints and pauses are not counted).
+    /// Stop after this many minutes of training in this session: steps with their sample grids
+    /// and checkpoints (time paused is not counted).
     pub minutes: Option<f64>,
     /// Emit the fixed-z sample grid every this many steps.
     pub sample_every: u64,

@@ -57,6 +57,8 @@ pub struct Trainer {
     log: EventLog,
     collapse: CollapseWatch,
     images_per_second: f64,
+    /// Seconds this session has worked: steps, their sample grids and checkpoints (what
+    /// `train.minutes` counts), not pauses.
     session_seconds: f64,
     last_checkpoint_step: Option<u64>,
     warnings: Vec<String>,
@@ -65,6 +67,12 @@ pub struct Trainer {
 }
 
 impl Trainer {
+    /// Seconds this session has worked: training steps with their sample grids and checkpoints,
+    /// not time spent paused. `train.minutes` is a budget of these.
+    pub fn session_seconds(&self) -> f64 {
+        self.session_seconds
+    }
+
     /// Replaces the stop conditions for this session (e.g. a longer budget when resuming).
     pub fn set_schedule(
         &mut self,
@@ -279,7 +287,6 @@ impl Trainer {
         self.state.step += 1;
         self.state.noise_word_pos = self.noise.word_pos().to_string();
         let seconds = started.elapsed().as_secs_f64();
-        self.session_seconds += seconds;
         self.state.elapsed_seconds += seconds;
         let rate = self.config.train.batch_size as f64 / seconds.max(1e-9);
         self.images_per_second = if self.images_per_second == 0.0 {

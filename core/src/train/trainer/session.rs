@@ -2,13 +2,17 @@
 //! single D or G steps, save now, stop), events to a sink and the event log, the final checkpoint.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Instant;
 
 use super::Trainer;
 use crate::error::{Error, Result};
 use crate::train::events::{Command, Divergence, Event, StepKind, StopReason};
 
 impl Trainer {
-    fn stop_reason(&self) -> Option<StopReason> {
+    /// Why this session would stop before its next step, if it would: `max_steps` or `epochs`
+    /// reached, or `minutes` of this session's work (steps, sample grids, checkpoints; not
+    /// pauses) used up.
+    pub fn stop_reason(&self) -> Option<StopReason> {
         let t = &self.config.train;
         if t.max_steps.is_some_and(|m| self.state.step >= m) {
             Some(StopReason::MaxSteps)
@@ -48,7 +52,10 @@ impl Trainer {
     /// Takes a step; a divergence is reported as [`Event::Diverged`] and answered with `true`
     /// (the caller pauses), other errors end the job.
     fn take_step(&mut self, kind: StepKind, sink: &mut dyn FnMut(Event)) -> Result<bool> {
-        match self.take_step_inner(kind, sink) {
+        let started = Instant::now();
+        let result = self.take_step_inner(kind, sink);
+        self.session_seconds += started.elapsed().as_secs_f64();
+        match result {
             Ok(()) => {
                 self.diverged = None;
                 Ok(false)
@@ -134,7 +141,9 @@ impl Trainer {
         };
         self.emit(started, sink);
         // The fixed-z grid where training starts (or resumes), so a listener has one at once.
+        let clock = Instant::now();
         let event = self.sample_event()?;
+        self.session_seconds += clock.elapsed().as_secs_f64();
         self.emit(event, sink);
         let mut paused = false;
         loop {
