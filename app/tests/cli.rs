@@ -73,6 +73,19 @@ fn train_resume_and_sample_from_the_command_line() {
     ok(&["resume", run_s, "--max-steps", "8", "--backend", "cpu"]);
     assert!(ckpts.join("step-000000008.ckpt").is_file());
     std::fs::write(&toml, config).unwrap();
+    // Already there: it says so and touches nothing (no second grid or log entries for step 8).
+    let log = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    let out = easel(&["resume", run_s, "--max-steps", "8"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("nothing to train") && said.contains("stops at step 8"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("events.jsonl")).unwrap(),
+        log
+    );
 
     let out = dir.path().join("samples");
     let out_s = out.to_str().unwrap();

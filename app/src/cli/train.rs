@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 use easel_core::backend::BackendKind;
-use easel_core::train::{Command, Divergence, Event, Trainer};
+use easel_core::train::{Command, Divergence, Event, StopReason, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ConfigArgs;
@@ -83,11 +83,24 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
             c.train.lr_d, c.train.lr_g
         );
     }
-    eprintln!(
-        "resuming {} at step {}",
-        args.run.display(),
-        trainer.state().step
-    );
+    let (step, epoch) = (trainer.state().step, trainer.state().epoch);
+    let train = &trainer.config().train;
+    let done = match trainer.stop_reason() {
+        Some(StopReason::MaxSteps) => Some(format!(
+            "it is at step {step} and stops at step {} (pass a larger --max-steps)",
+            train.max_steps.unwrap_or(step)
+        )),
+        Some(StopReason::Epochs) => Some(format!(
+            "it has trained {epoch} epochs and stops after {} (pass a larger --epochs)",
+            train.epochs.unwrap_or(epoch)
+        )),
+        _ => None,
+    };
+    if let Some(why) = done {
+        eprintln!("nothing to train in {}: {why}", args.run.display());
+        return Ok(());
+    }
+    eprintln!("resuming {} at step {step}", args.run.display());
     drive(trainer)
 }
 
