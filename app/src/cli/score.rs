@@ -149,6 +149,14 @@ pub fn score(args: ScoreArgs) -> Result<()> {
                 pct(c.background),
                 pct(c.both)
             );
+            if c.sized > 0 {
+                println!(
+                    "  size read off the pixels (of {} samples whose text names one): as asked \
+                     {:.1}% (chance 33.3%)",
+                    c.sized,
+                    100.0 * c.size as f64 / c.sized as f64
+                );
+            }
         }
     }
     if report.neighbours.is_empty() {

@@ -202,8 +202,8 @@ pub fn generate(side: usize, count: usize, seed: u64, split: Split) -> Result<Im
 }
 
 /// What a sentence asks of a shapes image, as far as it names it: the shape, the shape's colour
-/// (the colour word just before the shape word, as every shapes caption puts it) and the
-/// background (another colour word).
+/// (the colour word just before the shape word, as every shapes caption puts it), the
+/// background (another colour word) and the size (a size word).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Asked {
     /// Index into [`SHAPES`].
@@ -212,6 +212,8 @@ pub struct Asked {
     pub colour: Option<usize>,
     /// Index into [`COLOURS`], when named.
     pub background: Option<usize>,
+    /// Index into [`SIZES`], when named.
+    pub size: Option<usize>,
 }
 
 /// Reads a sentence as [`Asked`]; `None` when it names no shape.
@@ -230,10 +232,14 @@ pub fn read_caption(text: &str) -> Option<Asked> {
         .enumerate()
         .filter(|&(i, _)| colour.is_none() || i + 1 != at)
         .find_map(|(_, w)| colour_of(w));
+    let size = words
+        .iter()
+        .find_map(|w| SIZES.iter().position(|(name, _)| name == w));
     Some(Asked {
         shape,
         colour,
         background,
+        size,
     })
 }
 
@@ -250,11 +256,22 @@ fn median(mut v: Vec<f32>) -> f32 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// The colours an RGB image (planar, `3 × side × side` values in `[0, 1]`) shows, as named
-/// colours: (the shape's, the background's). The background is the per-channel median of the
-/// one-pixel border; the shape's, the median of the pixels at least 80 (of 255) away from it,
-/// `None` when fewer than 2% of the pixels are.
-pub fn read_colours(image: &[f32], side: usize) -> (Option<usize>, usize) {
+/// What the pixels of a shapes image show, read without a model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    /// The shape's colour (index into [`COLOURS`]); `None` when under 2% of the pixels differ
+    /// from the background.
+    pub colour: Option<usize>,
+    /// The background's colour (index into [`COLOURS`]).
+    pub background: usize,
+    /// Fraction of the pixels that differ from the background: the shape's area.
+    pub area: f32,
+}
+
+/// Reads an RGB image (planar, `3 × side × side` values in `[0, 1]`). The background is the
+/// per-channel median of the one-pixel border; the shape is the pixels at least 80 (of 255) away
+/// from it, and its colour their median.
+pub fn read_image(image: &[f32], side: usize) -> Seen {
     let plane = side * side;
     let pixel = |i: usize| [0, 1, 2].map(|k| image[k * plane + i] * 255.0);
     let border: Vec<usize> = (0..plane)
@@ -272,8 +289,48 @@ pub fn read_colours(image: &[f32], side: usize) -> (Option<usize>, usize) {
             (0..3).map(|k| (p[k] - back[k]).powi(2)).sum::<f32>() >= 80.0 * 80.0
         })
         .collect();
-    let shape = (far.len() * 50 >= plane).then(|| nearest_colour(median_of(&far)));
-    (shape, nearest_colour(back))
+    Seen {
+        colour: (far.len() * 50 >= plane).then(|| nearest_colour(median_of(&far))),
+        background: nearest_colour(back),
+        area: far.len() as f32 / plane as f32,
+    }
+}
+
+/// The colours an RGB image shows: (the shape's, the background's); see [`read_image`].
+pub fn read_colours(image: &[f32], side: usize) -> (Option<usize>, usize) {
+    let seen = read_image(image, side);
+    (seen.colour, seen.background)
+}
+
+/// The fraction of the image that `shape` (index into [`SHAPES`]) covers at size `size`
+/// (index into [`SIZES`]), measured on a 256 × 256 grid.
+pub fn area_of(shape: usize, size: usize) -> f32 {
+    const N: usize = 256;
+    let spec = ShapeSpec {
+        shape,
+        colour: 0,
+        background: 1,
+        size,
+        centre: (0.5, 0.5),
+    };
+    let inside = (0..N * N)
+        .filter(|i| {
+            let (x, y) = ((i % N) as f32 + 0.5, (i / N) as f32 + 0.5);
+            spec.inside(x / N as f32, y / N as f32)
+        })
+        .count();
+    inside as f32 / (N * N) as f32
+}
+
+/// The size (index into [`SIZES`]) whose area for `shape` is nearest to `area` in ratio;
+/// `None` for an empty area.
+pub fn size_of(shape: usize, area: f32) -> Option<usize> {
+    (area > 0.0).then(|| {
+        let off = |k: usize| (area / area_of(shape, k)).ln().abs();
+        (0..SIZES.len())
+            .min_by(|&a, &b| off(a).total_cmp(&off(b)))
+            .unwrap_or(0)
+    })
 }
 
 #[cfg(test)]
@@ -281,7 +338,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_phrasing_reads_back_and_every_image_shows_its_colours() {
+    fn every_phrasing_reads_back_and_every_image_shows_its_colours_and_size() {
         for i in 0..300 {
             let s = spec(3, Split::Test, i);
             for caption in s.captions() {
@@ -291,7 +348,8 @@ mod tests {
                     Asked {
                         shape: s.shape,
                         colour: Some(s.colour),
-                        background: Some(s.background)
+                        background: Some(s.background),
+                        size: caption.contains(SIZES[s.size].0).then_some(s.size),
                     },
                     "{caption}"
                 );
@@ -302,12 +360,27 @@ mod tests {
                 (Some(s.colour), s.background),
                 "{s:?}"
             );
+            let seen = read_image(&pixels, 32);
+            assert_eq!(size_of(s.shape, seen.area), Some(s.size), "{s:?}: {seen:?}");
         }
         assert_eq!(read_caption("a photo of a dog"), None);
         let plain = read_caption("a ring").unwrap();
         assert_eq!(
-            (plain.shape, plain.colour, plain.background),
-            (5, None, None)
+            (plain.shape, plain.colour, plain.background, plain.size),
+            (5, None, None, None)
+        );
+        assert_eq!(read_caption("a LARGE cross, red").unwrap().size, Some(2));
+        // A circle of radius 0.17 covers π · 0.17² of the image.
+        let circle = area_of(0, 0);
+        assert!(
+            (circle - std::f32::consts::PI * 0.17 * 0.17).abs() < 1e-3,
+            "{circle}"
+        );
+        assert_eq!(size_of(0, 0.0), None);
+        assert_eq!(
+            size_of(0, 1.0),
+            Some(2),
+            "the whole image: the largest size"
         );
         let flat = vec![0.5f32; 3 * 16 * 16];
         assert_eq!(

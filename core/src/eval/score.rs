@@ -140,8 +140,8 @@ pub struct TextMatch {
     pub colours: Option<ColourMatch>,
 }
 
-/// Whether samples of the built-in shapes show the colours their text names, read off the pixels
-/// ([`crate::data::shapes::read_colours`]).
+/// Whether samples of the built-in shapes show the colours and the size their text names, read
+/// off the pixels ([`crate::data::shapes::read_image`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ColourMatch {
     /// Samples whose text names both colours.
@@ -152,6 +152,13 @@ pub struct ColourMatch {
     pub background: usize,
     /// Both.
     pub both: usize,
+    /// Samples whose text names a size (small, medium, large).
+    #[serde(default)]
+    pub sized: usize,
+    /// Of those, drawn at the size named: the area of the pixels away from the background is
+    /// nearest, in ratio, to that size's area for the shape asked.
+    #[serde(default)]
+    pub size: usize,
 }
 
 /// The colour match of `count` RGB samples (`3 × side²` values each, in `[0, 1]`), sample `i`
@@ -166,26 +173,32 @@ pub fn colour_match(
     if texts.is_empty() || pixels.len() < count * len {
         return None;
     }
+    use crate::data::shapes;
     let mut m = ColourMatch {
         samples: 0,
         shape: 0,
         background: 0,
         both: 0,
+        sized: 0,
+        size: 0,
     };
     for i in 0..count {
-        let Some(asked) = crate::data::shapes::read_caption(&texts[i % texts.len()]) else {
+        let Some(asked) = shapes::read_caption(&texts[i % texts.len()]) else {
             continue;
         };
         let (Some(colour), Some(background)) = (asked.colour, asked.background) else {
             continue;
         };
-        let (shown, shown_background) =
-            crate::data::shapes::read_colours(&pixels[i * len..(i + 1) * len], side);
-        let (a, b) = (shown == Some(colour), shown_background == background);
+        let seen = shapes::read_image(&pixels[i * len..(i + 1) * len], side);
+        let (a, b) = (seen.colour == Some(colour), seen.background == background);
         m.samples += 1;
         m.shape += usize::from(a);
         m.background += usize::from(b);
         m.both += usize::from(a && b);
+        if let Some(size) = asked.size {
+            m.sized += 1;
+            m.size += usize::from(shapes::size_of(asked.shape, seen.area) == Some(size));
+        }
     }
     (m.samples > 0).then_some(m)
 }
@@ -453,9 +466,13 @@ mod tests {
             "a {bn} {} on a {cn} background",
             shapes::SHAPES[specs[2].shape]
         );
+        // The second asks for another size; the third names none.
+        let size = |k: usize| shapes::SIZES[k % 3].0;
+        texts[1] = texts[1].replacen(size(specs[1].size), size(specs[1].size + 1), 1);
         texts.push("a picture".into());
         let m = colour_match(&pixels, 3, 24, &texts).unwrap();
         assert_eq!((m.samples, m.shape, m.background, m.both), (3, 2, 2, 2));
+        assert_eq!((m.sized, m.size), (2, 1), "{texts:?}");
         assert!(colour_match(&pixels, 3, 24, &["a picture".to_string()]).is_none());
     }
 
