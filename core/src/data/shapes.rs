@@ -3,6 +3,8 @@
 //! works at any size from 16 to 64, and is deterministic from its seed: image `i` depends only on
 //! (seed, split, i), so a larger count extends a smaller one.
 
+use std::sync::OnceLock;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -296,15 +298,15 @@ pub fn read_image(image: &[f32], side: usize) -> Seen {
     }
 }
 
-/// The colours an RGB image shows: (the shape's, the background's); see [`read_image`].
-pub fn read_colours(image: &[f32], side: usize) -> (Option<usize>, usize) {
-    let seen = read_image(image, side);
-    (seen.colour, seen.background)
+/// The fraction of the image that `shape` (index into [`SHAPES`]) covers at size `size`
+/// (index into [`SIZES`]), measured once per shape and size on a 256 × 256 grid.
+pub fn area_of(shape: usize, size: usize) -> f32 {
+    static AREAS: OnceLock<[[f32; SIZES.len()]; SHAPES.len()]> = OnceLock::new();
+    AREAS.get_or_init(|| std::array::from_fn(|s| std::array::from_fn(|k| measure_area(s, k))))
+        [shape][size]
 }
 
-/// The fraction of the image that `shape` (index into [`SHAPES`]) covers at size `size`
-/// (index into [`SIZES`]), measured on a 256 × 256 grid.
-pub fn area_of(shape: usize, size: usize) -> f32 {
+fn measure_area(shape: usize, size: usize) -> f32 {
     const N: usize = 256;
     let spec = ShapeSpec {
         shape,
@@ -355,12 +357,12 @@ mod tests {
                 );
             }
             let pixels: Vec<f32> = s.render(32).iter().map(|&v| v as f32 / 255.0).collect();
+            let seen = read_image(&pixels, 32);
             assert_eq!(
-                read_colours(&pixels, 32),
+                (seen.colour, seen.background),
                 (Some(s.colour), s.background),
                 "{s:?}"
             );
-            let seen = read_image(&pixels, 32);
             assert_eq!(size_of(s.shape, seen.area), Some(s.size), "{s:?}: {seen:?}");
         }
         assert_eq!(read_caption("a photo of a dog"), None);
@@ -384,7 +386,7 @@ mod tests {
         );
         let flat = vec![0.5f32; 3 * 16 * 16];
         assert_eq!(
-            read_colours(&flat, 16).0,
+            read_image(&flat, 16).colour,
             None,
             "nothing drawn, no shape colour"
         );
