@@ -72,6 +72,7 @@ fn stack_parts(
         StackNoise {
             z: repeat(one.z),
             eps: one.eps.into_iter().map(repeat).collect(),
+            instance: Vec::new(),
         },
     ))
 }
@@ -168,7 +169,15 @@ pub fn between_seeds(
         .flat_map(|i| slerp(&a, &b, i as f32 / (steps - 1) as f32))
         .collect();
     let z = Tensor::<2>::from_data(TensorData::new(rows, [steps, z_dim]), &model.device);
-    let drawing = g.draw(&StackNoise { z, eps: Vec::new() }, None, usize::MAX);
+    let drawing = g.draw(
+        &StackNoise {
+            z,
+            eps: Vec::new(),
+            instance: Vec::new(),
+        },
+        None,
+        usize::MAX,
+    );
     Ok(Walk {
         stages: stages_of(drawing),
         sigma: Vec::new(),

@@ -513,4 +513,30 @@ fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
             },
         );
     }
+    row(ui, "Instance noise σ", "model.instance_noise", &mut |ui| {
+        ui.add(
+            egui::DragValue::new(&mut s.instance_noise)
+                .speed(0.01)
+                .range(0.0..=2.0),
+        )
+        .on_hover_text(
+            "Gaussian noise added to every image the discriminators read, real or fake \
+             (images span −1 to 1); 0, as the papers, adds none",
+        )
+    });
+    if s.instance_noise > 0.0 {
+        row(
+            ui,
+            "Noise falls to 0 after",
+            "model.instance_noise_steps",
+            &mut |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.instance_noise_steps)
+                        .range(0..=10_000_000)
+                        .suffix(" steps"),
+                )
+                .on_hover_text("Linearly, from σ at step 0; 0 keeps σ constant")
+            },
+        );
+    }
 }

@@ -146,7 +146,19 @@ impl ModelSpec<'_> {
                 let eps = (0..augmentations)
                     .map(|_| normal(c.condition_dim))
                     .collect();
-                Noise::StackGan(StackNoise { z, eps })
+                let instance = if c.instance_noise > 0.0 {
+                    c.sides()
+                        .into_iter()
+                        .map(|s| {
+                            let shape = [2 * batch, c.channels, s, s];
+                            let values = normals(shape.iter().product());
+                            Tensor::from_data(TensorData::new(values, shape), device)
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Noise::StackGan(StackNoise { z, eps, instance })
             }
         }
     }

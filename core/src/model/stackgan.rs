@@ -141,6 +141,24 @@ pub struct StackNoise {
     pub z: Tensor<2>,
     /// `[b, condition_dim]` per CA network (v1: two; v2: one; none without text).
     pub eps: Vec<Tensor<2>>,
+    /// Standard normals for instance noise, `[2b, channels, side, side]` per scale (the first
+    /// `b` for real images, the rest for fakes); empty when the model adds none.
+    pub instance: Vec<Tensor<4>>,
+}
+
+impl StackNoise {
+    /// `images` (`[n, c, s, s]`, n ≤ b) of `scale` with instance noise of standard deviation
+    /// `sigma` added: the real half of this batch's normals, or the fake half. Unchanged when
+    /// `sigma` is 0 or the batch drew none.
+    pub fn noisy(&self, images: Tensor<4>, scale: usize, fake: bool, sigma: f32) -> Tensor<4> {
+        let Some(normals) = self.instance.get(scale).filter(|_| sigma > 0.0) else {
+            return images;
+        };
+        let n = images.dims()[0];
+        let b = normals.dims()[0] / 2;
+        let start = if fake { b } else { 0 };
+        images + normals.clone().narrow(0, start, n) * f64::from(sigma)
+    }
 }
 
 impl StackGanGenerator {
@@ -263,12 +281,13 @@ pub fn discriminator_loss(
     let drawing = generator.draw(noise, text, scales.end);
     let reals = real_scales(config, real);
     let b = reals[0].dims()[0];
+    let sigma = config.instance_sigma(step);
     let mut total = None;
     let mut shown = None;
     for i in scales {
         let d = &critic.scales[i];
-        let h_real = d.encode(reals[i].clone());
-        let h_fake = d.encode(drawing.images[i].clone().detach());
+        let h_real = d.encode(noise.noisy(reals[i].clone(), i, false, sigma));
+        let h_fake = d.encode(noise.noisy(drawing.images[i].clone().detach(), i, true, sigma));
         let mu = mu_for(&drawing, i);
         let logits = DLogits {
             real: mu.clone().and_then(|m| d.cond_logits(h_real.clone(), m)),
@@ -330,9 +349,10 @@ pub fn generator_loss(
         })
     };
     let mut shown = None;
+    let sigma = config.instance_sigma(step);
     for i in scales.clone() {
         let d = &critic.scales[i];
-        let h = d.encode(drawing.images[i].clone());
+        let h = d.encode(noise.noisy(drawing.images[i].clone(), i, true, sigma));
         let cond = mu_for(&drawing, i).and_then(|m| d.cond_logits(h.clone(), m));
         let uncond = d.uncond_logits(h);
         shown = cond.clone().or(uncond.clone());

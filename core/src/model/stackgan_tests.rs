@@ -139,6 +139,7 @@ fn noise(config: &StackGanConfig, b: usize, d: &Device) -> StackNoise {
     StackNoise {
         z: normal(config.z_dim),
         eps: vec![normal(config.condition_dim), normal(config.condition_dim)],
+        instance: Vec::new(),
     }
 }
 
@@ -283,4 +284,125 @@ fn hard_mismatches_change_the_discriminator_loss_only_when_classes_are_known() {
             .to_string()
             .contains("mismatch")
     );
+}
+
+#[test]
+fn instance_noise_falls_linearly_and_is_added_to_what_each_discriminator_reads() {
+    let d = device();
+    let mut config = small(Version::V2, 32, 3, 12);
+    config.instance_noise = 0.2;
+    close(config.instance_sigma(0), 0.2);
+    close(config.instance_sigma(10_000), 0.2);
+    config.instance_noise_steps = 100;
+    close(config.instance_sigma(0), 0.2);
+    close(config.instance_sigma(50), 0.1);
+    close(config.instance_sigma(100), 0.0);
+    close(config.instance_sigma(500), 0.0);
+    for bad in [-0.1, f32::NAN, 2.5] {
+        config.instance_noise = bad;
+        let e = config.validate().unwrap_err().to_string();
+        assert!(e.contains("instance_noise"), "{e}");
+    }
+    config.instance_noise = 0.2;
+    config.validate().unwrap();
+
+    // The batch draws one [2b, c, s, s] plane of normals per scale; none without the noise.
+    let b = 3;
+    let mut count = 0;
+    let mut normals = |n: usize| {
+        count += n;
+        vec![1.0; n]
+    };
+    let crate::model::gan::Noise::StackGan(drawn) =
+        crate::model::gan::ModelSpec::StackGan(&config).noise(b, 3, &mut normals, &d)
+    else {
+        unreachable!()
+    };
+    let sides: Vec<_> = drawn.instance.iter().map(|t| t.dims()).collect();
+    assert_eq!(sides, vec![[6, 3, 8, 8], [6, 3, 16, 16], [6, 3, 32, 32]]);
+    assert_eq!(count, b * (10 + 6) + 6 * 3 * (64 + 256 + 1024));
+    let mut quiet = config.clone();
+    quiet.instance_noise = 0.0;
+    let crate::model::gan::Noise::StackGan(none) =
+        crate::model::gan::ModelSpec::StackGan(&quiet).noise(b, 3, &mut |n| vec![0.0; n], &d)
+    else {
+        unreachable!()
+    };
+    assert!(none.instance.is_empty());
+
+    // Real images take the first b normals, fakes the last b, scaled by σ.
+    let mut n = noise(&config, b, &d);
+    let signs: Vec<f32> = (0..2 * b)
+        .flat_map(|i| vec![if i < b { 1.0 } else { -1.0 }; 3 * 8 * 8])
+        .collect();
+    n.instance = vec![Tensor::from_data(
+        TensorData::new(signs, [2 * b, 3, 8, 8]),
+        &d,
+    )];
+    let zeros = Tensor::<4>::zeros([2, 3, 8, 8], &d);
+    let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    assert!(
+        values(n.noisy(zeros.clone(), 0, false, 0.5))
+            .iter()
+            .all(|&v| v == 0.5)
+    );
+    assert!(
+        values(n.noisy(zeros.clone(), 0, true, 0.5))
+            .iter()
+            .all(|&v| v == -0.5)
+    );
+    assert!(
+        values(n.noisy(zeros.clone(), 0, true, 0.0))
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(
+        values(n.noisy(zeros, 1, true, 0.5))
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+}
+
+#[test]
+fn instance_noise_changes_the_losses_until_it_has_fallen_off() {
+    let d = device();
+    let mut config = small(Version::V2, 32, 3, 12);
+    config.instance_noise = 0.3;
+    config.instance_noise_steps = 10;
+    let g = config.init_generator(&d);
+    let critic = config.init_discriminator(&d);
+    let b = 4;
+    let mut stream = crate::train::noise::NoiseStream::new(7, 0);
+    let crate::model::gan::Noise::StackGan(n) =
+        crate::model::gan::ModelSpec::StackGan(&config).noise(b, 3, &mut |c| stream.normals(c), &d)
+    else {
+        unreachable!()
+    };
+    let real = Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d);
+    let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
+    let losses = |config: &StackGanConfig, step: u64| {
+        let f = discriminator_loss(
+            config,
+            &g,
+            &critic,
+            real.clone(),
+            &n,
+            Some(text.clone()),
+            None,
+            step,
+        );
+        let (gl, _) = generator_loss(config, &g, &critic, &n, Some(text.clone()), step);
+        (scalar(f.loss), scalar(gl))
+    };
+    let mut quiet = config.clone();
+    quiet.instance_noise = 0.0;
+    let (d0, g0) = losses(&quiet, 0);
+    let (d1, g1) = losses(&config, 0);
+    assert!(
+        (d1 - d0).abs() > 1e-4 && (g1 - g0).abs() > 1e-4,
+        "{d1} {d0} {g1} {g0}"
+    );
+    let (d2, g2) = losses(&config, 10);
+    close(d2, d0);
+    close(g2, g0);
 }

@@ -85,6 +85,16 @@ pub struct StackGanConfig {
     /// The mismatched text of the matching-aware discriminators.
     #[serde(default)]
     pub mismatch: Mismatch,
+    /// Instance noise (Sønderby et al. 2016; not in either StackGAN): the standard deviation of
+    /// Gaussian noise added to every image a discriminator reads, real or fake, in `[-1, 1]`
+    /// units; 0 (the default, as the papers) adds none. It hides pixel-level differences
+    /// (exact palette colours, faint speckle) that let D reject fakes without looking at their
+    /// shapes, so D's verdict, and G's gradient, must come from coarser structure.
+    #[serde(default)]
+    pub instance_noise: f32,
+    /// Steps over which the instance noise falls linearly to 0; 0 keeps it constant.
+    #[serde(default)]
+    pub instance_noise_steps: u64,
 }
 
 fn default_scales() -> usize {
@@ -125,6 +135,8 @@ impl Default for StackGanConfig {
             colour_cov_weight: 5.0,
             stage1_steps: 0,
             mismatch: Mismatch::Next,
+            instance_noise: 0.0,
+            instance_noise_steps: 0,
         }
     }
 }
@@ -133,6 +145,15 @@ impl StackGanConfig {
     /// Whether the model reads text.
     pub fn conditional(&self) -> bool {
         self.text_dim > 0
+    }
+
+    /// The instance noise's standard deviation at `step` (0 once it has fallen off).
+    pub fn instance_sigma(&self, step: u64) -> f32 {
+        if self.instance_noise_steps == 0 {
+            return self.instance_noise;
+        }
+        let left = 1.0 - step as f64 / self.instance_noise_steps as f64;
+        (f64::from(self.instance_noise) * left.max(0.0)) as f32
     }
 
     /// The side of every scale (v2) or stage (v1), coarse to fine.
@@ -212,6 +233,15 @@ impl StackGanConfig {
                     ));
                 }
             }
+        }
+        if !(0.0..=2.0).contains(&self.instance_noise) {
+            return Err(Error::config(
+                field("instance_noise"),
+                format!(
+                    "a standard deviation from 0 to 2 (images span -1 to 1), found {}",
+                    self.instance_noise
+                ),
+            ));
         }
         if self.mismatch == Mismatch::NearestOtherClass && !self.conditional() {
             return Err(Error::config(
