@@ -17,7 +17,8 @@ use easel_core::backend::BackendKind;
 use easel_core::data::DataSource;
 use easel_core::train::{ModelConfig, Preset, RunConfig};
 
-/// Easel: configure, train, inspect and export GANs that draw in steps (GRAN, DCGAN).
+/// Easel: configure, train, inspect and export GANs that draw in steps (GRAN, DCGAN, LAPGAN,
+/// StackGAN-v1 and -v2).
 #[derive(Debug, Parser)]
 #[command(name = "easel", version, about)]
 pub struct Cli {
