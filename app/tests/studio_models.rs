@@ -240,7 +240,37 @@ fn a_text_stackgan_can_pair_real_images_with_hard_mismatched_captions() {
     h.get_by_label("also the nearest of another class").click();
     h.run_ok();
     assert_eq!(mismatch(&h), Mismatch::NearestOtherClass);
+    h.get_by_label("also its counterpart's").click();
+    h.run_ok();
+    assert_eq!(mismatch(&h), Mismatch::Counterpart);
     h.get_by_label("the next image's").click();
     h.run_ok();
     assert_eq!(mismatch(&h), Mismatch::Next);
+}
+
+#[test]
+fn instance_noise_shows_its_fall_off_only_when_on() {
+    let noise = |h: &mut egui_kittest::Harness<'_, Studio>, sigma: f32| match &mut h
+        .state_mut()
+        .state
+        .model
+        .config
+        .model
+    {
+        easel_core::train::ModelConfig::StackGan(s) => s.instance_noise = sigma,
+        other => panic!("not StackGAN: {other:?}"),
+    };
+    let mut state = Persisted {
+        panel: PanelKind::Model,
+        frame_time_readout: false,
+        ..Persisted::default()
+    };
+    state.model.apply_preset("stackgan2-shapes");
+    let mut h = harness(Studio::with_state(state, Box::new(FixedPicker(None))));
+    h.run_ok();
+    assert!(h.query_by_label("Instance noise σ").is_some());
+    assert!(h.query_by_label("Noise falls to 0 after").is_none());
+    noise(&mut h, 0.2);
+    h.run_ok();
+    assert!(h.query_by_label("Noise falls to 0 after").is_some());
 }

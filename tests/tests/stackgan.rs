@@ -364,11 +364,41 @@ fn hard_mismatches_need_labelled_images_and_train_on_the_shapes() {
         "{e}"
     );
     assert!(!dir.path().join("flat-run").exists(), "nothing left behind");
+    let mut counterpart = config.clone();
+    if let easel_core::train::ModelConfig::StackGan(s) = &mut counterpart.model {
+        s.mismatch = Mismatch::Counterpart;
+    }
+    let e = Trainer::create(dir.path().join("flat-run"), counterpart.clone())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("counterpart") && e.contains("labelled"), "{e}");
     if !minilm_or_skip("hard_mismatches_need_labelled_images_and_train_on_the_shapes") {
         return;
     }
     // The shapes are labelled by their shape.
-    config.data = shapes;
+    config.data = shapes.clone();
     let mut t = Trainer::create(dir.path().join("run"), config).unwrap();
+    run_steps(&mut t, 3);
+    // The counterparts' pairs add a term to D's loss: the first step, from the same seed and
+    // batch, differs from the next-image pairs' alone.
+    counterpart.data = shapes;
+    let mut next = counterpart.clone();
+    if let easel_core::train::ModelConfig::StackGan(s) = &mut next.model {
+        s.mismatch = Mismatch::Next;
+    }
+    let first_d_loss = |config, name: &str| {
+        let mut t = Trainer::create(dir.path().join(name), config).unwrap();
+        t.step(StepKind::Full).unwrap().0.d_loss.unwrap()
+    };
+    let (with, without) = (
+        first_d_loss(counterpart.clone(), "counterpart-run"),
+        first_d_loss(next, "next-run"),
+    );
+    assert!(
+        with.is_finite() && (with - without).abs() > 1e-4,
+        "{with} vs {without}"
+    );
+    let mut t = Trainer::create(dir.path().join("counterpart-steps"), counterpart).unwrap();
     run_steps(&mut t, 3);
 }

@@ -482,6 +482,16 @@ fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
                 .on_hover_text(
                     "Also with the batch's caption closest to its own among images of another \
                      class, so D must read more than the easiest words (needs labelled images)",
+                );
+                ui.radio_value(
+                    &mut s.mismatch,
+                    Mismatch::Counterpart,
+                    "also its counterpart's",
+                )
+                .on_hover_text(
+                    "Also with the caption of its counterpart: the training image of another \
+                     class whose caption is closest to its own (on the shapes: the same colours \
+                     and size, another shape), so D must read the class (needs labelled images)",
                 )
             })
             .response

@@ -286,7 +286,8 @@ fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
 /// The discriminator step's loss at training step `step` on `real` images (`[0, 1]`) and the
 /// generator's fakes from `noise` (detached: only D trains), with `labels` the batch's
 /// condition (class one-hots or sentence embeddings) and `classes` its images' labels when
-/// known (StackGAN's hard mismatched pairs read them). LAPGAN sums its levels' losses — each
+/// known (StackGAN's hard mismatched pairs read them), `counterparts` the embeddings of their
+/// counterparts' captions (StackGAN's [`stackgan::Mismatch::Counterpart`]). LAPGAN sums its levels' losses — each
 /// level's D reads only its own level, so the sum trains every level as if alone; StackGAN sums
 /// the scales it trains at `step`.
 #[allow(clippy::too_many_arguments)]
@@ -298,6 +299,7 @@ pub fn discriminator_loss(
     noise: &Noise,
     labels: Option<Tensor<2>>,
     classes: Option<&[u32]>,
+    counterparts: Option<Tensor<2>>,
     draw: Option<&mut DropoutDraw>,
     step: u64,
 ) -> Result<Figures> {
@@ -306,7 +308,17 @@ pub fn discriminator_loss(
             let ModelSpec::StackGan(config) = spec else {
                 panic!("StackGAN's networks with another model's spec")
             };
-            let f = stackgan::discriminator_loss(config, g, d, real, n, labels, classes, step);
+            let f = stackgan::discriminator_loss(
+                config,
+                g,
+                d,
+                real,
+                n,
+                labels,
+                classes,
+                counterparts,
+                step,
+            );
             Ok(Figures {
                 loss: f.loss,
                 d_real: f.d_real,

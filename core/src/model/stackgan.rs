@@ -7,7 +7,8 @@
 //! condition μ of the generator's Conditioning Augmentation, detached (both reference codes do).
 //! A mismatched pair is a real image with the next image's condition in the batch (StackGAN-v1's
 //! code), and with [`Mismatch::NearestOtherClass`] also with its nearest condition of another
-//! class ([`nearest_other_class`]); real images at coarser scales are the finest ones blurred
+//! class in the batch ([`nearest_other_class`]), or with [`Mismatch::Counterpart`] with its
+//! counterpart's caption ([`counterparts`], found once over the training set); real images at coarser scales are the finest ones blurred
 //! and decimated ([`crate::model::pyramid::downsample`]).
 
 pub mod config;
@@ -162,6 +163,16 @@ impl StackNoise {
 }
 
 impl StackGanGenerator {
+    /// The condition μ (detached) that the Conditioning Augmentation of `scale` (v1: its
+    /// stage; v2: the tree's one) makes of sentence embeddings `text`; `None` without text.
+    pub fn mu(&self, text: Tensor<2>, scale: usize) -> Option<Tensor<2>> {
+        let mu = match self {
+            StackGanGenerator::V1(g) => Some(g.mu(text, scale)),
+            StackGanGenerator::V2(g) => g.mu(text),
+        };
+        mu.map(|m| m.detach())
+    }
+
     /// Draws `stages` stages (v1: 1 or 2; v2 always draws every scale) from sentence
     /// embeddings `text` (`[b, text_dim]`, `None` for an unconditional v2).
     pub fn draw(&self, noise: &StackNoise, text: Option<Tensor<2>>, stages: usize) -> Drawing {
@@ -177,6 +188,53 @@ impl StackGanGenerator {
             }
         }
     }
+}
+
+/// Images of the training set searched for counterparts ([`counterparts`]).
+pub const COUNTERPART_POOL: usize = 4096;
+
+/// For each row of `embeddings` (`[n, d]`, one per training image), the index of its
+/// counterpart: among the first `pool` rows of another class, the one closest by cosine (the
+/// first of equals); the row itself where no other class is in the pool. Rows are compared in
+/// chunks, so the memory is `chunk × pool` scores.
+pub fn counterparts(embeddings: Tensor<2>, classes: &[u32], pool: usize) -> Vec<u32> {
+    const CHUNK: usize = 1024;
+    let [n, _] = embeddings.dims();
+    assert_eq!(n, classes.len(), "one class per embedding");
+    let norms = embeddings
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(1)
+        .sqrt()
+        .clamp_min(1e-12);
+    let unit = embeddings / norms;
+    let pool = pool.min(n);
+    let candidates = unit.clone().narrow(0, 0, pool).transpose();
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(CHUNK) {
+        let rows = CHUNK.min(n - start);
+        let scores = unit
+            .clone()
+            .narrow(0, start, rows)
+            .matmul(candidates.clone())
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 scores");
+        for (r, row) in scores.chunks(pool).enumerate() {
+            let i = start + r;
+            let best = row
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| classes[j] != classes[i])
+                .fold(None, |best: Option<(usize, f32)>, (j, &s)| match best {
+                    Some((_, b)) if b >= s => best,
+                    _ => Some((j, s)),
+                });
+            out.push(best.map_or(i, |(j, _)| j) as u32);
+        }
+    }
+    out
 }
 
 /// Which networks a step trains: v2 trains every scale at once; v1 trains Stage-I, then
@@ -249,7 +307,8 @@ pub fn nearest_other_class(embeddings: &[f32], classes: &[u32]) -> Vec<usize> {
 
 /// The discriminators' loss at `step`: every trained scale's D on real images with matching
 /// and mismatched conditions and on detached fakes. `classes` (the real images' labels) are
-/// read by [`Mismatch::NearestOtherClass`].
+/// read by [`Mismatch::NearestOtherClass`], `counterparts` (the embeddings of the real images'
+/// counterparts' captions) by [`Mismatch::Counterpart`].
 #[allow(clippy::too_many_arguments)]
 pub fn discriminator_loss(
     config: &StackGanConfig,
@@ -259,8 +318,10 @@ pub fn discriminator_loss(
     noise: &StackNoise,
     text: Option<Tensor<2>>,
     classes: Option<&[u32]>,
+    counterparts: Option<Tensor<2>>,
     step: u64,
 ) -> StackFigures {
+    let counterparts = counterparts.filter(|_| config.mismatch == Mismatch::Counterpart);
     let scales = trained_scales(config, step);
     let hard = match (config.mismatch, &text, classes) {
         (Mismatch::NearestOtherClass, Some(t), Some(classes)) => {
@@ -289,6 +350,10 @@ pub fn discriminator_loss(
         let h_real = d.encode(noise.noisy(reals[i].clone(), i, false, sigma));
         let h_fake = d.encode(noise.noisy(drawing.images[i].clone().detach(), i, true, sigma));
         let mu = mu_for(&drawing, i);
+        let counterpart = counterparts
+            .clone()
+            .and_then(|t| generator.mu(t, i))
+            .and_then(|m| d.cond_logits(h_real.clone(), m));
         let logits = DLogits {
             real: mu.clone().and_then(|m| d.cond_logits(h_real.clone(), m)),
             wrong: mu.clone().and_then(|m| {
@@ -296,11 +361,11 @@ pub fn discriminator_loss(
                     h_real.clone().narrow(0, 0, b - 1),
                     m.clone().narrow(0, 1, b - 1),
                 );
-                match &hard {
-                    Some(rows) => {
-                        let nearest = d.cond_logits(h_real.clone(), m.select(0, rows.clone()));
-                        Some(Tensor::cat(vec![next?, nearest?], 0))
-                    }
+                let nearest = hard
+                    .as_ref()
+                    .and_then(|rows| d.cond_logits(h_real.clone(), m.select(0, rows.clone())));
+                match nearest.or(counterpart) {
+                    Some(hard) => Some(Tensor::cat(vec![next?, hard], 0)),
                     None => next,
                 }
             }),

@@ -261,6 +261,7 @@ fn hard_mismatches_change_the_discriminator_loss_only_when_classes_are_known() {
             &n,
             Some(text.clone()),
             classes,
+            None,
             0,
         );
         scalar(f.loss)
@@ -389,6 +390,7 @@ fn instance_noise_changes_the_losses_until_it_has_fallen_off() {
             &n,
             Some(text.clone()),
             None,
+            None,
             step,
         );
         let (gl, _) = generator_loss(config, &g, &critic, &n, Some(text.clone()), step);
@@ -405,4 +407,81 @@ fn instance_noise_changes_the_losses_until_it_has_fallen_off() {
     let (d2, g2) = losses(&config, 10);
     close(d2, d0);
     close(g2, g0);
+}
+
+#[test]
+fn a_counterpart_is_the_closest_embedding_of_another_class_in_the_pool() {
+    let d = device();
+    // Rows 0 and 1 share class 0; row 2 (class 1) is nearly row 0; row 3 (class 2) nearly row 1;
+    // row 4 (class 1), a copy of row 1, lies outside a pool of 4.
+    let rows = [
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.9, 0.1, 0.0],
+        [0.1, 0.9, 0.2],
+        [0.0, 1.0, 0.0],
+    ];
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    let e = t2(&flat, 5, &d);
+    let classes = [0, 0, 1, 2, 1];
+    assert_eq!(counterparts(e.clone(), &classes, 4), vec![2, 3, 0, 1, 1]);
+    // With row 4 in the pool (scaled: cosine ignores length), row 1's counterpart is its copy
+    // of class 1; row 3 finds rows 1 and 4 equally close and takes the first.
+    let mut scaled = flat.clone();
+    scaled[12..15].iter_mut().for_each(|v| *v *= 7.0);
+    assert_eq!(
+        counterparts(t2(&scaled, 5, &d), &classes, 5),
+        vec![2, 4, 0, 1, 1]
+    );
+    // One class only: each row is its own.
+    assert_eq!(counterparts(e, &[3; 5], 5), vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn counterpart_pairs_change_the_discriminator_loss_only_in_that_mode() {
+    let d = device();
+    let mut config = small(Version::V2, 32, 3, 12);
+    let g = config.init_generator(&d);
+    let critic = config.init_discriminator(&d);
+    let b = 4;
+    let n = noise(&config, b, &d);
+    let real = Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d);
+    let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
+    let partners = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
+    let loss = |config: &StackGanConfig, partners: Option<Tensor<2>>| {
+        let f = discriminator_loss(
+            config,
+            &g,
+            &critic,
+            real.clone(),
+            &n,
+            Some(text.clone()),
+            None,
+            partners,
+            0,
+        );
+        scalar(f.loss)
+    };
+    let next = loss(&config, None);
+    close(loss(&config, Some(partners.clone())), next);
+    config.mismatch = Mismatch::Counterpart;
+    config.validate().unwrap();
+    close(loss(&config, None), next);
+    let paired = loss(&config, Some(partners.clone()));
+    assert!(
+        paired.is_finite() && (paired - next).abs() > 1e-6,
+        "{paired} vs {next}"
+    );
+    // A counterpart that is the image's own text is a matching pair scored as mismatched:
+    // not the same loss as an unrelated one.
+    assert!((loss(&config, Some(text.clone())) - paired).abs() > 1e-6);
+    let mut unconditional = small(Version::V2, 32, 3, 0);
+    unconditional.mismatch = Mismatch::Counterpart;
+    assert!(
+        unconditional
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mismatch")
+    );
 }

@@ -156,11 +156,11 @@ impl Trainer {
         )
     }
 
-    /// The next real batch, its condition and its labels (when the images have them); and
-    /// whether an epoch ended.
-    fn next_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>, Option<Vec<u32>>, bool) {
+    /// The next real batch with what D reads beside it.
+    fn next_batch(&mut self) -> Batch {
         let index = self.state.batch_in_epoch as usize;
-        let (real, labels) = (self.batch_at(index), self.condition_at(index));
+        let real = self.batch_at(index);
+        let (condition, counterparts) = self.conditions_at(index);
         let classes = self.classes_at(index);
         self.state.batch_in_epoch += 1;
         let ended = self.state.batch_in_epoch >= self.steps_per_epoch();
@@ -169,12 +169,24 @@ impl Trainer {
             self.state.batch_in_epoch = 0;
             self.order = epoch_order(self.config.seed, self.state.epoch, self.data.train.len());
         }
-        (real, labels, classes, ended)
+        Batch {
+            real,
+            condition,
+            counterparts,
+            classes,
+            ended,
+        }
     }
 
     /// One D update on the next real batch. Returns (loss, mean D(x), mean D(G(z))).
     fn update_discriminator(&mut self, lr: f64) -> Result<((f32, f32, f32), bool)> {
-        let (real, labels, classes, ended) = self.next_batch();
+        let Batch {
+            real,
+            condition,
+            counterparts,
+            classes,
+            ended,
+        } = self.next_batch();
         let z = self.z(self.config.train.batch_size);
         let noise = &mut self.noise;
         let mut uniforms = |c| noise.uniforms(c);
@@ -191,8 +203,9 @@ impl Trainer {
             &self.discriminator,
             real,
             &z,
-            labels,
+            condition,
             classes.as_deref(),
+            counterparts,
             Some(&mut draw),
             self.state.step,
         )?;
@@ -374,6 +387,20 @@ impl Trainer {
 }
 
 /// The data order of `epoch`: a permutation that depends only on (seed, epoch).
+/// A real batch as [`Trainer`]'s D step reads it.
+struct Batch {
+    /// `[b, c, h, w]` in `[0, 1]`.
+    real: Tensor<4>,
+    /// Class one-hots or sentence embeddings.
+    condition: Option<Tensor<2>>,
+    /// Embeddings of the images' counterparts' captions (StackGAN's counterpart mismatch).
+    counterparts: Option<Tensor<2>>,
+    /// The images' labels, when they have them.
+    classes: Option<Vec<u32>>,
+    /// Whether the batch ended an epoch.
+    ended: bool,
+}
+
 fn epoch_order(seed: u64, epoch: u64, n: usize) -> Vec<usize> {
     NoiseStream::new(
         seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15),

@@ -34,6 +34,13 @@ pub enum Mismatch {
     /// telling matching from mismatched text needs the class too (on the shapes, the shape).
     /// Needs labelled images.
     NearestOtherClass,
+    /// Those pairs and each real image with its counterpart's caption: the training image of
+    /// another class whose first caption is closest to its own (cosine of the sentence
+    /// embeddings) over the whole training set (its first 4096 images), in the same phrasing
+    /// where both have as many captions. On the shapes the counterpart has the same colours
+    /// and size and another shape, so D must read the shape to reject the pair. Needs
+    /// labelled images.
+    Counterpart,
 }
 
 /// A StackGAN's shape and training weights.
@@ -243,10 +250,10 @@ impl StackGanConfig {
                 ),
             ));
         }
-        if self.mismatch == Mismatch::NearestOtherClass && !self.conditional() {
+        if self.mismatch != Mismatch::Next && !self.conditional() {
             return Err(Error::config(
                 field("mismatch"),
-                "nearest-other-class pairs images with text: text_dim must be above 0",
+                "mismatched pairs pair images with text: text_dim must be above 0",
             ));
         }
         let (_, ups) = self.base();

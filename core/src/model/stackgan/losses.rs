@@ -46,6 +46,11 @@ impl CondAugment {
         self.width
     }
 
+    /// μ alone for `embedding` (`[b, text]`): `[b, width]`.
+    pub fn mu(&self, embedding: Tensor<2>) -> Tensor<2> {
+        glu(self.fc.forward(embedding)).narrow(1, 0, self.width)
+    }
+
     /// `embedding`: `[b, text]`; `eps`: `[b, width]` standard normals (zeros give ĉ = μ).
     pub fn forward(&self, embedding: Tensor<2>, eps: Tensor<2>) -> Augmented {
         let x = glu(self.fc.forward(embedding));

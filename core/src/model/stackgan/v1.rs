@@ -93,6 +93,15 @@ impl V1Generator {
         Self { stage1, stage2 }
     }
 
+    /// The condition μ that stage `stage` (0: Stage-I, 1: Stage-II) makes of `text`.
+    pub fn mu(&self, text: Tensor<2>, stage: usize) -> Tensor<2> {
+        if stage == 0 {
+            self.stage1.ca.mu(text)
+        } else {
+            self.stage2.ca.mu(text)
+        }
+    }
+
     /// Draws Stage-I, and Stage-II on top of it when `stages` is 2. `text`: `[b, text_dim]`;
     /// `eps`: one `[b, condition_dim]` tensor of normals per stage (zeros: ĉ = μ).
     pub fn forward(

@@ -106,6 +106,11 @@ impl V2Generator {
         }
     }
 
+    /// The condition μ the tree makes of `text` (`None` without text).
+    pub fn mu(&self, text: Tensor<2>) -> Option<Tensor<2>> {
+        self.ca.as_ref().map(|ca| ca.mu(text))
+    }
+
     /// Draws every scale. `z`: `[b, z_dim]`; `text`: `[b, text_dim]` embeddings and `eps`:
     /// `[b, condition_dim]` normals for a conditional model (zeros: ĉ = μ).
     pub fn forward(&self, z: Tensor<2>, text: Option<(Tensor<2>, Tensor<2>)>) -> Drawing {

@@ -182,13 +182,17 @@ impl Trainer {
             ));
         }
         if let ModelConfig::StackGan(s) = &config.model
-            && s.mismatch == Mismatch::NearestOtherClass
+            && s.mismatch != Mismatch::Next
             && data.train.labels.is_none()
         {
+            let name = match s.mismatch {
+                Mismatch::Counterpart => "counterpart",
+                _ => "nearest-other-class",
+            };
             return Err(Error::config(
                 "model.mismatch",
                 format!(
-                    "nearest-other-class needs labelled images and {} has none; use \"next\"",
+                    "{name} needs labelled images and {} has none; use \"next\"",
                     data.name
                 ),
             ));

@@ -8,14 +8,17 @@ use super::Trainer;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::gan;
+use crate::model::stackgan::{COUNTERPART_POOL, Mismatch, counterparts};
 use crate::text::{CaptionTable, Encoder};
 use crate::train::config::{ModelConfig, RunConfig};
 
-/// A text model's captions: the training split's table, and the fixed grid's condition (the
-/// first caption of the first held-out images).
+/// A text model's captions: the training split's table, the fixed grid's condition (the
+/// first caption of the first held-out images), and with [`Mismatch::Counterpart`] each
+/// training image's counterpart.
 pub(super) struct TextConditions {
     pub(super) train: CaptionTable,
     pub(super) fixed: Tensor<2>,
+    pub(super) counterparts: Option<Vec<u32>>,
 }
 
 /// Writes the concrete encoder into a text model's config (`auto` → MiniLM where installed,
@@ -82,7 +85,20 @@ pub(super) fn text_conditions(
     let what = format!("embedding the captions with {}", encoder.name());
     let train = encoder.table(train, &mut |f| preparing(&what, Some(f)))?;
     let (_, fixed) = encoder.firsts(test, config.train.sample_count, device)?;
-    Ok(Some(TextConditions { train, fixed }))
+    let counterparts = match (s.mismatch, &data.train.labels) {
+        (Mismatch::Counterpart, Some(labels)) => {
+            preparing("pairing each image with its counterpart's caption", None);
+            let all: Vec<usize> = (0..train.captions.len()).collect();
+            let (_, firsts) = train.first(&all, device);
+            Some(counterparts(firsts, labels, COUNTERPART_POOL))
+        }
+        _ => None,
+    };
+    Ok(Some(TextConditions {
+        train,
+        fixed,
+        counterparts,
+    }))
 }
 
 impl Trainer {
@@ -90,19 +106,32 @@ impl Trainer {
     /// model (one caption per image, drawn from the noise stream), class one-hots for a
     /// class-conditional model, else none.
     pub(super) fn condition_at(&mut self, index: usize) -> Option<Tensor<2>> {
+        self.conditions_at(index).0
+    }
+
+    /// As [`Self::condition_at`], with the embeddings of the images' counterparts' captions
+    /// (each in the phrasing drawn for its image) when the model pairs them.
+    pub(super) fn conditions_at(&mut self, index: usize) -> (Option<Tensor<2>>, Option<Tensor<2>>) {
         let b = self.config.train.batch_size;
         let device = self.device.clone().autodiff();
         if let Some(text) = &self.text {
             let images = &self.order[index * b..(index + 1) * b];
             let uniforms = self.noise.uniforms(b);
-            return Some(text.train.batch(images, &uniforms, &device));
+            let counterparts = text.counterparts.as_ref().map(|all| {
+                let partners: Vec<usize> = images.iter().map(|&i| all[i] as usize).collect();
+                text.train.batch(&partners, &uniforms, &device)
+            });
+            return (
+                Some(text.train.batch(images, &uniforms, &device)),
+                counterparts,
+            );
         }
         let classes = self.config.model.spec().classes();
         if classes == 0 {
-            return None;
+            return (None, None);
         }
-        let labels = self.classes_at(index)?;
-        Some(gan::one_hot(&labels, classes, &device))
+        let labels = self.classes_at(index);
+        (labels.map(|l| gan::one_hot(&l, classes, &device)), None)
     }
 
     /// The labels of the `index`-th batch of this epoch's images, when they have labels.
