@@ -243,6 +243,20 @@ fn a_text_stackgan_can_pair_real_images_with_hard_mismatched_captions() {
     h.get_by_label("also its counterpart's").click();
     h.run_ok();
     assert_eq!(mismatch(&h), Mismatch::Counterpart);
+    let reads = |h: &egui_kittest::Harness<'_, Studio>| match &h.state().state.model.config.model {
+        easel_core::train::ModelConfig::StackGan(s) => s.discriminator_text,
+        other => panic!("not StackGAN: {other:?}"),
+    };
+    assert_eq!(
+        reads(&h),
+        easel_core::model::stackgan::DiscriminatorText::Mu
+    );
+    h.get_by_label("its own compression (the papers)").click();
+    h.run_ok();
+    assert_eq!(
+        reads(&h),
+        easel_core::model::stackgan::DiscriminatorText::Embedding
+    );
     h.get_by_label("the next image's").click();
     h.run_ok();
     assert_eq!(mismatch(&h), Mismatch::Next);

@@ -399,6 +399,19 @@ fn hard_mismatches_need_labelled_images_and_train_on_the_shapes() {
         with.is_finite() && (with - without).abs() > 1e-4,
         "{with} vs {without}"
     );
-    let mut t = Trainer::create(dir.path().join("counterpart-steps"), counterpart).unwrap();
+    let mut t = Trainer::create(dir.path().join("counterpart-steps"), counterpart.clone()).unwrap();
     run_steps(&mut t, 3);
+    // With each D compressing the text itself (the papers), the run trains, checkpoints and
+    // loads back with those layers.
+    if let easel_core::train::ModelConfig::StackGan(s) = &mut counterpart.model {
+        s.discriminator_text = easel_core::model::stackgan::DiscriminatorText::Embedding;
+    }
+    let own = dir.path().join("own-text");
+    let mut t = Trainer::create(&own, counterpart).unwrap();
+    run_steps(&mut t, 2);
+    let loaded = LoadedModel::load(&own, None, BackendKind::Cpu).unwrap();
+    let easel_core::model::gan::Critic::StackGan(d) = &loaded.discriminator else {
+        panic!("a StackGAN run")
+    };
+    assert!(loaded.step == 2 && d.scales.iter().all(|s| s.reads_embeddings()));
 }

@@ -4,7 +4,7 @@
 
 use easel_core::backend::BackendKind;
 use easel_core::model::gran::NoiseMode;
-use easel_core::model::stackgan::{Mismatch, StackGanConfig, Version};
+use easel_core::model::stackgan::{DiscriminatorText, Mismatch, StackGanConfig, Version};
 use easel_core::train::config::DEFAULT_PRESET;
 use easel_core::train::{ModelConfig, Preset, RunConfig};
 use serde::{Deserialize, Serialize};
@@ -496,6 +496,34 @@ fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
             })
             .response
         });
+        row(
+            ui,
+            "D reads the text as",
+            "model.discriminator_text",
+            &mut |ui| {
+                ui.horizontal(|ui| {
+                    ui.radio_value(
+                        &mut s.discriminator_text,
+                        DiscriminatorText::Mu,
+                        "G's μ (the codes)",
+                    )
+                    .on_hover_text(
+                        "The generator's Conditioning Augmentation mean, detached, as both \
+                     reference codes: it keeps what G already draws",
+                    );
+                    ui.radio_value(
+                        &mut s.discriminator_text,
+                        DiscriminatorText::Embedding,
+                        "its own compression (the papers)",
+                    )
+                    .on_hover_text(
+                        "Each discriminator compresses the sentence embedding with its own fully \
+                     connected layer, trained with D, as both papers describe",
+                    )
+                })
+                .response
+            },
+        );
     }
     if s.version == Version::V2 {
         row(

@@ -4,7 +4,8 @@
 //!
 //! Conventions, as the authors' code: generators draw in `[-1, 1]` (tanh) and discriminators
 //! read `[-1, 1]`; [`to_unit`] converts for the rest of Easel. The discriminators read the
-//! condition μ of the generator's Conditioning Augmentation, detached (both reference codes do).
+//! condition μ of the generator's Conditioning Augmentation, detached (both reference codes
+//! do), or with [`DiscriminatorText::Embedding`] their own compression of the embeddings.
 //! A mismatched pair is a real image with the next image's condition in the batch (StackGAN-v1's
 //! code), and with [`Mismatch::NearestOtherClass`] also with its nearest condition of another
 //! class in the batch ([`nearest_other_class`]), or with [`Mismatch::Counterpart`] with its
@@ -18,9 +19,11 @@ pub mod losses;
 pub mod v1;
 pub mod v2;
 
+use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::activation::leaky_relu;
 
-pub use config::{Mismatch, StackGanConfig, Version};
+pub use config::{DiscriminatorText, Mismatch, StackGanConfig, Version};
 use layers::{ImageEncoder, Logits};
 use losses::{DLogits, colour_consistency, generator_adversarial, joint_d, kl, stage_d};
 use v1::V1Generator;
@@ -43,24 +46,54 @@ pub struct ScaleDiscriminator {
     encoder: ImageEncoder,
     cond: Option<Logits>,
     uncond: Option<Logits>,
+    /// [`DiscriminatorText::Embedding`]: this D's own compression of the sentence embedding.
+    text: Option<Linear>,
 }
 
 impl ScaleDiscriminator {
+    /// `condition`: the width of the condition the conditional head reads, and the width of
+    /// the sentence embeddings when this D compresses them itself.
     fn new(
         channels: usize,
         side: usize,
         width: usize,
-        condition: Option<usize>,
+        condition: Option<(usize, Option<usize>)>,
         uncond: bool,
         device: &Device,
     ) -> Self {
         let encoder = ImageEncoder::new(channels, side, width, device);
         let (w, s) = (encoder.out_width(), encoder.out_side());
         Self {
-            cond: condition.map(|c| Logits::new(w, s, c, device)),
+            cond: condition.map(|(c, _)| Logits::new(w, s, c, device)),
             uncond: uncond.then(|| Logits::new(w, s, 0, device)),
+            text: condition.and_then(|(c, text)| {
+                text.map(|t| {
+                    LinearConfig::new(t, c)
+                        .with_initializer(crate::model::blocks::dcgan_init())
+                        .init(device)
+                })
+            }),
             encoder,
         }
+    }
+
+    /// The condition this D reads for sentence embeddings `text` at `scale`: its own
+    /// compression of them, or else the generator's μ (detached); `None` without text.
+    pub fn condition(
+        &self,
+        generator: &StackGanGenerator,
+        text: Tensor<2>,
+        scale: usize,
+    ) -> Option<Tensor<2>> {
+        match &self.text {
+            Some(fc) => Some(leaky_relu(fc.forward(text), 0.2)),
+            None => generator.mu(text, scale),
+        }
+    }
+
+    /// Whether this D compresses the sentence embeddings itself.
+    pub fn reads_embeddings(&self) -> bool {
+        self.text.is_some()
     }
 
     /// Features of images in `[-1, 1]`.
@@ -111,7 +144,9 @@ impl StackGanConfig {
     /// The discriminators: v1's Stage-I D is conditional only and Stage-II's has both heads
     /// (the reference code); v2's have both heads, or only the unconditional one without text.
     pub fn init_discriminator(&self, device: &Device) -> StackGanDiscriminator {
-        let cond = self.conditional().then_some(self.condition_dim);
+        let own =
+            (self.discriminator_text == DiscriminatorText::Embedding).then_some(self.text_dim);
+        let cond = self.conditional().then_some((self.condition_dim, own));
         let scales = self
             .sides()
             .iter()
@@ -254,6 +289,22 @@ fn mu_for(drawing: &Drawing, scale: usize) -> Option<Tensor<2>> {
     Some(a.mu.clone().detach())
 }
 
+/// The condition D `d` reads for a drawing's own text at `scale`: the drawing's μ (as computed
+/// when drawing it), or D's own compression of the embeddings.
+fn d_condition(
+    d: &ScaleDiscriminator,
+    generator: &StackGanGenerator,
+    drawing: &Drawing,
+    text: Option<Tensor<2>>,
+    scale: usize,
+) -> Option<Tensor<2>> {
+    if d.reads_embeddings() {
+        d.condition(generator, text?, scale)
+    } else {
+        mu_for(drawing, scale)
+    }
+}
+
 /// The real images at each scale, coarse to fine, in `[-1, 1]`, from a finest batch in `[0, 1]`.
 pub fn real_scales(config: &StackGanConfig, real: Tensor<4>) -> Vec<Tensor<4>> {
     let sides = config.sides();
@@ -339,7 +390,7 @@ pub fn discriminator_loss(
         }
         _ => None,
     };
-    let drawing = generator.draw(noise, text, scales.end);
+    let drawing = generator.draw(noise, text.clone(), scales.end);
     let reals = real_scales(config, real);
     let b = reals[0].dims()[0];
     let sigma = config.instance_sigma(step);
@@ -349,10 +400,10 @@ pub fn discriminator_loss(
         let d = &critic.scales[i];
         let h_real = d.encode(noise.noisy(reals[i].clone(), i, false, sigma));
         let h_fake = d.encode(noise.noisy(drawing.images[i].clone().detach(), i, true, sigma));
-        let mu = mu_for(&drawing, i);
+        let mu = d_condition(d, generator, &drawing, text.clone(), i);
         let counterpart = counterparts
             .clone()
-            .and_then(|t| generator.mu(t, i))
+            .and_then(|t| d.condition(generator, t, i))
             .and_then(|m| d.cond_logits(h_real.clone(), m));
         let logits = DLogits {
             real: mu.clone().and_then(|m| d.cond_logits(h_real.clone(), m)),
@@ -405,7 +456,7 @@ pub fn generator_loss(
     step: u64,
 ) -> (Tensor<1>, Tensor<1>) {
     let scales = trained_scales(config, step);
-    let drawing = generator.draw(noise, text, scales.end);
+    let drawing = generator.draw(noise, text.clone(), scales.end);
     let mut total: Option<Tensor<1>> = None;
     let mut add = |t: Tensor<1>| {
         total = Some(match total.take() {
@@ -418,7 +469,8 @@ pub fn generator_loss(
     for i in scales.clone() {
         let d = &critic.scales[i];
         let h = d.encode(noise.noisy(drawing.images[i].clone(), i, true, sigma));
-        let cond = mu_for(&drawing, i).and_then(|m| d.cond_logits(h.clone(), m));
+        let cond = d_condition(d, generator, &drawing, text.clone(), i)
+            .and_then(|m| d.cond_logits(h.clone(), m));
         let uncond = d.uncond_logits(h);
         shown = cond.clone().or(uncond.clone());
         add(generator_adversarial(cond, uncond, config.uncond_weight));

@@ -485,3 +485,72 @@ fn counterpart_pairs_change_the_discriminator_loss_only_in_that_mode() {
             .contains("mismatch")
     );
 }
+
+#[test]
+fn a_discriminator_can_compress_the_text_itself() {
+    let d = device();
+    let b = 3;
+    let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
+    for version in [Version::V1, Version::V2] {
+        let mut config = small(version, 64, 3, 12);
+        let g = config.init_generator(&d);
+        let codes = config.init_discriminator(&d);
+        assert!(codes.scales.iter().all(|s| !s.reads_embeddings()));
+        // μ by default, as the codes.
+        let mu = codes.scales[0].condition(&g, text.clone(), 0).unwrap();
+        mu.into_data().assert_approx_eq::<f32>(
+            &g.mu(text.clone(), 0).unwrap().into_data(),
+            Default::default(),
+        );
+        config.discriminator_text = DiscriminatorText::Embedding;
+        let own = config.init_discriminator(&d);
+        for (i, scale) in own.scales.iter().enumerate() {
+            assert!(scale.reads_embeddings());
+            let c = scale.condition(&g, text.clone(), i).unwrap();
+            assert_eq!(c.dims(), [b, config.condition_dim]);
+            // A linear map then LeakyReLU, which keeps the signs: both appear.
+            let values = c.into_data().try_to_vec::<f32>().unwrap();
+            assert!(values.iter().any(|&v| v < 0.0) && values.iter().any(|&v| v > 0.0));
+            let mu = g
+                .mu(text.clone(), i)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            assert_ne!(values, mu, "its own, not G's μ");
+        }
+        let n = noise(&config, b, &d);
+        let real = Tensor::<4>::random([b, 3, 64, 64], Distribution::Default, &d);
+        let d_loss = |critic: &StackGanDiscriminator| {
+            scalar(
+                discriminator_loss(
+                    &config,
+                    &g,
+                    critic,
+                    real.clone(),
+                    &n,
+                    Some(text.clone()),
+                    None,
+                    None,
+                    0,
+                )
+                .loss,
+            )
+        };
+        let (a, b_) = (d_loss(&codes), d_loss(&own));
+        assert!(
+            a.is_finite() && b_.is_finite() && (a - b_).abs() > 1e-6,
+            "{a} vs {b_}"
+        );
+    }
+    // Without text there is nothing to compress.
+    let mut unconditional = small(Version::V2, 32, 3, 0);
+    unconditional.discriminator_text = DiscriminatorText::Embedding;
+    let critic = unconditional.init_discriminator(&d);
+    assert!(
+        critic
+            .scales
+            .iter()
+            .all(|s| !s.reads_embeddings() && !s.conditional())
+    );
+}

@@ -43,6 +43,22 @@ pub enum Mismatch {
     Counterpart,
 }
 
+/// What the conditional discriminators read of the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiscriminatorText {
+    /// The generator's Conditioning Augmentation mean μ, detached (both reference codes). μ
+    /// is trained by G alone, under the KL term's pull to 0, so it keeps what G already draws
+    /// and shrinks the rest: on the shapes it moved 7 times less for another shape word than
+    /// for another background colour.
+    #[default]
+    Mu,
+    /// The sentence embedding, compressed by each discriminator's own fully connected layer
+    /// (to `condition_dim`, then LeakyReLU 0.2) as both papers describe, trained with D: D
+    /// can read whatever tells matching text from mismatched.
+    Embedding,
+}
+
 /// A StackGAN's shape and training weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +108,9 @@ pub struct StackGanConfig {
     /// The mismatched text of the matching-aware discriminators.
     #[serde(default)]
     pub mismatch: Mismatch,
+    /// What the conditional discriminators read of the text.
+    #[serde(default)]
+    pub discriminator_text: DiscriminatorText,
     /// Instance noise (Sønderby et al. 2016; not in either StackGAN): the standard deviation of
     /// Gaussian noise added to every image a discriminator reads, real or fake, in `[-1, 1]`
     /// units; 0 (the default, as the papers) adds none. It hides pixel-level differences
@@ -142,6 +161,7 @@ impl Default for StackGanConfig {
             colour_cov_weight: 5.0,
             stage1_steps: 0,
             mismatch: Mismatch::Next,
+            discriminator_text: DiscriminatorText::Mu,
             instance_noise: 0.0,
             instance_noise_steps: 0,
         }
