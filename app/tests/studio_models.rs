@@ -220,14 +220,8 @@ fn the_train_panel_shows_the_built_in_encoder_training_before_the_first_step() {
     wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
 }
 
-#[test]
-fn a_text_stackgan_can_pair_real_images_with_hard_mismatched_captions() {
-    use easel_core::model::stackgan::Mismatch;
-    let mismatch = |h: &egui_kittest::Harness<'_, Studio>| match &h.state().state.model.config.model
-    {
-        easel_core::train::ModelConfig::StackGan(s) => s.mismatch,
-        other => panic!("not StackGAN: {other:?}"),
-    };
+/// The Model panel on the `stackgan2-shapes` preset, drawn once.
+fn stackgan_shapes_model_panel() -> egui_kittest::Harness<'static, Studio> {
     let mut state = Persisted {
         panel: PanelKind::Model,
         frame_time_readout: false,
@@ -236,6 +230,24 @@ fn a_text_stackgan_can_pair_real_images_with_hard_mismatched_captions() {
     state.model.apply_preset("stackgan2-shapes");
     let mut h = harness(Studio::with_state(state, Box::new(FixedPicker(None))));
     h.run_ok();
+    h
+}
+
+/// The form's StackGAN config.
+fn stackgan<'a>(
+    h: &'a egui_kittest::Harness<'_, Studio>,
+) -> &'a easel_core::model::stackgan::StackGanConfig {
+    match &h.state().state.model.config.model {
+        easel_core::train::ModelConfig::StackGan(s) => s,
+        other => panic!("not StackGAN: {other:?}"),
+    }
+}
+
+#[test]
+fn a_text_stackgan_can_pair_real_images_with_hard_mismatched_captions() {
+    use easel_core::model::stackgan::Mismatch;
+    let mismatch = |h: &egui_kittest::Harness<'_, Studio>| stackgan(h).mismatch;
+    let mut h = stackgan_shapes_model_panel();
     assert_eq!(mismatch(&h), Mismatch::Next);
     h.get_by_label("also the nearest of another class").click();
     h.run_ok();
@@ -243,10 +255,7 @@ fn a_text_stackgan_can_pair_real_images_with_hard_mismatched_captions() {
     h.get_by_label("also its counterpart's").click();
     h.run_ok();
     assert_eq!(mismatch(&h), Mismatch::Counterpart);
-    let reads = |h: &egui_kittest::Harness<'_, Studio>| match &h.state().state.model.config.model {
-        easel_core::train::ModelConfig::StackGan(s) => s.discriminator_text,
-        other => panic!("not StackGAN: {other:?}"),
-    };
+    let reads = |h: &egui_kittest::Harness<'_, Studio>| stackgan(h).discriminator_text;
     assert_eq!(
         reads(&h),
         easel_core::model::stackgan::DiscriminatorText::Mu
@@ -274,14 +283,7 @@ fn instance_noise_shows_its_fall_off_only_when_on() {
         easel_core::train::ModelConfig::StackGan(s) => s.instance_noise = sigma,
         other => panic!("not StackGAN: {other:?}"),
     };
-    let mut state = Persisted {
-        panel: PanelKind::Model,
-        frame_time_readout: false,
-        ..Persisted::default()
-    };
-    state.model.apply_preset("stackgan2-shapes");
-    let mut h = harness(Studio::with_state(state, Box::new(FixedPicker(None))));
-    h.run_ok();
+    let mut h = stackgan_shapes_model_panel();
     assert!(h.query_by_label("Instance noise σ").is_some());
     assert!(h.query_by_label("Noise falls to 0 after").is_none());
     noise(&mut h, 0.2);

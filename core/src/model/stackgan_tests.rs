@@ -240,44 +240,52 @@ fn the_hard_mismatch_is_the_closest_caption_of_another_class() {
     assert_eq!(nearest_other_class(&flat, &[5; 4]), vec![1, 2, 3, 0]);
 }
 
-#[test]
-fn hard_mismatches_change_the_discriminator_loss_only_when_classes_are_known() {
-    let d = device();
-    let mut config = small(Version::V2, 32, 3, 12);
-    let g = config.init_generator(&d);
-    let critic = config.init_discriminator(&d);
-    let b = 4;
-    let (n, real) = (
-        noise(&config, b, &d),
-        Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d),
-    );
-    let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
-    let loss = |config: &StackGanConfig, classes: Option<&[u32]>| {
+/// A small text v2 (12-wide embeddings) with one batch of 4: what the mismatched-pair tests
+/// score D's loss on.
+struct Batch4 {
+    g: StackGanGenerator,
+    critic: StackGanDiscriminator,
+    noise: StackNoise,
+    real: Tensor<4>,
+    text: Tensor<2>,
+}
+
+impl Batch4 {
+    fn new(config: &StackGanConfig, d: &Device) -> Self {
+        Self {
+            g: config.init_generator(d),
+            critic: config.init_discriminator(d),
+            noise: noise(config, 4, d),
+            real: Tensor::<4>::random([4, 3, 32, 32], Distribution::Default, d),
+            text: Tensor::<2>::random([4, 12], Distribution::Normal(0.0, 1.0), d),
+        }
+    }
+
+    fn d_loss(
+        &self,
+        config: &StackGanConfig,
+        classes: Option<&[u32]>,
+        counterparts: Option<Tensor<2>>,
+    ) -> f32 {
         let f = discriminator_loss(
             config,
-            &g,
-            &critic,
-            real.clone(),
-            &n,
-            Some(text.clone()),
+            &self.g,
+            &self.critic,
+            self.real.clone(),
+            &self.noise,
+            Some(self.text.clone()),
             classes,
-            None,
+            counterparts,
             0,
         );
         scalar(f.loss)
-    };
-    let classes = [0, 1, 0, 1];
-    let next = loss(&config, Some(&classes));
-    config.mismatch = Mismatch::NearestOtherClass;
-    config.validate().unwrap();
-    let hard = loss(&config, Some(&classes));
-    assert!(
-        hard.is_finite() && (hard - next).abs() > 1e-6,
-        "{hard} vs {next}"
-    );
-    close(loss(&config, None), next);
+    }
+}
+
+/// A mismatch mode other than the default needs text.
+fn refused_without_text(mismatch: Mismatch) {
     let mut unconditional = small(Version::V2, 32, 3, 0);
-    unconditional.mismatch = Mismatch::NearestOtherClass;
+    unconditional.mismatch = mismatch;
     assert!(
         unconditional
             .validate()
@@ -285,6 +293,24 @@ fn hard_mismatches_change_the_discriminator_loss_only_when_classes_are_known() {
             .to_string()
             .contains("mismatch")
     );
+}
+
+#[test]
+fn hard_mismatches_change_the_discriminator_loss_only_when_classes_are_known() {
+    let d = device();
+    let mut config = small(Version::V2, 32, 3, 12);
+    let batch = Batch4::new(&config, &d);
+    let classes = [0, 1, 0, 1];
+    let next = batch.d_loss(&config, Some(&classes), None);
+    config.mismatch = Mismatch::NearestOtherClass;
+    config.validate().unwrap();
+    let hard = batch.d_loss(&config, Some(&classes), None);
+    assert!(
+        hard.is_finite() && (hard - next).abs() > 1e-6,
+        "{hard} vs {next}"
+    );
+    close(batch.d_loss(&config, None, None), next);
+    refused_without_text(Mismatch::NearestOtherClass);
 }
 
 #[test]
@@ -441,49 +467,22 @@ fn a_counterpart_is_the_closest_embedding_of_another_class_in_the_pool() {
 fn counterpart_pairs_change_the_discriminator_loss_only_in_that_mode() {
     let d = device();
     let mut config = small(Version::V2, 32, 3, 12);
-    let g = config.init_generator(&d);
-    let critic = config.init_discriminator(&d);
-    let b = 4;
-    let n = noise(&config, b, &d);
-    let real = Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d);
-    let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
-    let partners = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
-    let loss = |config: &StackGanConfig, partners: Option<Tensor<2>>| {
-        let f = discriminator_loss(
-            config,
-            &g,
-            &critic,
-            real.clone(),
-            &n,
-            Some(text.clone()),
-            None,
-            partners,
-            0,
-        );
-        scalar(f.loss)
-    };
-    let next = loss(&config, None);
-    close(loss(&config, Some(partners.clone())), next);
+    let batch = Batch4::new(&config, &d);
+    let partners = Tensor::<2>::random([4, 12], Distribution::Normal(0.0, 1.0), &d);
+    let next = batch.d_loss(&config, None, None);
+    close(batch.d_loss(&config, None, Some(partners.clone())), next);
     config.mismatch = Mismatch::Counterpart;
     config.validate().unwrap();
-    close(loss(&config, None), next);
-    let paired = loss(&config, Some(partners.clone()));
+    close(batch.d_loss(&config, None, None), next);
+    let paired = batch.d_loss(&config, None, Some(partners));
     assert!(
         paired.is_finite() && (paired - next).abs() > 1e-6,
         "{paired} vs {next}"
     );
     // A counterpart that is the image's own text is a matching pair scored as mismatched:
     // not the same loss as an unrelated one.
-    assert!((loss(&config, Some(text.clone())) - paired).abs() > 1e-6);
-    let mut unconditional = small(Version::V2, 32, 3, 0);
-    unconditional.mismatch = Mismatch::Counterpart;
-    assert!(
-        unconditional
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("mismatch")
-    );
+    assert!((batch.d_loss(&config, None, Some(batch.text.clone())) - paired).abs() > 1e-6);
+    refused_without_text(Mismatch::Counterpart);
 }
 
 #[test]
