@@ -146,19 +146,11 @@ impl ModelSpec<'_> {
                 let eps = (0..augmentations)
                     .map(|_| normal(c.condition_dim))
                     .collect();
-                let instance = if c.instance_noise > 0.0 {
-                    c.sides()
-                        .into_iter()
-                        .map(|s| {
-                            let shape = [2 * batch, c.channels, s, s];
-                            let values = normals(shape.iter().product());
-                            Tensor::from_data(TensorData::new(values, shape), device)
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                Noise::StackGan(StackNoise { z, eps, instance })
+                Noise::StackGan(StackNoise {
+                    z,
+                    eps,
+                    instance: Vec::new(),
+                })
             }
         }
     }
@@ -287,9 +279,9 @@ fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
 /// generator's fakes from `noise` (detached: only D trains), with `labels` the batch's
 /// condition (class one-hots or sentence embeddings) and `classes` its images' labels when
 /// known (StackGAN's hard mismatched pairs read them), `counterparts` the embeddings of their
-/// counterparts' captions (StackGAN's [`stackgan::Mismatch::Counterpart`]). LAPGAN sums its levels' losses — each
-/// level's D reads only its own level, so the sum trains every level as if alone; StackGAN sums
-/// the scales it trains at `step`.
+/// counterparts' captions (StackGAN's [`stackgan::Mismatch::Counterpart`]). LAPGAN sums its
+/// levels' losses — each level's D reads only its own level, so the sum trains every level as
+/// if alone; StackGAN sums the scales it trains at `step`.
 #[allow(clippy::too_many_arguments)]
 pub fn discriminator_loss(
     spec: ModelSpec,

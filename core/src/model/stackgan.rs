@@ -9,8 +9,9 @@
 //! A mismatched pair is a real image with the next image's condition in the batch (StackGAN-v1's
 //! code), and with [`Mismatch::NearestOtherClass`] also with its nearest condition of another
 //! class in the batch ([`nearest_other_class`]), or with [`Mismatch::Counterpart`] with its
-//! counterpart's caption ([`counterparts`], found once over the training set); real images at coarser scales are the finest ones blurred
-//! and decimated ([`crate::model::pyramid::downsample`]).
+//! counterpart's caption ([`counterparts`], found once over the training set); real images at
+//! coarser scales are the finest ones blurred and decimated
+//! ([`crate::model::pyramid::downsample`]).
 
 pub mod config;
 pub mod flops;
@@ -183,6 +184,29 @@ pub struct StackNoise {
 }
 
 impl StackNoise {
+    /// The standard normals of a training batch of `batch` images' instance noise, from
+    /// `normals`: none when `config` adds no noise. Only training draws them (the trainer,
+    /// after z and ε), so sampling reads the same stream whatever the setting.
+    pub fn instance_normals(
+        config: &StackGanConfig,
+        batch: usize,
+        normals: &mut dyn FnMut(usize) -> Vec<f32>,
+        device: &Device,
+    ) -> Vec<Tensor<4>> {
+        if config.instance_noise <= 0.0 {
+            return Vec::new();
+        }
+        config
+            .sides()
+            .into_iter()
+            .map(|s| {
+                let shape = [2 * batch, config.channels, s, s];
+                let values = normals(shape.iter().product());
+                Tensor::from_data(TensorData::new(values, shape), device)
+            })
+            .collect()
+    }
+
     /// `images` (`[n, c, s, s]`, n ≤ b) of `scale` with instance noise of standard deviation
     /// `sigma` added: the real half of this batch's normals, or the fake half. Unchanged when
     /// `sigma` is 0 or the batch drew none.

@@ -333,11 +333,12 @@ fn instance_noise_falls_linearly_and_is_added_to_what_each_discriminator_reads()
     config.instance_noise = 0.2;
     config.validate().unwrap();
 
-    // The batch draws one [2b, c, s, s] plane of normals per scale; none without the noise.
+    // A training batch draws one [2b, c, s, s] plane of normals per scale; none without the
+    // noise. A batch's z and ε (what sampling draws) take no more normals with it than without.
     let b = 3;
-    let mut count = 0;
+    let count = std::cell::Cell::new(0);
     let mut normals = |n: usize| {
-        count += n;
+        count.set(count.get() + n);
         vec![1.0; n]
     };
     let crate::model::gan::Noise::StackGan(drawn) =
@@ -345,17 +346,15 @@ fn instance_noise_falls_linearly_and_is_added_to_what_each_discriminator_reads()
     else {
         unreachable!()
     };
-    let sides: Vec<_> = drawn.instance.iter().map(|t| t.dims()).collect();
+    assert!(drawn.instance.is_empty());
+    assert_eq!(count.get(), b * (10 + 6));
+    let planes = StackNoise::instance_normals(&config, b, &mut normals, &d);
+    let sides: Vec<_> = planes.iter().map(|t| t.dims()).collect();
     assert_eq!(sides, vec![[6, 3, 8, 8], [6, 3, 16, 16], [6, 3, 32, 32]]);
-    assert_eq!(count, b * (10 + 6) + 6 * 3 * (64 + 256 + 1024));
+    assert_eq!(count.get(), b * (10 + 6) + 6 * 3 * (64 + 256 + 1024));
     let mut quiet = config.clone();
     quiet.instance_noise = 0.0;
-    let crate::model::gan::Noise::StackGan(none) =
-        crate::model::gan::ModelSpec::StackGan(&quiet).noise(b, 3, &mut |n| vec![0.0; n], &d)
-    else {
-        unreachable!()
-    };
-    assert!(none.instance.is_empty());
+    assert!(StackNoise::instance_normals(&quiet, b, &mut |n| vec![0.0; n], &d).is_empty());
 
     // Real images take the first b normals, fakes the last b, scaled by σ.
     let mut n = noise(&config, b, &d);
@@ -402,11 +401,12 @@ fn instance_noise_changes_the_losses_until_it_has_fallen_off() {
     let critic = config.init_discriminator(&d);
     let b = 4;
     let mut stream = crate::train::noise::NoiseStream::new(7, 0);
-    let crate::model::gan::Noise::StackGan(n) =
+    let crate::model::gan::Noise::StackGan(mut n) =
         crate::model::gan::ModelSpec::StackGan(&config).noise(b, 3, &mut |c| stream.normals(c), &d)
     else {
         unreachable!()
     };
+    n.instance = StackNoise::instance_normals(&config, b, &mut |c| stream.normals(c), &d);
     let real = Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d);
     let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
     let losses = |config: &StackGanConfig, step: u64| {

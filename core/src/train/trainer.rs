@@ -25,8 +25,9 @@ use crate::error::{Error, Result};
 use crate::eval::collapse::CollapseWatch;
 use crate::export;
 use crate::images::ImageBatch;
-use crate::model::gan::{self, Critic, Generator, Noise};
+use crate::model::gan::{self, Critic, Generator, ModelSpec, Noise};
 use crate::model::lapgan::DropoutDraw;
+use crate::model::stackgan::StackNoise;
 
 /// What a trainer's set-up reports: what it is doing, and the fraction done when known.
 pub type Preparing<'a> = &'a mut dyn FnMut(&str, Option<f32>);
@@ -136,12 +137,12 @@ impl Trainer {
     fn z(&mut self, batch: usize) -> Noise {
         let spec = self.config.model.spec();
         let noise = &mut self.noise;
-        spec.noise(
-            batch,
-            spec.steps(),
-            &mut |c| noise.normals(c),
-            &self.device.clone().autodiff(),
-        )
+        let device = self.device.clone().autodiff();
+        let mut z = spec.noise(batch, spec.steps(), &mut |c| noise.normals(c), &device);
+        if let (Noise::StackGan(n), ModelSpec::StackGan(c)) = (&mut z, spec) {
+            n.instance = StackNoise::instance_normals(c, batch, &mut |k| noise.normals(k), &device);
+        }
+        z
     }
 
     /// The `index`-th batch of the current epoch's order.
@@ -386,7 +387,6 @@ impl Trainer {
     }
 }
 
-/// The data order of `epoch`: a permutation that depends only on (seed, epoch).
 /// A real batch as [`Trainer`]'s D step reads it.
 struct Batch {
     /// `[b, c, h, w]` in `[0, 1]`.
@@ -401,6 +401,7 @@ struct Batch {
     ended: bool,
 }
 
+/// The data order of `epoch`: a permutation that depends only on (seed, epoch).
 fn epoch_order(seed: u64, epoch: u64, n: usize) -> Vec<usize> {
     NoiseStream::new(
         seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15),
