@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 
+use burn::module::Module;
 use easel_core::backend::BackendKind;
+use easel_core::eval::text_check::text_check;
 use easel_core::interpolate;
 use easel_core::model::parameters;
 use easel_core::model::stackgan::Version;
@@ -414,4 +416,57 @@ fn hard_mismatches_need_labelled_images_and_train_on_the_shapes() {
         panic!("a StackGAN run")
     };
     assert!(loaded.step == 2 && d.scales.iter().all(|s| s.reads_embeddings()));
+
+    // D's text check pairs every held-out image with the closest caption of each other class.
+    let data = loaded.dataset().unwrap();
+    let check = text_check(&loaded, &data, 64)
+        .unwrap()
+        .expect("a text model");
+    let labels = &data.test.labels.as_ref().unwrap()[..check.images];
+    let mut classes = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    assert_eq!((check.images, check.others), (16, classes.len() - 1));
+    assert_eq!(check.scales.len(), 2, "both scales read text");
+    for s in &check.scales {
+        assert!((0.0..=1.0).contains(&s.prefers_right), "{s:?}");
+        assert!(s.right > 0.0 && s.right < 1.0 && s.wrong > 0.0 && s.wrong < 1.0);
+        assert_ne!(s.right, s.wrong, "the captions change D's reading");
+    }
+    assert_eq!(check.scales[1].side, 16);
+    // A D whose text layer outputs zeros reads every caption alike: the same score for the
+    // right caption and the others, and no pair in which the right one scores higher.
+    let mut blind = loaded;
+    blind.discriminator = blind.discriminator.map(&mut ZeroText::default());
+    let check = text_check(&blind, &data, 64).unwrap().unwrap();
+    for s in &check.scales {
+        assert_eq!(s.prefers_right, 0.0, "{s:?}");
+        assert!((s.right - s.wrong).abs() < 1e-9, "{s:?}");
+    }
+}
+
+/// Zeroes the float parameters of modules named `text` (each D's compression of the sentence
+/// embeddings).
+#[derive(Default)]
+struct ZeroText {
+    path: Vec<String>,
+}
+
+impl burn::module::ModuleMapper for ZeroText {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::tensor::Tensor<D>>,
+    ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        if self.path.iter().any(|p| p == "text") {
+            param.map(|t| t.zeros_like())
+        } else {
+            param
+        }
+    }
 }

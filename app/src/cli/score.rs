@@ -159,6 +159,24 @@ pub fn score(args: ScoreArgs) -> Result<()> {
             }
         }
     }
+    if let Some(c) = &report.text_check {
+        println!(
+            "D's text check ({} held-out images, each with its own caption and the closest \
+             caption of each of {} other classes; about 50% is a D that reads the text but not what \
+             tells them apart):",
+            c.images, c.others
+        );
+        for s in &c.scales {
+            println!(
+                "  {0}×{0}: prefers the right caption in {1:.1}% of pairs; D(right) {2:.3}, \
+                 D(other class) {3:.3}",
+                s.side,
+                100.0 * s.prefers_right,
+                s.right,
+                s.wrong
+            );
+        }
+    }
     if report.neighbours.is_empty() {
         println!("memorisation: not measured (no samples probed)");
     } else {

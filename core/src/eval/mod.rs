@@ -8,3 +8,4 @@ pub mod collapse;
 pub mod frechet;
 pub mod gam;
 pub mod score;
+pub mod text_check;

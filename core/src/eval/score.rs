@@ -12,6 +12,7 @@ use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
 use crate::eval::classifier::{FEATURES, Outputs, TrainedClassifier, argmax};
 use crate::eval::frechet::{Moments, frechet_distance};
+use crate::eval::text_check::{TextCheck, text_check};
 use crate::model::gan::Critic;
 use crate::sample::LoadedModel;
 
@@ -123,6 +124,10 @@ pub struct ScoreReport {
     /// class of the held-out image whose caption it was drawn from.
     #[serde(default)]
     pub text_match: Option<TextMatch>,
+    /// For a text model on captioned, labelled data: whether its discriminators tell held-out
+    /// images' own captions from other classes' closest ones.
+    #[serde(default)]
+    pub text_check: Option<TextCheck>,
 }
 
 /// Whether samples show what their text says, by the classifier.
@@ -415,6 +420,8 @@ pub fn score(
     {
         m.colours = colour_match(&drawn.pixels, drawn.count, drawn.height, &p.texts);
     }
+    progress(0.9);
+    let text_check = text_check(model, data, config.samples)?;
     progress(1.0);
     Ok(ScoreReport {
         config: config.clone(),
@@ -426,6 +433,7 @@ pub fn score(
         neighbours,
         memorisation_ratio,
         text_match,
+        text_check,
     })
 }
 

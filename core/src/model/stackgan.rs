@@ -8,8 +8,9 @@
 //! do), or with [`DiscriminatorText::Embedding`] their own compression of the embeddings.
 //! A mismatched pair is a real image with the next image's condition in the batch (StackGAN-v1's
 //! code), and with [`Mismatch::NearestOtherClass`] also with its nearest condition of another
-//! class in the batch ([`nearest_other_class`]), or with [`Mismatch::Counterpart`] with its
-//! counterpart's caption ([`counterparts`], found once over the training set); real images at
+//! class in the batch ([`nearest_other_class`]), or with [`Mismatch::Counterpart`] with the
+//! caption of one of its counterparts, a random other class's closest image ([`counterparts`],
+//! found once over the training set); real images at
 //! coarser scales are the finest ones blurred and decimated
 //! ([`crate::model::pyramid::downsample`]).
 
@@ -252,11 +253,11 @@ impl StackGanGenerator {
 /// Images of the training set searched for counterparts ([`counterparts`]).
 pub const COUNTERPART_POOL: usize = 4096;
 
-/// For each row of `embeddings` (`[n, d]`, one per training image), the index of its
-/// counterpart: among the first `pool` rows of another class, the one closest by cosine (the
-/// first of equals); the row itself where no other class is in the pool. Rows are compared in
-/// chunks, so the memory is `chunk × pool` scores.
-pub fn counterparts(embeddings: Tensor<2>, classes: &[u32], pool: usize) -> Vec<u32> {
+/// For each row of `embeddings` (`[n, d]`, one per training image), its counterparts: for
+/// each other class among the first `pool` rows (in ascending class order), the row of that
+/// class closest to it by cosine (the first of equals); empty where no other class is in the
+/// pool. Rows are compared in chunks, so the memory is `chunk × pool` scores.
+pub fn counterparts(embeddings: Tensor<2>, classes: &[u32], pool: usize) -> Vec<Vec<u32>> {
     const CHUNK: usize = 1024;
     let [n, _] = embeddings.dims();
     assert_eq!(n, classes.len(), "one class per embedding");
@@ -268,6 +269,9 @@ pub fn counterparts(embeddings: Tensor<2>, classes: &[u32], pool: usize) -> Vec<
         .clamp_min(1e-12);
     let unit = embeddings / norms;
     let pool = pool.min(n);
+    let mut in_pool: Vec<u32> = classes[..pool].to_vec();
+    in_pool.sort_unstable();
+    in_pool.dedup();
     let candidates = unit.clone().narrow(0, 0, pool).transpose();
     let mut out = Vec::with_capacity(n);
     for start in (0..n).step_by(CHUNK) {
@@ -281,19 +285,37 @@ pub fn counterparts(embeddings: Tensor<2>, classes: &[u32], pool: usize) -> Vec<
             .try_to_vec::<f32>()
             .expect("f32 scores");
         for (r, row) in scores.chunks(pool).enumerate() {
-            let i = start + r;
-            let best = row
-                .iter()
-                .enumerate()
-                .filter(|&(j, _)| classes[j] != classes[i])
-                .fold(None, |best: Option<(usize, f32)>, (j, &s)| match best {
-                    Some((_, b)) if b >= s => best,
-                    _ => Some((j, s)),
-                });
-            out.push(best.map_or(i, |(j, _)| j) as u32);
+            let own = classes[start + r];
+            // The best (row, score) of each class in the pool, by its place in `in_pool`.
+            let mut best: Vec<Option<(usize, f32)>> = vec![None; in_pool.len()];
+            for (j, &s) in row.iter().enumerate() {
+                let k = in_pool.binary_search(&classes[j]).expect("a pool class");
+                if best[k].is_none_or(|(_, b)| s > b) {
+                    best[k] = Some((j, s));
+                }
+            }
+            out.push(
+                in_pool
+                    .iter()
+                    .zip(best)
+                    .filter(|&(&c, _)| c != own)
+                    .filter_map(|(_, b)| b.map(|(j, _)| j as u32))
+                    .collect(),
+            );
         }
     }
     out
+}
+
+/// The counterpart of one image that `u` (uniform in `[0, 1)`) picks among its `candidates`
+/// (one per other class, from [`counterparts`]), so each batch asks D about a random other
+/// class; the image itself where it has none.
+pub fn pick_counterpart(candidates: &[u32], image: usize, u: f32) -> usize {
+    if candidates.is_empty() {
+        return image;
+    }
+    let k = ((u * candidates.len() as f32) as usize).min(candidates.len() - 1);
+    candidates[k] as usize
 }
 
 /// Which networks a step trains: v2 trains every scale at once; v1 trains Stage-I, then

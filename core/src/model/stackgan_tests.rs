@@ -438,7 +438,7 @@ fn instance_noise_changes_the_losses_until_it_has_fallen_off() {
 }
 
 #[test]
-fn a_counterpart_is_the_closest_embedding_of_another_class_in_the_pool() {
+fn counterparts_are_the_closest_embedding_of_each_other_class_in_the_pool() {
     let d = device();
     // Rows 0 and 1 share class 0; row 2 (class 1) is nearly row 0; row 3 (class 2) nearly row 1;
     // row 4 (class 1), a copy of row 1, lies outside a pool of 4.
@@ -452,17 +452,37 @@ fn a_counterpart_is_the_closest_embedding_of_another_class_in_the_pool() {
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
     let e = t2(&flat, 5, &d);
     let classes = [0, 0, 1, 2, 1];
-    assert_eq!(counterparts(e.clone(), &classes, 4), vec![2, 3, 0, 1, 1]);
-    // With row 4 in the pool (scaled: cosine ignores length), row 1's counterpart is its copy
-    // of class 1; row 3 finds rows 1 and 4 equally close and takes the first.
+    // One per other class, in class order: row 0 (class 0) has class 1's row 2 and class 2's
+    // row 3; row 2 (class 1) has class 0's row 0 and class 2's row 3.
+    assert_eq!(
+        counterparts(e.clone(), &classes, 4),
+        vec![vec![2, 3], vec![2, 3], vec![0, 3], vec![1, 2], vec![1, 3]]
+    );
+    // With row 4 in the pool (scaled: cosine ignores length), row 1's class-1 counterpart is
+    // its copy, and row 3's is row 4 (a copy of row 1, which row 3 is near) rather than row 2.
     let mut scaled = flat.clone();
     scaled[12..15].iter_mut().for_each(|v| *v *= 7.0);
     assert_eq!(
         counterparts(t2(&scaled, 5, &d), &classes, 5),
-        vec![2, 4, 0, 1, 1]
+        vec![vec![2, 3], vec![4, 3], vec![0, 3], vec![1, 4], vec![1, 3]]
     );
-    // One class only: each row is its own.
-    assert_eq!(counterparts(e, &[3; 5], 5), vec![0, 1, 2, 3, 4]);
+    // Equal scores: the first row of the class. Rows 0 and 1 of class 0 are equally far from
+    // row 2's direction [0, 0, 1].
+    let ties = t2(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 3, &d);
+    assert_eq!(counterparts(ties, &[0, 0, 1], 3)[2], vec![0]);
+    // One class only: none.
+    assert!(counterparts(e, &[3; 5], 5).iter().all(Vec::is_empty));
+}
+
+#[test]
+fn a_uniform_picks_each_counterpart_equally() {
+    let candidates = [7, 8, 9];
+    let picks: Vec<usize> = [0.0, 0.2, 0.34, 0.5, 0.67, 0.99, 1.0]
+        .iter()
+        .map(|&u| pick_counterpart(&candidates, 0, u))
+        .collect();
+    assert_eq!(picks, vec![7, 7, 8, 8, 9, 9, 9]);
+    assert_eq!(pick_counterpart(&[], 4, 0.5), 4);
 }
 
 #[test]

@@ -34,11 +34,12 @@ pub enum Mismatch {
     /// telling matching from mismatched text needs the class too (on the shapes, the shape).
     /// Needs labelled images.
     NearestOtherClass,
-    /// Those pairs and each real image with its counterpart's caption: the training image of
-    /// another class whose first caption is closest to its own (cosine of the sentence
-    /// embeddings) over the whole training set (its first 4096 images), in the same phrasing
-    /// where both have as many captions. On the shapes the counterpart has the same colours
-    /// and size and another shape, so D must read the shape to reject the pair. Needs
+    /// Those pairs and each real image with a counterpart's caption: of a randomly chosen
+    /// other class (drawn afresh each step), the training image whose first caption is closest
+    /// to its own (cosine of the sentence embeddings) over the training set's first 4096
+    /// images, in the same phrasing where both have as many captions. On the shapes a
+    /// counterpart has the same colours and size and another shape, so D must read the shape
+    /// to reject the pair, and every other shape is asked about, not one neighbour. Needs
     /// labelled images.
     Counterpart,
 }

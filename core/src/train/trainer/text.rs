@@ -8,17 +8,17 @@ use super::Trainer;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::gan;
-use crate::model::stackgan::{COUNTERPART_POOL, Mismatch, counterparts};
+use crate::model::stackgan::{COUNTERPART_POOL, Mismatch, counterparts, pick_counterpart};
 use crate::text::{CaptionTable, Encoder};
 use crate::train::config::{ModelConfig, RunConfig};
 
 /// A text model's captions: the training split's table, the fixed grid's condition (the
 /// first caption of the first held-out images), and with [`Mismatch::Counterpart`] each
-/// training image's counterpart.
+/// training image's counterparts (one per other class).
 pub(super) struct TextConditions {
     pub(super) train: CaptionTable,
     pub(super) fixed: Tensor<2>,
-    pub(super) counterparts: Option<Vec<u32>>,
+    pub(super) counterparts: Option<Vec<Vec<u32>>>,
 }
 
 /// Writes the concrete encoder into a text model's config (`auto` → MiniLM where installed,
@@ -87,7 +87,7 @@ pub(super) fn text_conditions(
     let (_, fixed) = encoder.firsts(test, config.train.sample_count, device)?;
     let counterparts = match (s.mismatch, &data.train.labels) {
         (Mismatch::Counterpart, Some(labels)) => {
-            preparing("pairing each image with its counterpart's caption", None);
+            preparing("pairing each image with its counterparts' captions", None);
             let all: Vec<usize> = (0..train.captions.len()).collect();
             let (_, firsts) = train.first(&all, device);
             Some(counterparts(firsts, labels, COUNTERPART_POOL))
@@ -110,7 +110,8 @@ impl Trainer {
     }
 
     /// As [`Self::condition_at`], with the embeddings of the images' counterparts' captions
-    /// (each in the phrasing drawn for its image) when the model pairs them.
+    /// when the model pairs them: one counterpart per image, of a class drawn from the noise
+    /// stream, its caption in the phrasing drawn for its image.
     pub(super) fn conditions_at(&mut self, index: usize) -> (Option<Tensor<2>>, Option<Tensor<2>>) {
         let b = self.config.train.batch_size;
         let device = self.device.clone().autodiff();
@@ -118,7 +119,12 @@ impl Trainer {
             let images = &self.order[index * b..(index + 1) * b];
             let uniforms = self.noise.uniforms(b);
             let counterparts = text.counterparts.as_ref().map(|all| {
-                let partners: Vec<usize> = images.iter().map(|&i| all[i] as usize).collect();
+                let classes = self.noise.uniforms(b);
+                let partners: Vec<usize> = images
+                    .iter()
+                    .zip(classes)
+                    .map(|(&i, u)| pick_counterpart(&all[i], i, u))
+                    .collect();
                 text.train.batch(&partners, &uniforms, &device)
             });
             return (
