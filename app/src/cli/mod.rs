@@ -47,7 +47,8 @@ pub enum Command {
     /// A GAM round robin between runs (or one run's checkpoints), with a leaderboard.
     Arena(arena::ArenaArgs),
     /// Sample-quality figures (classifier score, Fréchet distance, class coverage, nearest
-    /// neighbours) beside those of real held-out images.
+    /// neighbours) beside those of real held-out images; for a text model also whether samples
+    /// show what their text says, and whether its discriminators check it.
     Score(score::ScoreArgs),
     /// Measure training and sampling speed per preset.
     Bench(bench::BenchArgs),
