@@ -432,7 +432,9 @@ mod tests {
         let mut trained_again = false;
         let again = load_or_train(&data, &device, &mut |_| trained_again = true).unwrap();
         assert!(trained_again && again.info.steps == trained.info.steps);
-        assert_eq!(load(&path, &device).unwrap().info, trained.info);
+        // The cache now holds the network trained again (its accuracy may differ from the
+        // first training's: threaded sums need not add in one order; seen 57.7% vs 56.7%).
+        assert_eq!(load(&path, &device).unwrap().info, again.info);
         // A damaged cache is refused in words, and load_or_train trains again over it.
         std::fs::write(&path, b"EASELCLS1\n\x05").unwrap();
         assert!(
