@@ -120,62 +120,8 @@ pub fn score(args: ScoreArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if let Some(m) = &report.text_match {
-        println!(
-            "text match: {:.1}% of {} samples drawn from held-out captions are classified as \
-             their caption's class (chance {:.1}%; the classifier is {:.1}% right on real images)",
-            100.0 * m.accuracy,
-            m.samples,
-            100.0 / k.max(1) as f64,
-            100.0 * report.classifier_accuracy
-        );
-        println!(
-            "  per class (asked → shown): {}",
-            report
-                .classes
-                .iter()
-                .zip(&m.per_class)
-                .map(|(c, (asked, shown))| format!("{c} {shown}/{asked}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        if let Some(c) = &m.colours {
-            let pct = |n: usize| 100.0 * n as f64 / c.samples.max(1) as f64;
-            println!(
-                "  colours read off the pixels (of {} samples): shape's colour as asked {:.1}%, \
-                 background as asked {:.1}%, both {:.1}% (chance 12.5%, 12.5%, 1.8%)",
-                c.samples,
-                pct(c.shape),
-                pct(c.background),
-                pct(c.both)
-            );
-            if c.sized > 0 {
-                println!(
-                    "  size read off the pixels (of {} samples whose text names one): as asked \
-                     {:.1}% (chance 33.3%)",
-                    c.sized,
-                    100.0 * c.size as f64 / c.sized as f64
-                );
-            }
-        }
-    }
-    if let Some(c) = &report.text_check {
-        println!(
-            "D's text check ({} held-out images, each with its own caption and the closest \
-             caption of each of {} other classes; about 50% is a D that reads the text but not what \
-             tells them apart):",
-            c.images, c.others
-        );
-        for s in &c.scales {
-            println!(
-                "  {0}×{0}: prefers the right caption in {1:.1}% of pairs; D(right) {2:.3}, \
-                 D(other class) {3:.3}",
-                s.side,
-                100.0 * s.prefers_right,
-                s.right,
-                s.wrong
-            );
-        }
+    for line in report.text_lines() {
+        println!("{line}");
     }
     if report.neighbours.is_empty() {
         println!("memorisation: not measured (no samples probed)");

@@ -202,31 +202,11 @@ pub(crate) fn score_ui(ui: &mut egui::Ui, ctx: &egui::Context, s: &mut ScoreView
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    if let Some(m) = &r.text_match {
-        ui.label(format!(
-            "Text match: {:.1}% of {} samples drawn from held-out captions show their caption's \
-             class (chance {:.1}%).",
-            100.0 * m.accuracy,
-            m.samples,
-            100.0 / k.max(1) as f64
-        ));
-    }
-    if let Some(c) = &r.text_check {
-        ui.label(format!(
-            "D's text check: how often each discriminator prefers a held-out image's own caption \
-             to the closest caption of each of {} other classes ({} images; about 50% reads the \
-             text but not what tells them apart):",
-            c.others, c.images
-        ));
-        for s in &c.scales {
-            ui.label(format!(
-                "    {0}×{0}: {1:.1}% (D(right) {2:.3}, D(other class) {3:.3})",
-                s.side,
-                100.0 * s.prefers_right,
-                s.right,
-                s.wrong
-            ));
-        }
+    for line in r.text_lines() {
+        // The report's lines start lower case for the terminal; a label reads as a sentence.
+        let mut chars = line.chars();
+        let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+        ui.label(format!("{}{}", first.unwrap_or_default(), chars.as_str()));
     }
     ui.label(format!(
         "Memorisation: a sample's nearest training image is {:.2}× as far as a held-out image's (well below 1 suggests copying).",

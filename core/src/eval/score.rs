@@ -130,6 +130,75 @@ pub struct ScoreReport {
     pub text_check: Option<TextCheck>,
 }
 
+impl ScoreReport {
+    /// What a text model's figures say, one line each, as `easel score` prints them and the
+    /// studio's score view shows them: the text match with each class's asked → shown, the
+    /// colours and size read off the pixels (the shapes), and D's text check per scale; no lines
+    /// for a model without text. Indented lines detail the line above them.
+    pub fn text_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let k = self.classes.len().max(1);
+        if let Some(m) = &self.text_match {
+            lines.push(format!(
+                "text match: {:.1}% of {} samples drawn from held-out captions are classified as \
+                 their caption's class (chance {:.1}%; the classifier is {:.1}% right on real \
+                 images)",
+                100.0 * m.accuracy,
+                m.samples,
+                100.0 / k as f64,
+                100.0 * self.classifier_accuracy
+            ));
+            lines.push(format!(
+                "  per class (asked → shown): {}",
+                self.classes
+                    .iter()
+                    .zip(&m.per_class)
+                    .map(|(c, (asked, shown))| format!("{c} {shown}/{asked}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            if let Some(c) = &m.colours {
+                let pct = |n: usize| 100.0 * n as f64 / c.samples.max(1) as f64;
+                lines.push(format!(
+                    "  colours read off the pixels (of {} samples): shape's colour as asked \
+                     {:.1}%, background as asked {:.1}%, both {:.1}% (chance 12.5%, 12.5%, 1.8%)",
+                    c.samples,
+                    pct(c.shape),
+                    pct(c.background),
+                    pct(c.both)
+                ));
+                if c.sized > 0 {
+                    lines.push(format!(
+                        "  size read off the pixels (of {} samples whose text names one): as \
+                         asked {:.1}% (chance 33.3%)",
+                        c.sized,
+                        100.0 * c.size as f64 / c.sized as f64
+                    ));
+                }
+            }
+        }
+        if let Some(c) = &self.text_check {
+            lines.push(format!(
+                "D's text check ({} held-out images, each with its own caption and the closest \
+                 caption of each of {} other classes; about 50% is a D that reads the text but \
+                 not what tells them apart):",
+                c.images, c.others
+            ));
+            for s in &c.scales {
+                lines.push(format!(
+                    "  {0}×{0}: prefers the right caption in {1:.1}% of pairs; D(right) {2:.3}, \
+                     D(other class) {3:.3}",
+                    s.side,
+                    100.0 * s.prefers_right,
+                    s.right,
+                    s.wrong
+                ));
+            }
+        }
+        lines
+    }
+}
+
 /// Whether samples show what their text says, by the classifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextMatch {
@@ -455,6 +524,71 @@ mod tests {
         assert!((m.accuracy - 0.5).abs() < 1e-12);
         assert_eq!(m.per_class, vec![(2, 1), (2, 1)]);
         assert!(text_match(&p, 2, &[]).is_none());
+    }
+
+    #[test]
+    fn text_lines_say_every_text_figure_and_nothing_without_text() {
+        let figures = Figures {
+            count: 4,
+            classifier_score: 1.5,
+            frechet_distance: 10.0,
+            coverage: Coverage {
+                histogram: vec![3, 1],
+                covered: 2,
+            },
+        };
+        let mut report = ScoreReport {
+            config: ScoreConfig::default(),
+            dataset: "built-in shapes".into(),
+            classes: vec!["circle".into(), "square".into()],
+            classifier_accuracy: 0.976,
+            samples: figures.clone(),
+            real: figures,
+            neighbours: Vec::new(),
+            memorisation_ratio: 1.0,
+            text_match: None,
+            text_check: None,
+        };
+        assert!(report.text_lines().is_empty(), "a model without text");
+        report.text_match = Some(TextMatch {
+            samples: 4,
+            accuracy: 0.25,
+            per_class: vec![(3, 1), (1, 0)],
+            colours: Some(ColourMatch {
+                samples: 4,
+                shape: 1,
+                background: 3,
+                both: 1,
+                sized: 2,
+                size: 1,
+            }),
+        });
+        report.text_check = Some(TextCheck {
+            images: 32,
+            others: 1,
+            scales: vec![crate::eval::text_check::ScaleCheck {
+                side: 16,
+                right: 0.9,
+                wrong: 0.2,
+                prefers_right: 0.75,
+            }],
+        });
+        let lines = report.text_lines();
+        assert_eq!(lines.len(), 6, "{lines:#?}");
+        assert!(lines[0].starts_with("text match: 25.0% of 4 samples"));
+        assert!(lines[0].contains("chance 50.0%; the classifier is 97.6% right"));
+        assert_eq!(
+            lines[1],
+            "  per class (asked → shown): circle 1/3, square 0/1"
+        );
+        assert!(lines[2].contains("shape's colour as asked 25.0%, background as asked 75.0%"));
+        assert!(lines[3].contains("of 2 samples whose text names one): as asked 50.0%"));
+        assert!(lines[4].contains("32 held-out images") && lines[4].contains("1 other classes"));
+        assert_eq!(
+            lines[5],
+            "  16×16: prefers the right caption in 75.0% of pairs; D(right) 0.900, D(other \
+             class) 0.200"
+        );
     }
 
     #[test]
