@@ -68,7 +68,8 @@ pub enum Noise {
     StackGan(StackNoise),
 }
 
-/// The three figures of a discriminator step, as tensors (read back together by the caller).
+/// The three figures of a discriminator step, as tensors (read back together by the caller),
+/// and what it drew, where the generator step reuses it.
 pub struct Figures {
     /// The loss.
     pub loss: Tensor<1>,
@@ -76,6 +77,20 @@ pub struct Figures {
     pub d_real: Tensor<1>,
     /// Mean D(G(z)) (LAPGAN: the finest level's).
     pub d_fake: Tensor<1>,
+    /// The fakes the discriminators read (their graph kept, for G's gradient), where the model
+    /// trains G on the same drawing in the same iteration.
+    pub fakes: Option<Fakes>,
+}
+
+/// Fakes a discriminator step drew, for the generator step of the same iteration.
+///
+/// StackGAN draws once per iteration, as both reference codes do (`train()` in
+/// hanzhanggit/StackGAN-v2 and StackGAN-Pytorch: the discriminators read the drawing detached,
+/// then G's loss reads it through the updated discriminators): G's forward pass, the largest
+/// part of a step, runs once instead of twice. GRAN and LAPGAN draw afresh for G.
+pub enum Fakes {
+    /// A StackGAN's drawing at every scale or stage.
+    StackGan(Box<stackgan::Drawing>),
 }
 
 impl ModelSpec<'_> {
@@ -315,6 +330,7 @@ pub fn discriminator_loss(
                 loss: f.loss,
                 d_real: f.d_real,
                 d_fake: f.d_fake,
+                fakes: Some(Fakes::StackGan(Box::new(f.drawing))),
             })
         }
         (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
@@ -351,7 +367,9 @@ pub fn discriminator_loss(
 }
 
 /// The generator step's loss: −log D(G(z)), and mean D(G(z)). LAPGAN's levels train on the
-/// low-pass images of `real` (the paper trains each level on the real pyramid).
+/// low-pass images of `real` (the paper trains each level on the real pyramid). `fakes`, from
+/// this iteration's discriminator step on the same `noise` and `labels`, is read instead of
+/// drawing again.
 #[allow(clippy::too_many_arguments)]
 pub fn generator_loss(
     spec: ModelSpec,
@@ -360,6 +378,7 @@ pub fn generator_loss(
     real: Option<Tensor<4>>,
     noise: &Noise,
     labels: Option<Tensor<2>>,
+    fakes: Option<Fakes>,
     draw: Option<&mut DropoutDraw>,
     step: u64,
 ) -> Result<(Tensor<1>, Tensor<1>)> {
@@ -368,7 +387,10 @@ pub fn generator_loss(
             let ModelSpec::StackGan(config) = spec else {
                 panic!("StackGAN's networks with another model's spec")
             };
-            Ok(stackgan::generator_loss(config, g, d, n, labels, step))
+            let drawn = fakes.map(|Fakes::StackGan(drawing)| *drawing);
+            Ok(stackgan::generator_loss(
+                config, g, d, n, labels, drawn, step,
+            ))
         }
         (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
             let logits = d.forward(g.forward(z.clone(), spec.steps()));
@@ -396,6 +418,7 @@ fn bce_d(real_logits: Tensor<2>, fake_logits: Tensor<2>) -> Figures {
         d_real: sigmoid(real_logits.clone()).mean(),
         d_fake: sigmoid(fake_logits.clone()).mean(),
         loss: softplus(real_logits.neg(), 1.0).mean() + softplus(fake_logits, 1.0).mean(),
+        fakes: None,
     }
 }
 

@@ -368,7 +368,7 @@ pub fn real_scales(config: &StackGanConfig, real: Tensor<4>) -> Vec<Tensor<4>> {
 }
 
 /// The three figures of a discriminator step (summed loss; D(x) and D(G(z)) of the finest
-/// trained scale's first head).
+/// trained scale's first head), and the drawing the discriminators read.
 pub struct StackFigures {
     /// The loss.
     pub loss: Tensor<1>,
@@ -376,6 +376,9 @@ pub struct StackFigures {
     pub d_real: Tensor<1>,
     /// Mean σ(logit) on fakes.
     pub d_fake: Tensor<1>,
+    /// The fakes, with G's graph (the discriminators read them detached): the generator step
+    /// of the same iteration trains on them.
+    pub drawing: Drawing,
 }
 
 /// For each row of `embeddings` (`[b, d]`, row-major), the row of another class whose embedding
@@ -487,22 +490,26 @@ pub fn discriminator_loss(
         loss: total.expect("at least one scale trains"),
         d_real: burn::tensor::activation::sigmoid(r).mean(),
         d_fake: burn::tensor::activation::sigmoid(f).mean(),
+        drawing,
     }
 }
 
 /// The generator's loss at `step` and mean D(G(z)) of the finest trained scale: the adversarial
 /// terms of every trained scale, the KL term of each Conditioning Augmentation used, and (v2)
-/// colour consistency between adjacent scales.
+/// colour consistency between adjacent scales. `drawn`: this step's drawing from `noise` and
+/// `text` where the discriminator step made it (both reference codes draw once per
+/// iteration); drawn here otherwise.
 pub fn generator_loss(
     config: &StackGanConfig,
     generator: &StackGanGenerator,
     critic: &StackGanDiscriminator,
     noise: &StackNoise,
     text: Option<Tensor<2>>,
+    drawn: Option<Drawing>,
     step: u64,
 ) -> (Tensor<1>, Tensor<1>) {
     let scales = trained_scales(config, step);
-    let drawing = generator.draw(noise, text.clone(), scales.end);
+    let drawing = drawn.unwrap_or_else(|| generator.draw(noise, text.clone(), scales.end));
     let mut total: Option<Tensor<1>> = None;
     let mut add = |t: Tensor<1>| {
         total = Some(match total.take() {

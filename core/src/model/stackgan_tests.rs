@@ -421,7 +421,7 @@ fn instance_noise_changes_the_losses_until_it_has_fallen_off() {
             None,
             step,
         );
-        let (gl, _) = generator_loss(config, &g, &critic, &n, Some(text.clone()), step);
+        let (gl, _) = generator_loss(config, &g, &critic, &n, Some(text.clone()), None, step);
         (scalar(f.loss), scalar(gl))
     };
     let mut quiet = config.clone();
@@ -573,5 +573,50 @@ fn a_discriminator_can_compress_the_text_itself() {
             .scales
             .iter()
             .all(|s| !s.reads_embeddings() && !s.conditional())
+    );
+}
+
+#[test]
+fn the_generator_step_trains_on_the_discriminator_steps_drawing() {
+    use burn::optim::GradientsParams;
+    let d = device().autodiff();
+    let config = small(Version::V2, 32, 3, 12);
+    let g = config.init_generator(&d);
+    let critic = config.init_discriminator(&d);
+    let b = 4;
+    let (first, second) = (noise(&config, b, &d), noise(&config, b, &d));
+    let real = Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d);
+    let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
+    let f = discriminator_loss(
+        &config,
+        &g,
+        &critic,
+        real,
+        &first,
+        Some(text.clone()),
+        None,
+        None,
+        0,
+    );
+    assert_eq!(f.drawing.images.len(), 3, "every scale drawn once");
+    let g_loss = |n: &StackNoise, drawn: Option<Drawing>| {
+        generator_loss(&config, &g, &critic, n, Some(text.clone()), drawn, 0).0
+    };
+    // Handed the D step's drawing (from `first`), G's loss is `first`'s, whatever noise comes
+    // with it; drawn afresh from `second`, another.
+    let reused = g_loss(&second, Some(f.drawing));
+    let fresh = g_loss(&first, None);
+    let other = g_loss(&second, None);
+    close(scalar(reused.clone()), scalar(fresh.clone()));
+    assert!(
+        (scalar(other) - scalar(fresh.clone())).abs() > 1e-4,
+        "two draws differ"
+    );
+    // The discriminators read the drawing detached; G's gradient still flows through it.
+    let reached = GradientsParams::from_grads(reused.backward(), &g).len();
+    assert!(reached > 0);
+    assert_eq!(
+        reached,
+        GradientsParams::from_grads(fresh.backward(), &g).len()
     );
 }

@@ -179,8 +179,8 @@ impl Trainer {
         }
     }
 
-    /// One D update on the next real batch. Returns (loss, mean D(x), mean D(G(z))).
-    fn update_discriminator(&mut self, lr: f64) -> Result<((f32, f32, f32), bool)> {
+    /// One D update on the next real batch.
+    fn update_discriminator(&mut self, lr: f64) -> Result<DStep> {
         let Batch {
             real,
             condition,
@@ -198,13 +198,14 @@ impl Trainer {
             loss,
             d_real,
             d_fake,
+            fakes,
         } = gan::discriminator_loss(
             self.config.model.spec(),
             &self.generator,
             &self.discriminator,
             real,
             &z,
-            condition,
+            condition.clone(),
             classes.as_deref(),
             counterparts,
             Some(&mut draw),
@@ -215,12 +216,32 @@ impl Trainer {
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         self.discriminator = self.optim_d.step(lr, self.discriminator.clone(), grads);
         self.state.d_updates += 1;
-        Ok((figures, ended))
+        let drawn = fakes.map(|fakes| Drawn {
+            noise: z,
+            labels: condition,
+            fakes,
+        });
+        Ok(DStep {
+            figures,
+            ended,
+            drawn,
+        })
     }
 
-    /// One G update. Returns (loss, mean D(G(z))).
-    fn update_generator(&mut self, lr: f64) -> Result<(f32, f32)> {
-        let z = self.z(self.config.train.batch_size);
+    /// One G update: on `drawn`, this iteration's D step's drawing, where the model reuses it,
+    /// else on a fresh drawing. Returns (loss, mean D(G(z))).
+    fn update_generator(&mut self, lr: f64, drawn: Option<Drawn>) -> Result<(f32, f32)> {
+        let (z, labels, fakes) = match drawn {
+            Some(d) => (d.noise, d.labels, Some(d.fakes)),
+            None => {
+                let z = self.z(self.config.train.batch_size);
+                (
+                    z,
+                    self.condition_at(self.state.batch_in_epoch as usize),
+                    None,
+                )
+            }
+        };
         // LAPGAN's levels train on a real batch's low-pass images: the batch D reads next
         // (peeked, not consumed, so the data order is the same with or without G-only steps).
         let index = self.state.batch_in_epoch as usize;
@@ -230,7 +251,6 @@ impl Trainer {
             .spec()
             .generator_reads_real()
             .then(|| self.batch_at(index));
-        let labels = self.condition_at(index);
         let noise = &mut self.noise;
         let mut uniforms = |c| noise.uniforms(c);
         let mut draw = DropoutDraw {
@@ -243,6 +263,7 @@ impl Trainer {
             real,
             &z,
             labels,
+            fakes,
             Some(&mut draw),
             self.state.step,
         )?;
@@ -272,13 +293,19 @@ impl Trainer {
             elapsed_seconds: 0.0,
         };
         let mut epoch_ended = false;
+        let mut drawn = None;
         if kind != StepKind::GeneratorOnly {
-            let ((loss, real, fake), ended) = self.update_discriminator(lr_d)?;
+            let DStep {
+                figures: (loss, real, fake),
+                ended,
+                drawn: fakes,
+            } = self.update_discriminator(lr_d)?;
             (stats.d_loss, stats.d_real, stats.d_fake) = (Some(loss), Some(real), Some(fake));
             epoch_ended = ended;
+            drawn = fakes;
         }
         if kind != StepKind::DiscriminatorOnly {
-            let (loss, fake) = self.update_generator(lr_g)?;
+            let (loss, fake) = self.update_generator(lr_g, drawn)?;
             stats.g_loss = Some(loss);
             stats.d_fake.get_or_insert(fake);
         }
@@ -399,6 +426,24 @@ struct Batch {
     classes: Option<Vec<u32>>,
     /// Whether the batch ended an epoch.
     ended: bool,
+}
+
+/// What a D update gives the rest of its iteration.
+struct DStep {
+    /// (loss, mean D(x), mean D(G(z))).
+    figures: (f32, f32, f32),
+    /// Whether its batch ended an epoch.
+    ended: bool,
+    /// Its drawing, where the model's G update reuses it.
+    drawn: Option<Drawn>,
+}
+
+/// What a D step drew, with the noise and conditions it drew from, for the G step of the same
+/// iteration ([`gan::Fakes`]).
+struct Drawn {
+    noise: Noise,
+    labels: Option<Tensor<2>>,
+    fakes: gan::Fakes,
 }
 
 /// The data order of `epoch`: a permutation that depends only on (seed, epoch).
