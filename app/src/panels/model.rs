@@ -244,7 +244,7 @@ impl ModelPanel {
                     });
                     row(ui, "Pyramid levels", "model.levels", &mut |ui| {
                         ui.add(egui::DragValue::new(&mut l.levels).range(1..=8))
-                            .on_hover_text("Levels, the finest included: 3 is 28 → 14 → 7")
+                            .on_hover_text("Levels, the finest included: 3 is 28, 14 and 7")
                     });
                     row(ui, "z dimensions", "model.z_dim", &mut |ui| {
                         ui.add(egui::DragValue::new(&mut l.z_dim).range(1..=16384))

@@ -149,7 +149,7 @@ impl ScoreReport {
                 100.0 * self.classifier_accuracy
             ));
             lines.push(format!(
-                "  per class (asked → shown): {}",
+                "  per class (shown of asked): {}",
                 self.classes
                     .iter()
                     .zip(&m.per_class)
@@ -579,7 +579,7 @@ mod tests {
         assert!(lines[0].contains("chance 50.0%; the classifier is 97.6% right"));
         assert_eq!(
             lines[1],
-            "  per class (asked → shown): circle 1/3, square 0/1"
+            "  per class (shown of asked): circle 1/3, square 0/1"
         );
         assert!(lines[2].contains("shape's colour as asked 25.0%, background as asked 75.0%"));
         assert!(lines[3].contains("of 2 samples whose text names one): as asked 50.0%"));
