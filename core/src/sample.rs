@@ -64,9 +64,15 @@ impl Prompts {
     /// Image `start + i` reads sentence `(start + i) mod len`: `[n, width]`.
     fn cycled(&self, start: usize, n: usize) -> Tensor<2> {
         let len = self.texts.len();
-        let rows: Vec<i64> = (start..start + n).map(|i| (i % len) as i64).collect();
+        let rows: Vec<usize> = (start..start + n).map(|i| i % len).collect();
+        self.rows(&rows)
+    }
+
+    /// The embeddings of sentences `rows` (each below the count): `[rows, width]`.
+    fn rows(&self, rows: &[usize]) -> Tensor<2> {
+        let index: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         let device = self.embeddings.device();
-        let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &device);
+        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [rows.len()]), &device);
         self.embeddings.clone().select(0, index)
     }
 }
@@ -345,6 +351,37 @@ impl LoadedModel {
             out.images = out.canvases.last().cloned().unwrap_or_default();
         }
         Ok(out)
+    }
+
+    /// A text model's images of chosen sentences: image `i` reads sentence `rows[i]` of
+    /// [`Self::prompts`], the noise drawn from `seed` as [`Self::sample`] draws it for as many
+    /// images (so one row repeated gives that sentence under different noise).
+    pub fn sample_prompts(&self, rows: &[usize], seed: u64) -> Result<ImageBatch> {
+        let prompts = self.prompts()?.ok_or_else(|| {
+            Error::config(
+                "text",
+                format!("{} does not draw from text", self.config.model.label()),
+            )
+        })?;
+        if let Some(&r) = rows.iter().find(|&&r| r >= prompts.texts.len()) {
+            return Err(Error::config(
+                "text",
+                format!(
+                    "sentence {r} asked for, the model holds {}",
+                    prompts.texts.len()
+                ),
+            ));
+        }
+        let spec = self.config.model.spec();
+        let steps = spec.steps();
+        let mut noise = NoiseStream::new(seed, 0);
+        let mut out = Vec::new();
+        for chunk in rows.chunks(CHUNK) {
+            let z = spec.noise(chunk.len(), steps, &mut |c| noise.normals(c), &self.device);
+            let images = self.generator.images(&z, steps, Some(prompts.rows(chunk)));
+            concat(&mut out, 0, ImageBatch::from_tensor(images));
+        }
+        Ok(out.pop().unwrap_or_default())
     }
 
     /// Every step's canvas (in `[0, 1]`) and update (signed), at the full side.

@@ -7,6 +7,7 @@ use std::sync::mpsc;
 
 use burn::module::Module;
 use easel_core::backend::BackendKind;
+use easel_core::eval::score::{VarietyReference, spread, variety};
 use easel_core::eval::text_check::text_check;
 use easel_core::interpolate;
 use easel_core::model::parameters;
@@ -434,6 +435,47 @@ fn hard_mismatches_need_labelled_images_and_train_on_the_shapes() {
         assert_ne!(s.right, s.wrong, "the captions change D's reading");
     }
     assert_eq!(check.scales[1].side, 16);
+    // Images of chosen sentences draw their noise as sampling as many images does: sentences
+    // 0..4 are the sample of 4; a sentence repeated is drawn under other noise.
+    let plain = loaded.sample(4, None, 5, false).unwrap().images;
+    let chosen = loaded.sample_prompts(&[0, 1, 2, 3], 5).unwrap();
+    assert_eq!((chosen.count, &chosen.pixels), (4, &plain.pixels));
+    let again = loaded.sample_prompts(&[0, 0], 5).unwrap();
+    let other = loaded.sample_prompts(&[0, 1], 5).unwrap();
+    let len = again.pixels.len() / 2;
+    assert_eq!(again.pixels[..len], other.pixels[..len]);
+    assert_ne!(
+        again.pixels[len..],
+        other.pixels[len..],
+        "sentence 0, not 1"
+    );
+    assert_ne!(again.pixels[..len], again.pixels[len..], "other noise");
+    let held_out = loaded.prompts().unwrap().unwrap().texts.len();
+    let err = loaded
+        .sample_prompts(&[held_out], 5)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("the model holds {held_out}")),
+        "{err}"
+    );
+    // The variety within a caption: 8 samples each of the first 16 held-out captions, beside
+    // each caption's shape drawn at other places.
+    let v = variety(&loaded, &data, 3)
+        .unwrap()
+        .expect("a text model on labelled data");
+    assert_eq!((v.captions, v.per_caption), (16.min(held_out), 8));
+    assert_eq!(v.reference, VarietyReference::Placed);
+    let rows: Vec<usize> = (0..v.captions).flat_map(|c| [c; 8]).collect();
+    let drawn = loaded.sample_prompts(&rows, 3).unwrap();
+    let side_len = drawn.pixels.len() / drawn.count;
+    assert_eq!(v.samples, spread(&drawn.pixels, v.captions, 8, side_len));
+    assert!(
+        v.samples > 0.0,
+        "an untrained generator reads its noise: {v:?}"
+    );
+    // A shape moved about changes 5–20% of the pixels by a colour difference of 0.2–0.9.
+    assert!((0.02..0.3).contains(&v.real), "{v:?}");
     // A D whose text layer outputs zeros reads every caption alike: the same score for the
     // right caption and the others, and no pair in which the right one scores higher.
     let mut blind = loaded;

@@ -74,6 +74,18 @@ impl ShapeSpec {
         let colour = rng.random_range(0..COLOURS.len());
         let background = (colour + rng.random_range(1..COLOURS.len())) % COLOURS.len();
         let size = rng.random_range(0..SIZES.len());
+        Self::placed(shape, colour, background, size, rng)
+    }
+
+    /// The shape, colours and size given, at a random place where the shape fits: every image a
+    /// caption naming all four describes, up to where it sits.
+    pub fn placed(
+        shape: usize,
+        colour: usize,
+        background: usize,
+        size: usize,
+        rng: &mut impl Rng,
+    ) -> Self {
         let r = SIZES[size].1;
         let centre = (rng.random_range(r..1.0 - r), rng.random_range(r..1.0 - r));
         Self {
@@ -218,6 +230,15 @@ pub struct Asked {
     pub size: Option<usize>,
 }
 
+impl Asked {
+    /// An image the sentence describes, at a random place: `None` unless it names both colours
+    /// and the size.
+    pub fn placed(&self, rng: &mut impl Rng) -> Option<ShapeSpec> {
+        let (colour, background, size) = (self.colour?, self.background?, self.size?);
+        Some(ShapeSpec::placed(self.shape, colour, background, size, rng))
+    }
+}
+
 /// Reads a sentence as [`Asked`]; `None` when it names no shape.
 pub fn read_caption(text: &str) -> Option<Asked> {
     let lower = text.to_lowercase();
@@ -356,6 +377,30 @@ mod tests {
                     "{caption}"
                 );
             }
+            // The canonical caption names everything but the place.
+            let mut rng = ChaCha8Rng::seed_from_u64(i as u64);
+            let other = read_caption(&s.caption())
+                .unwrap()
+                .placed(&mut rng)
+                .unwrap();
+            assert_eq!(
+                other,
+                ShapeSpec {
+                    centre: other.centre,
+                    ..s
+                }
+            );
+            let r = SIZES[s.size].1;
+            assert!(
+                [other.centre.0, other.centre.1]
+                    .iter()
+                    .all(|c| (r..=1.0 - r).contains(c))
+            );
+            assert_eq!(
+                read_caption(&s.captions()[1]).unwrap().placed(&mut rng),
+                None,
+                "no size"
+            );
             let pixels: Vec<f32> = s.render(32).iter().map(|&v| v as f32 / 255.0).collect();
             let seen = read_image(&pixels, 32);
             assert_eq!(
