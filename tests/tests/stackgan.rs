@@ -512,3 +512,43 @@ impl burn::module::ModuleMapper for ZeroText {
         }
     }
 }
+
+#[test]
+fn mode_seeking_trains_on_batches_of_each_image_twice() {
+    use easel_core::text::EncoderChoice;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_stackgan_config(Version::V2, true, 0, 8);
+    if let easel_core::train::ModelConfig::StackGan(s) = &mut config.model {
+        s.encoder = EncoderChoice::Builtin;
+        s.text_dim = easel_core::text::builtin::WIDTH;
+        s.mode_seeking = 1.0;
+    }
+    let mut odd = config.clone();
+    odd.train.batch_size = 5;
+    let e = Trainer::create(dir.path().join("odd"), odd)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("an even batch of 4 or more, found 5"), "{e}");
+    let b = config.train.batch_size;
+    let mut t = Trainer::create(dir.path().join("run"), config).unwrap();
+    let n = t.data().train.len();
+    assert_eq!(
+        t.steps_per_epoch(),
+        (n / (b / 2)) as u64,
+        "an epoch takes twice the steps"
+    );
+    // Each batch is half a batch of images, twice; over an epoch each image comes once.
+    let mut seen = Vec::new();
+    for i in 0..t.steps_per_epoch() as usize {
+        let images = t.batch_images(i);
+        assert_eq!(images.len(), b);
+        assert_eq!(images[..b / 2], images[b / 2..], "batch {i}");
+        seen.extend_from_slice(&images[..b / 2]);
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), n / (b / 2) * (b / 2));
+    run_steps(&mut t, 3);
+    assert_eq!(t.state().step, 3);
+}

@@ -539,6 +539,10 @@ pub fn generator_loss(
             ));
         }
     }
+    if config.mode_seeking > 0.0 {
+        let finest = drawing.images[scales.end - 1].clone();
+        add(mode_seeking(finest, noise.z.clone()) * config.mode_seeking);
+    }
     if config.kl_weight > 0.0 {
         let used: Vec<_> = match config.version {
             Version::V2 => drawing.augmented.iter().collect(),
@@ -550,6 +554,17 @@ pub fn generator_loss(
     }
     let d_fake = burn::tensor::activation::sigmoid(shown.expect("a head")).mean();
     (total.expect("at least one scale trains"), d_fake)
+}
+
+/// The mode-seeking term of a batch whose rows i and i + b/2 were drawn from one condition
+/// (Mao et al. 2019): `1 / (mean |x₁ − x₂| / mean |z₁ − z₂| + 10⁻⁵)`, the first half of
+/// `images` against the second, as the pair's noise `z` differs. Falls as the drawings of one
+/// condition spread apart; G minimises it.
+pub fn mode_seeking(images: Tensor<4>, z: Tensor<2>) -> Tensor<1> {
+    let h = images.dims()[0] / 2;
+    let apart = |x: Tensor<4>| (x.clone().narrow(0, 0, h) - x.narrow(0, h, h)).abs().mean();
+    let z_apart = (z.clone().narrow(0, 0, h) - z.narrow(0, h, h)).abs().mean();
+    (apart(images) / z_apart + 1e-5).recip()
 }
 
 /// `[-1, 1]` images to `[0, 1]`.

@@ -620,3 +620,53 @@ fn the_generator_step_trains_on_the_discriminator_steps_drawing() {
         GradientsParams::from_grads(fresh.backward(), &g).len()
     );
 }
+
+#[test]
+fn mode_seeking_is_the_inverse_of_how_far_a_pair_spreads_per_unit_of_noise() {
+    let d = device();
+    // Rows 0 and 2 are a pair, as are 1 and 3: images 0.5 apart, noise 2 apart.
+    let images = Tensor::<4>::from_data(
+        TensorData::new(
+            vec![0.0f32, 0.0, 0.0, 0.0, 0.5, 0.5, -0.5, -0.5],
+            [4, 1, 1, 2],
+        ),
+        &d,
+    );
+    let z = t2(&[0.0, 0.0, 1.0, 1.0, 2.0, 2.0, -1.0, -1.0], 4, &d);
+    let term = scalar(mode_seeking(images.clone(), z.clone()));
+    close(term, 1.0 / (0.5 / 2.0 + 1e-5));
+    // Drawings twice as far apart (nearly) halve it.
+    close(
+        scalar(mode_seeking(images * 2.0, z)),
+        1.0 / (1.0 / 2.0 + 1e-5),
+    );
+}
+
+#[test]
+fn mode_seeking_adds_its_weighted_term_on_the_finest_drawing() {
+    let d = device().autodiff();
+    let mut config = small(Version::V2, 32, 3, 12);
+    let g = config.init_generator(&d);
+    let critic = config.init_discriminator(&d);
+    let b = 4;
+    let n = noise(&config, b, &d);
+    let text = Tensor::<2>::random([b / 2, 12], Distribution::Normal(0.0, 1.0), &d);
+    let text = Tensor::cat(vec![text.clone(), text], 0);
+    let drawing = g.draw(&n, Some(text.clone()), 3);
+    let loss = |config: &StackGanConfig| {
+        let drawn = Some(drawing.clone());
+        scalar(generator_loss(config, &g, &critic, &n, Some(text.clone()), drawn, 0).0)
+    };
+    let plain = loss(&config);
+    config.mode_seeking = 0.5;
+    let term = scalar(mode_seeking(drawing.images[2].clone(), n.z.clone()));
+    assert!(term.is_finite() && term > 0.0, "{term}");
+    let with = loss(&config);
+    assert!(
+        (with - (plain + 0.5 * term)).abs() < 1e-4,
+        "{with} vs {plain} + 0.5 × {term}"
+    );
+    config.mode_seeking = -1.0;
+    let e = config.validate().unwrap_err().to_string();
+    assert!(e.contains("mode_seeking") && e.contains("found -1"), "{e}");
+}

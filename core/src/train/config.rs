@@ -258,7 +258,19 @@ impl RunConfig {
         match &self.model {
             ModelConfig::Gran(g) => g.validate()?,
             ModelConfig::Lapgan(l) => l.validate()?,
-            ModelConfig::StackGan(s) => s.validate()?,
+            ModelConfig::StackGan(s) => {
+                s.validate()?;
+                let b = self.train.batch_size;
+                if s.mode_seeking > 0.0 && (b < 4 || b % 2 == 1) {
+                    return Err(Error::config(
+                        "train.batch_size",
+                        format!(
+                            "mode seeking pairs each image with itself: an even batch of 4 or \
+                             more, found {b}"
+                        ),
+                    ));
+                }
+            }
         }
         self.train.validate()
     }

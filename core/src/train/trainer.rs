@@ -122,7 +122,30 @@ impl Trainer {
 
     /// Batches per epoch (the last partial batch is dropped).
     pub fn steps_per_epoch(&self) -> u64 {
-        (self.data.train.len() / self.config.train.batch_size) as u64
+        (self.data.train.len() / self.distinct_per_batch()) as u64
+    }
+
+    /// Whether each batch holds half a batch of images, each twice (mode seeking's pairs).
+    fn paired(&self) -> bool {
+        matches!(&self.config.model, super::ModelConfig::StackGan(s) if s.mode_seeking > 0.0)
+    }
+
+    /// The distinct training images in a batch.
+    fn distinct_per_batch(&self) -> usize {
+        let b = self.config.train.batch_size;
+        if self.paired() { b / 2 } else { b }
+    }
+
+    /// The training images of the `index`-th batch of this epoch's order: the next
+    /// [`Self::distinct_per_batch`], twice over when paired.
+    pub fn batch_images(&self, index: usize) -> Vec<usize> {
+        let n = self.distinct_per_batch();
+        let images = &self.order[index * n..(index + 1) * n];
+        if self.paired() {
+            images.iter().chain(images).copied().collect()
+        } else {
+            images.to_vec()
+        }
     }
 
     /// The step at which `max_steps` or `epochs` stops the run, when either is set.
@@ -148,9 +171,9 @@ impl Trainer {
     /// The `index`-th batch of the current epoch's order.
     fn batch_at(&self, index: usize) -> Tensor<4> {
         let b = self.config.train.batch_size;
-        let indices = &self.order[index * b..(index + 1) * b];
+        let indices = self.batch_images(index);
         let set = &self.data.train;
-        let pixels = set.batch_f32(indices);
+        let pixels = set.batch_f32(&indices);
         Tensor::from_data(
             TensorData::new(pixels, [b, set.channels, set.height, set.width]),
             &self.device.clone().autodiff(),

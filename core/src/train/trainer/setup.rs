@@ -125,6 +125,9 @@ impl Trainer {
             );
         }
         let (ckpt, path, warnings) = checkpoint::load_latest(&run.checkpoints())?;
+        // A run copied without its sample grids (or with them deleted) draws new ones.
+        let samples = run.samples();
+        std::fs::create_dir_all(&samples).map_err(|e| Error::io(&samples, e))?;
         let saved = RunConfig::from_toml(&ckpt.config_toml, &path.display().to_string())?;
         if saved.model != config.model || saved.seed != config.seed || saved.data != config.data {
             return Err(Error::Checkpoint {

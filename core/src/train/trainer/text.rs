@@ -116,8 +116,13 @@ impl Trainer {
         let b = self.config.train.batch_size;
         let device = self.device.clone().autodiff();
         if let Some(text) = &self.text {
-            let images = &self.order[index * b..(index + 1) * b];
-            let uniforms = self.noise.uniforms(b);
+            let images = self.batch_images(index);
+            let mut uniforms = self.noise.uniforms(b);
+            if self.paired() {
+                // Mode seeking's pairs: an image's second copy reads the first's phrasing.
+                let (first, second) = uniforms.split_at_mut(b / 2);
+                second.copy_from_slice(first);
+            }
             let counterparts = text.counterparts.as_ref().map(|all| {
                 let classes = self.noise.uniforms(b);
                 let partners: Vec<usize> = images
@@ -128,7 +133,7 @@ impl Trainer {
                 text.train.batch(&partners, &uniforms, &device)
             });
             return (
-                Some(text.train.batch(images, &uniforms, &device)),
+                Some(text.train.batch(&images, &uniforms, &device)),
                 counterparts,
             );
         }
@@ -142,13 +147,7 @@ impl Trainer {
 
     /// The labels of the `index`-th batch of this epoch's images, when they have labels.
     pub(super) fn classes_at(&self, index: usize) -> Option<Vec<u32>> {
-        let b = self.config.train.batch_size;
         let all = self.data.train.labels.as_ref()?;
-        Some(
-            self.order[index * b..(index + 1) * b]
-                .iter()
-                .map(|&i| all[i])
-                .collect(),
-        )
+        Some(self.batch_images(index).iter().map(|&i| all[i]).collect())
     }
 }
