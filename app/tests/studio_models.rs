@@ -297,3 +297,14 @@ fn instance_noise_shows_its_fall_off_only_when_on() {
     h.run_ok();
     assert!(h.query_by_label("Noise falls to 0 after").is_some());
 }
+
+#[test]
+fn a_stackgan_offers_mode_seeking() {
+    let h = stackgan_shapes_model_panel();
+    assert!(h.query_by_label("Mode seeking").is_some());
+    assert_eq!(
+        stackgan(&h).mode_seeking,
+        0.0,
+        "off in the preset, as the papers"
+    );
+}

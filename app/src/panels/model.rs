@@ -577,4 +577,16 @@ fn stackgan_rows(s: &mut StackGanConfig, row: &mut Row, ui: &mut egui::Ui) {
             },
         );
     }
+    row(ui, "Mode seeking", "model.mode_seeking", &mut |ui| {
+        ui.add(
+            egui::DragValue::new(&mut s.mode_seeking)
+                .speed(0.05)
+                .range(0.0..=100.0),
+        )
+        .on_hover_text(
+            "Weight of a term in G's loss that pushes two drawings of one caption apart \
+             (Mao et al. 2019), against a generator that draws a caption the same whatever z; \
+             each batch then holds half as many images, each twice. 0, as the papers, adds none",
+        )
+    });
 }
