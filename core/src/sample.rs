@@ -170,6 +170,14 @@ impl LoadedModel {
         })
     }
 
+    /// The error of asking a model without text for text.
+    fn not_text(&self) -> Error {
+        Error::config(
+            "text",
+            format!("{} does not draw from text", self.config.model.label()),
+        )
+    }
+
     /// Whether the model draws from text.
     pub fn reads_text(&self) -> bool {
         self.encoder.is_some()
@@ -182,12 +190,7 @@ impl LoadedModel {
 
     /// Makes a text model draw from `texts` (cycled over the images drawn).
     pub fn set_prompts(&mut self, texts: &[String]) -> Result<()> {
-        let encoder = self.encoder.as_ref().ok_or_else(|| {
-            Error::config(
-                "text",
-                format!("{} does not draw from text", self.config.model.label()),
-            )
-        })?;
+        let encoder = self.encoder.as_ref().ok_or_else(|| self.not_text())?;
         if texts.is_empty() || texts.iter().any(|t| t.trim().is_empty()) {
             return Err(Error::config("text", "expected a sentence, found nothing"));
         }
@@ -217,12 +220,7 @@ impl LoadedModel {
 
     /// Embeddings of `texts` by the model's encoder (`[texts, width]`).
     pub fn embed(&self, texts: &[&str]) -> Result<Tensor<2>> {
-        let encoder = self.encoder.as_ref().ok_or_else(|| {
-            Error::config(
-                "text",
-                format!("{} does not draw from text", self.config.model.label()),
-            )
-        })?;
+        let encoder = self.encoder.as_ref().ok_or_else(|| self.not_text())?;
         encoder.embed_tensor(texts, &self.device)
     }
 
@@ -357,12 +355,7 @@ impl LoadedModel {
     /// [`Self::prompts`], the noise drawn from `seed` as [`Self::sample`] draws it for as many
     /// images (so one row repeated gives that sentence under different noise).
     pub fn sample_prompts(&self, rows: &[usize], seed: u64) -> Result<ImageBatch> {
-        let prompts = self.prompts()?.ok_or_else(|| {
-            Error::config(
-                "text",
-                format!("{} does not draw from text", self.config.model.label()),
-            )
-        })?;
+        let prompts = self.prompts()?.ok_or_else(|| self.not_text())?;
         if let Some(&r) = rows.iter().find(|&&r| r >= prompts.texts.len()) {
             return Err(Error::config(
                 "text",

@@ -7,8 +7,8 @@ use std::sync::mpsc;
 
 use burn::module::Module;
 use easel_core::backend::BackendKind;
-use easel_core::eval::score::{VarietyReference, spread, variety};
 use easel_core::eval::text_check::text_check;
+use easel_core::eval::variety::{VarietyReference, spread, variety};
 use easel_core::interpolate;
 use easel_core::model::parameters;
 use easel_core::model::stackgan::Version;

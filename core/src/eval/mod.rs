@@ -9,3 +9,4 @@ pub mod frechet;
 pub mod gam;
 pub mod score;
 pub mod text_check;
+pub mod variety;
