@@ -1,15 +1,25 @@
 """PyTorch reference for `easel bench`: the same GRAN as Easel's `gran-fmnist` preset (Im et al.
-2016, Table 5 MNIST architecture, T = 3, batch 100), trained with the same step (one D update, one
-G update, non-saturating BCE, Adam β1 = 0.5) on random 28 × 28 data, timed on the CPU.
+2016, Table 5 MNIST architecture, T = 3, batch 100; `--steps 1` is `dcgan-fmnist`), trained with
+the same step (one D update, one G update, non-saturating BCE, Adam β1 = 0.5) on the CPU with as
+many threads as cores. The step is the one users write (PyTorch's DCGAN example): G draws once
+per iteration, D reads the drawing detached, then G's loss reads the same drawing through the
+updated D.
 
     python3 -m venv .venv && .venv/bin/pip install torch
-    .venv/bin/python bench/gran_torch.py --steps-per-run 3 --seconds 20
+    .venv/bin/python bench/gran_torch.py --steps 3 --seconds 20
 
-Prints one JSON line: training images per second and the threads used.
+Prints one JSON line: training images per second, the threads used and the peak resident memory.
+
+With `--train-minutes M --samples DIR` it trains on Fashion-MNIST (Debian's
+dataset-fashion-mnist) for M minutes instead and writes `--count` samples as PNGs to DIR, for
+`easel score --folder DIR --data fashion-mnist`.
 """
 
 import argparse
+import gzip
 import json
+import os
+import resource
 import time
 
 import torch
@@ -78,29 +88,74 @@ class Gran(nn.Module):
         return torch.sigmoid(total)
 
 
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+
+def fashion_mnist():
+    """The 60 000 training images as `[n, 1, 28, 28]` floats in [0, 1]."""
+    with gzip.open(FASHION_MNIST) as f:
+        raw = f.read()
+    count = int.from_bytes(raw[4:8], "big")
+    pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8)
+    return pixels.view(count, 1, 28, 28).float() / 255
+
+
+def peak_resident_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=3, help="GRAN's T")
+    parser.add_argument("--steps", type=int, default=3, help="GRAN's T (1: DCGAN)")
+    parser.add_argument("--train-minutes", type=float, help="train on Fashion-MNIST this long")
+    parser.add_argument("--samples", help="folder for the samples of --train-minutes")
+    parser.add_argument("--count", type=int, default=1000, help="samples written")
     args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
     g, d = Gran(steps=args.steps), Encoder((1, 40, 80), 28, 1, leaky=True)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    data = torch.rand(args.batch * 4, 1, 28, 28)
+    if args.train_minutes:
+        data = fashion_mnist()
+    else:
+        data = torch.rand(args.batch * 4, 1, 28, 28)
+    batches = data.shape[0] // args.batch
+    order = torch.randperm(data.shape[0])
 
     def step(i):
-        real = data[(i % 4) * args.batch:(i % 4 + 1) * args.batch] * 2 - 1
-        fake = g(torch.randn(args.batch, 60)).detach() * 2 - 1
-        loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
+        nonlocal order
+        if i % batches == 0 and i > 0:
+            order = torch.randperm(data.shape[0])
+        at = (i % batches) * args.batch
+        real = data[order[at:at + args.batch]] * 2 - 1
+        fake = g(torch.randn(args.batch, 60)) * 2 - 1
+        loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake.detach())).mean()
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        loss_g = F.softplus(-d(g(torch.randn(args.batch, 60)) * 2 - 1)).mean()
+        loss_g = F.softplus(-d(fake)).mean()
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
+
+    if args.train_minutes:
+        started, steps = time.perf_counter(), 0
+        while time.perf_counter() - started < args.train_minutes * 60:
+            step(steps)
+            steps += 1
+        elapsed = time.perf_counter() - started
+        write_samples(g, args.samples, args.count)
+        print(json.dumps({
+            "framework": f"pytorch {torch.__version__}",
+            "threads": torch.get_num_threads(),
+            "steps": steps,
+            "seconds": elapsed,
+            "samples": args.samples,
+        }))
+        return
 
     for i in range(2):
         step(i)
@@ -115,7 +170,21 @@ def main():
         "batch_size": args.batch,
         "steps_timed": steps,
         "train_images_per_second": steps * args.batch / elapsed,
+        "peak_resident_bytes": peak_resident_bytes(),
     }))
+
+
+def write_samples(g, folder, count):
+    """`count` samples of `g` in inference mode as 8-bit grey PNGs (`sample-NNNNN.png`)."""
+    from PIL import Image
+
+    os.makedirs(folder, exist_ok=True)
+    g.eval()
+    with torch.no_grad():
+        images = g(torch.randn(count, 60))
+    for i, image in enumerate(images):
+        pixels = (image[0] * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels, mode="L").save(os.path.join(folder, f"sample-{i:05}.png"))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ use clap::Parser;
 use easel::cli;
 
 fn main() {
+    // Keep freed training buffers in the process (core/src/alloc.rs): before any allocation
+    // worth the name.
+    easel_core::alloc::tune();
     // burn puts a few tensors on its default device, which Easel never names: an optimizer's
     // state read back from a checkpoint (moved to the parameters' device at the next step). With
     // WGPU compiled in, that default is the GPU, probed even to resume a CPU run (on a machine

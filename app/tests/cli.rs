@@ -495,3 +495,21 @@ fn a_run_is_scored_beside_real_images_and_the_classifier_is_cached() {
     let (text, _) = score(false, "0");
     assert!(text.contains("memorisation: not measured"), "{text}");
 }
+
+#[test]
+fn scoring_a_folder_needs_its_dataset_and_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = easel(&["score", "--folder", d]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--data"),
+        "names the missing option"
+    );
+    let out = easel(&["score"]);
+    assert!(!out.status.success(), "neither a run nor a folder");
+    let e = fails(&["score", "--folder", d, "--data", "shapes"]);
+    assert!(e.contains("no PNG or JPEG image"), "{e}");
+    let e = fails(&["score", "--folder", d, "--data", "mnist"]);
+    assert!(e.contains("unknown --data"), "{e}");
+}

@@ -28,6 +28,17 @@ pub struct BenchResult {
     pub gflops_per_second: f64,
     /// Milliseconds to draw 64 images: GRAN in 5 steps, LAPGAN through its levels.
     pub sample_64x5_ms: f64,
+    /// The process's peak resident memory so far, when the system tells (Linux).
+    pub peak_resident_bytes: Option<u64>,
+}
+
+/// The process's peak resident memory (`VmHWM` of `/proc/self/status`), where the system
+/// reports it.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Trains `config` (its data replaced by shapes) for about `seconds` after two warm-up steps.
@@ -96,6 +107,7 @@ pub fn bench(mut config: RunConfig, seconds: f64) -> Result<BenchResult> {
             train_flops_per_image: flops,
             gflops_per_second: flops as f64 * images_per_second / 1e9,
             sample_64x5_ms: sample_started.elapsed().as_secs_f64() * 1e3,
+            peak_resident_bytes: peak_resident_bytes(),
         })
     })();
     let _ = std::fs::remove_dir_all(&dir);

@@ -2,6 +2,7 @@
 //! The studio and the `easel` command line drive it through [`train::TrainingJob`]
 //! (commands in, events out).
 
+pub mod alloc;
 pub mod backend;
 pub mod bench;
 pub mod data;

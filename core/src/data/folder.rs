@@ -263,6 +263,42 @@ pub fn load_folder(dir: &Path, size: usize) -> Result<(ImageSet, ImageSet)> {
     Ok((make(train), make(test)))
 }
 
+/// The first `limit` PNG and JPEG files below `dir` in sorted path order; none is an error.
+pub fn image_paths(dir: &Path, limit: usize) -> Result<Vec<PathBuf>> {
+    let mut found = Found::default();
+    walk(dir, &mut found)?;
+    if found.images.is_empty() {
+        return Err(Error::Dataset(format!(
+            "{}: no PNG or JPEG image in it or below it",
+            dir.display()
+        )));
+    }
+    found.images.truncate(limit);
+    Ok(found.images)
+}
+
+/// Every PNG and JPEG image below `dir` (sorted path order, no split, classes and captions
+/// ignored) at `size` × `size` with `channels` channels (1: grey by luma, 3: RGB): another
+/// program's samples, for scoring. Reads at most `limit` images; none at all is an error.
+pub fn load_images(dir: &Path, size: usize, channels: usize, limit: usize) -> Result<ImageSet> {
+    let mut pixels = Vec::new();
+    for path in &image_paths(dir, limit)? {
+        let img = image::open(path)
+            .map_err(|e| Error::format(path, "a readable PNG or JPEG image", e.to_string()))?
+            .to_rgb8();
+        pixels.extend(from_rgb_image(&resize_centre_crop(&img, size), channels));
+    }
+    Ok(ImageSet {
+        channels,
+        height: size,
+        width: size,
+        pixels,
+        labels: None,
+        captions: None,
+        class_names: Vec::new(),
+    })
+}
+
 /// The captions (and classes, when the folder has them) of the first `limit` held-out images,
 /// without decoding any image: what a text model's default prompts read.
 pub fn held_out_captions(dir: &Path, limit: usize) -> Result<(Captions, Option<Vec<u32>>)> {

@@ -5,6 +5,7 @@
 pub mod arena;
 pub mod classifier;
 pub mod collapse;
+pub mod folder;
 pub mod frechet;
 pub mod gam;
 pub mod score;

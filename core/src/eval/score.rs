@@ -348,7 +348,9 @@ pub fn classifier_score(probabilities: &[f32], classes: usize) -> f64 {
     kl.exp()
 }
 
-fn figures(out: &Outputs, count: usize, reference: &Moments, classes: usize) -> Figures {
+/// The figures of classifier outputs `out` of `count` images against the training images'
+/// feature moments `reference`.
+pub(crate) fn figures(out: &Outputs, count: usize, reference: &Moments, classes: usize) -> Figures {
     Figures {
         count,
         classifier_score: classifier_score(&out.probabilities, classes),
@@ -408,7 +410,8 @@ fn discriminator_features(
     (out, dim)
 }
 
-fn first(set: &ImageSet, limit: usize) -> (Vec<f32>, usize) {
+/// The first `limit` images of `set` as floats in `[0, 1]`, and how many there are.
+pub(crate) fn first(set: &ImageSet, limit: usize) -> (Vec<f32>, usize) {
     let n = set.len().min(limit);
     let indices: Vec<usize> = (0..n).collect();
     (set.batch_f32(&indices), n)

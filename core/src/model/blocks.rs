@@ -7,6 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
 
+use super::cpu::{self, Activation, Rows};
 use super::{Flops, conv, conv_flops, deconv_flops, linear_flops};
 
 /// DCGAN's weight initialisation: N(0, 0.02) (Radford et al. 2016, §4).
@@ -92,6 +93,16 @@ impl Decoder {
     /// - `input`: `[batch, inputs]`
     /// - output: `[batch, widths.last(), base · 2^(len-1), base · 2^(len-1)]`
     pub fn forward(&self, input: Tensor<2>) -> Tensor<4> {
+        if cpu::uses_rows(&input.device()) {
+            self.forward_rows(input).into_nchw()
+        } else {
+            self.forward_nchw(input)
+        }
+    }
+
+    /// [`Self::forward`] with burn's layout and layers (other devices; the reference the CPU
+    /// path is tested against).
+    pub(crate) fn forward_nchw(&self, input: Tensor<2>) -> Tensor<4> {
         let [batch, _] = input.dims();
         let mut x =
             self.fc
@@ -102,6 +113,21 @@ impl Decoder {
                 x = norm.forward(x);
             }
             x = conv::conv_transpose2d(deconv, relu(x)); // [batch, w_{i+1}, side·2, side·2]
+        }
+        x
+    }
+
+    /// [`Self::forward`] on the CPU: channels-last from the dense layer's output on, BatchNorm
+    /// and ReLU fused ([`cpu`]).
+    fn forward_rows(&self, input: Tensor<2>) -> Rows {
+        let side = [self.base_side, self.base_side];
+        let mut x = Rows::from_flat_nchw(self.fc.forward(input), self.widths[0], side); // [batch·base², w0]
+        for (i, deconv) in self.deconvs.iter().enumerate() {
+            x = match self.norms.get(i) {
+                Some(norm) => x.norm_act(norm, Activation::Relu),
+                None => x.act(Activation::Relu),
+            };
+            x = cpu::conv_transpose2d(deconv, x); // [batch·(side·2)², w_{i+1}]
         }
         x
     }
@@ -186,6 +212,16 @@ impl Encoder {
     /// - `input`: `[batch, widths[0], side, side]`
     /// - output: `[batch, widths.last() · (side / 2^(len-1))²]`
     pub fn features(&self, input: Tensor<4>) -> Tensor<2> {
+        if cpu::uses_rows(&input.device()) {
+            self.features_rows(input).into_flat_nchw()
+        } else {
+            self.features_nchw(input)
+        }
+    }
+
+    /// [`Self::features`] with burn's layout and layers (other devices; the reference the CPU
+    /// path is tested against).
+    pub(crate) fn features_nchw(&self, input: Tensor<4>) -> Tensor<2> {
         let mut x = input;
         for (i, layer) in self.convs.iter().enumerate() {
             x = conv::conv2d(layer, x); // [batch, w_{i+1}, side/2, side/2]
@@ -201,6 +237,25 @@ impl Encoder {
             };
         }
         x.flatten(1, 3)
+    }
+
+    /// [`Self::features`] on the CPU before the flattening: channels-last throughout,
+    /// BatchNorm and the activation fused ([`cpu`]).
+    fn features_rows(&self, input: Tensor<4>) -> Rows {
+        let act = if self.leaky {
+            Activation::LeakyRelu
+        } else {
+            Activation::Relu
+        };
+        let mut x = Rows::from_nchw(input);
+        for (i, layer) in self.convs.iter().enumerate() {
+            x = cpu::conv2d(layer, x); // [batch·(side/2)², w_{i+1}]
+            x = match i.checked_sub(1).and_then(|j| self.norms.get(j)) {
+                Some(norm) => x.norm_act(norm, act),
+                None => x.act(act),
+            };
+        }
+        x
     }
 
     /// FLOPs of one forward pass of one image.
@@ -228,6 +283,84 @@ mod tests {
             assert_eq!(img.dims(), [2, 1, 28, 28], "kernel {kernel}");
             let enc = Encoder::new(&[1, 4, 8], 28, kernel, 5, true, true, &device);
             assert_eq!(enc.forward(img).dims(), [2, 5], "kernel {kernel}");
+        }
+    }
+
+    /// Every parameter's gradient in `grads`, in visiting order.
+    fn gradients<M: Module>(module: &M, grads: &burn::tensor::Gradients) -> Vec<Vec<f32>> {
+        use burn::module::{ModuleVisitor, Param};
+        struct Collect<'a>(&'a burn::tensor::Gradients, Vec<Vec<f32>>);
+        impl ModuleVisitor for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if let Some(g) = param.val().grad(self.0) {
+                    self.1.push(g.into_data().try_to_vec::<f32>().unwrap());
+                }
+            }
+        }
+        let mut c = Collect(grads, Vec::new());
+        module.visit(&mut c);
+        c.1
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: length");
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+            .fold(0f32, f32::max);
+        assert!(worst < 5e-4, "{what}: differs by {worst}");
+    }
+
+    /// The CPU's channels-last stacks compute what burn's layout and layers compute: the
+    /// decoder's images and the encoder's outputs, and every parameter's gradient.
+    #[test]
+    fn channels_last_stacks_match_burns_layers_with_every_gradient() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        for (kernel, batch_norm, leaky) in [(5, true, true), (4, true, false), (5, false, true)] {
+            let dec = Decoder::new(10, &[8, 6, 3], 7, kernel, batch_norm, &device);
+            let enc = Encoder::new(&[3, 6, 8], 28, kernel, 5, batch_norm, leaky, &device);
+            let input = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), &device);
+            let (fast, slow) = (
+                dec.forward_rows(input.clone()).into_nchw(),
+                dec.forward_nchw(input.clone()),
+            );
+            let what = format!("k{kernel} norm {batch_norm} leaky {leaky}");
+            let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+            let (out_fast, out_slow) = (
+                enc.fc
+                    .forward(enc.features_rows(fast.clone()).into_flat_nchw()),
+                enc.fc.forward(enc.features_nchw(slow.clone())),
+            );
+            close(
+                &values(fast.clone().flatten(1, 3)),
+                &values(slow.clone().flatten(1, 3)),
+                &format!("{what} decoder"),
+            );
+            close(
+                &values(out_fast.clone()),
+                &values(out_slow.clone()),
+                &format!("{what} encoder"),
+            );
+            let target = Tensor::<2>::random([4, 5], Distribution::Default, &device);
+            let g_fast = (out_fast * target.clone()).sum().backward();
+            let g_slow = (out_slow * target).sum().backward();
+            for (module, name) in [
+                (&gradients(&dec, &g_fast), "decoder"),
+                (&gradients(&enc, &g_fast), "encoder"),
+            ] {
+                let reference = if name == "decoder" {
+                    gradients(&dec, &g_slow)
+                } else {
+                    gradients(&enc, &g_slow)
+                };
+                assert_eq!(module.len(), reference.len(), "{what} {name}: gradients");
+                assert!(!module.is_empty());
+                for (i, (a, b)) in module.iter().zip(&reference).enumerate() {
+                    close(a, b, &format!("{what} {name} parameter {i}"));
+                }
+            }
         }
     }
 }

@@ -84,11 +84,23 @@ pub struct Figures {
 
 /// Fakes a discriminator step drew, for the generator step of the same iteration.
 ///
-/// StackGAN draws once per iteration, as both reference codes do (`train()` in
-/// hanzhanggit/StackGAN-v2 and StackGAN-Pytorch: the discriminators read the drawing detached,
-/// then G's loss reads it through the updated discriminators): G's forward pass, the largest
-/// part of a step, runs once instead of twice. GRAN and LAPGAN draw afresh for G.
+/// Every model draws once per iteration, as PyTorch's DCGAN example and both StackGAN reference
+/// codes do (`train()` in hanzhanggit/StackGAN-v2 and StackGAN-Pytorch): the discriminators read
+/// the drawing detached, then G's loss reads the same drawing, graph kept, through the updated
+/// discriminators. G's forward pass, the largest part of a step, runs once instead of twice.
 pub enum Fakes {
+    /// GRAN's final canvases, `[batch, C, H, W]` in `(0, 1)`.
+    Gran(Tensor<4>),
+    /// LAPGAN's fakes at every level given the real pyramid they were drawn on: the coarsest
+    /// level's image and every finer level's band.
+    Lapgan {
+        /// `G_K(z_K)`.
+        coarse: Tensor<4>,
+        /// `h̃_k = G_k(z_k, l_k)`, finest first.
+        bands: Vec<Tensor<4>>,
+        /// The real batch's pyramid whose low-pass images the bands were drawn on.
+        pyramid: RealPyramid,
+    },
     /// A StackGAN's drawing at every scale or stage.
     StackGan(Box<stackgan::Drawing>),
 }
@@ -334,14 +346,18 @@ pub fn discriminator_loss(
             })
         }
         (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
-            let fake = g.forward(z.clone(), spec.steps()).detach();
-            Ok(bce_d(d.forward(real), d.forward(fake)))
+            let fake = g.forward(z.clone(), spec.steps());
+            let figures = bce_d(d.forward(real), d.forward(fake.clone().detach()));
+            Ok(Figures {
+                fakes: Some(Fakes::Gran(fake)),
+                ..figures
+            })
         }
         (Generator::Lapgan(g), Critic::Lapgan(d), Noise::Lapgan(n)) => {
             let levels = spec.steps();
             let pyramid = RealPyramid::of(real, levels)?;
             let (coarse, bands) = g.training_fakes(n, &pyramid, labels.clone());
-            let bands: Vec<_> = bands.into_iter().map(|b| b.detach()).collect();
+            let detached: Vec<_> = bands.iter().map(|b| b.clone().detach()).collect();
             let mut draw = draw;
             let real_logits = d.level_logits(
                 pyramid.coarse.clone(),
@@ -350,7 +366,13 @@ pub fn discriminator_loss(
                 labels.clone(),
                 draw.as_deref_mut(),
             );
-            let fake_logits = d.level_logits(coarse.detach(), &bands, &pyramid.lows, labels, draw);
+            let fake_logits = d.level_logits(
+                coarse.clone().detach(),
+                &detached,
+                &pyramid.lows,
+                labels,
+                draw,
+            );
             // The losses summed; D(x) and D(G(z)) reported from the finest level.
             let mut levels = real_logits
                 .into_iter()
@@ -360,16 +382,22 @@ pub fn discriminator_loss(
             for level in levels {
                 figures.loss = figures.loss + level.loss;
             }
+            figures.fakes = Some(Fakes::Lapgan {
+                coarse,
+                bands,
+                pyramid,
+            });
             Ok(figures)
         }
         _ => panic!("networks of different models in one step"),
     }
 }
 
-/// The generator step's loss: −log D(G(z)), and mean D(G(z)). LAPGAN's levels train on the
-/// low-pass images of `real` (the paper trains each level on the real pyramid). `fakes`, from
-/// this iteration's discriminator step on the same `noise` and `labels`, is read instead of
-/// drawing again.
+/// The generator step's loss: −log D(G(z)), and mean D(G(z)). `fakes`, from this iteration's
+/// discriminator step on the same `noise` and `labels`, is read instead of drawing again (the
+/// step users write); without it G draws afresh, and LAPGAN's levels then train on the low-pass
+/// images of `real` (the paper trains each level on the real pyramid). The discriminators read
+/// the drawing with their weights frozen: G's backward pass computes no D weight gradient.
 #[allow(clippy::too_many_arguments)]
 pub fn generator_loss(
     spec: ModelSpec,
@@ -387,19 +415,37 @@ pub fn generator_loss(
             let ModelSpec::StackGan(config) = spec else {
                 panic!("StackGAN's networks with another model's spec")
             };
-            let drawn = fakes.map(|Fakes::StackGan(drawing)| *drawing);
+            let drawn = fakes.and_then(|f| match f {
+                Fakes::StackGan(drawing) => Some(*drawing),
+                _ => None,
+            });
+            let d = d.clone().no_grad();
             Ok(stackgan::generator_loss(
-                config, g, d, n, labels, drawn, step,
+                config, g, &d, n, labels, drawn, step,
             ))
         }
         (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
-            let logits = d.forward(g.forward(z.clone(), spec.steps()));
-            Ok(bce_g(logits))
+            let fake = match fakes {
+                Some(Fakes::Gran(fake)) => fake,
+                _ => g.forward(z.clone(), spec.steps()),
+            };
+            Ok(bce_g(d.clone().no_grad().forward(fake)))
         }
         (Generator::Lapgan(g), Critic::Lapgan(d), Noise::Lapgan(n)) => {
-            let real = real.expect("LAPGAN's generator step reads a real batch's pyramid");
-            let pyramid = RealPyramid::of(real, spec.steps())?;
-            let (coarse, bands) = g.training_fakes(n, &pyramid, labels.clone());
+            let (coarse, bands, pyramid) = match fakes {
+                Some(Fakes::Lapgan {
+                    coarse,
+                    bands,
+                    pyramid,
+                }) => (coarse, bands, pyramid),
+                _ => {
+                    let real = real.expect("LAPGAN's generator step reads a real batch's pyramid");
+                    let pyramid = RealPyramid::of(real, spec.steps())?;
+                    let (coarse, bands) = g.training_fakes(n, &pyramid, labels.clone());
+                    (coarse, bands, pyramid)
+                }
+            };
+            let d = d.clone().no_grad();
             let logits = d.level_logits(coarse, &bands, &pyramid.lows, labels, draw);
             let mut levels = logits.into_iter().map(bce_g);
             let (mut loss, d_fake) = levels.next().expect("at least one level");
@@ -428,4 +474,128 @@ fn bce_g(fake_logits: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
         softplus(fake_logits.clone().neg(), 1.0).mean(),
         sigmoid(fake_logits).mean(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::optim::GradientsParams;
+    use burn::tensor::Distribution;
+    use burn::tensor::Gradients;
+
+    use super::*;
+    use crate::train::noise::NoiseStream;
+
+    fn gran(steps: usize) -> GranConfig {
+        GranConfig {
+            image_size: 16,
+            channels: 1,
+            steps,
+            z_dim: 4,
+            hz_dim: 6,
+            hc_dim: 5,
+            decoder_widths: vec![8, 4, 1],
+            discriminator_widths: vec![4, 8],
+            kernel_size: 4,
+            ..GranConfig::default()
+        }
+    }
+
+    fn lapgan() -> LapganConfig {
+        LapganConfig {
+            image_size: 28,
+            channels: 1,
+            levels: 3,
+            z_dim: 8,
+            coarse_hidden: 16,
+            generator_widths: vec![4, 6],
+            discriminator_widths: vec![4, 6],
+            generator_kernel: 3,
+            classes: 0,
+            dropout: 0.5,
+            uniform_noise: true,
+        }
+    }
+
+    fn scalar(x: Tensor<1>) -> f32 {
+        x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0]
+    }
+
+    /// Counts the module's parameters that `grads` holds a gradient for.
+    fn with_gradients<M: Module>(module: &M, grads: &Gradients) -> usize {
+        struct Count<'a>(&'a Gradients, usize);
+        impl ModuleVisitor for Count<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.1 += usize::from(param.val().grad(self.0).is_some());
+            }
+        }
+        let mut count = Count(grads, 0);
+        module.visit(&mut count);
+        count.1
+    }
+
+    /// The G step handed the D step's drawing gives the loss of G drawing afresh from the D
+    /// step's noise (not from the noise handed with it); its gradient reaches G's weights and
+    /// none of D's.
+    fn reuses_the_drawing(spec: ModelSpec, side: usize) {
+        let device = Device::flex().autodiff();
+        let g = spec.init_generator(&device);
+        let critic = spec.init_critic(&device);
+        let mut stream = NoiseStream::new(3, 0);
+        let mut noise = || spec.noise(4, spec.steps(), &mut |c| stream.normals(c), &device);
+        let (first, second) = (noise(), noise());
+        let real = Tensor::<4>::random([4, 1, side, side], Distribution::Default, &device);
+        let figures = discriminator_loss(
+            spec,
+            &g,
+            &critic,
+            real.clone(),
+            &first,
+            None,
+            None,
+            None,
+            None,
+            0,
+        )
+        .unwrap();
+        let fakes = figures.fakes.expect("every model hands its drawing on");
+        let g_loss = |n: &Noise, fakes: Option<Fakes>| {
+            generator_loss(
+                spec,
+                &g,
+                &critic,
+                Some(real.clone()),
+                n,
+                None,
+                fakes,
+                None,
+                0,
+            )
+            .unwrap()
+            .0
+        };
+        let reused = g_loss(&second, Some(fakes));
+        let fresh = g_loss(&first, None);
+        let other = g_loss(&second, None);
+        let (a, b) = (scalar(reused.clone()), scalar(fresh.clone()));
+        assert!((a - b).abs() < 1e-5, "reused {a} vs fresh {b}");
+        assert!((scalar(other) - b).abs() > 1e-5, "two draws differ");
+        let grads = reused.backward();
+        assert!(with_gradients(&g, &grads) > 0, "G's weights get gradients");
+        assert_eq!(with_gradients(&critic, &grads), 0, "D's weights get none");
+        let from_fresh = GradientsParams::from_grads(fresh.backward(), &g).len();
+        assert_eq!(GradientsParams::from_grads(grads, &g).len(), from_fresh);
+    }
+
+    #[test]
+    fn gran_and_dcgan_train_g_on_the_d_steps_drawing() {
+        for steps in [1, 3] {
+            reuses_the_drawing(ModelSpec::Gran(&gran(steps)), 16);
+        }
+    }
+
+    #[test]
+    fn lapgan_trains_g_on_the_d_steps_drawing() {
+        reuses_the_drawing(ModelSpec::Lapgan(&lapgan()), 28);
+    }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Flops;
 use super::blocks::{Decoder, Encoder, dcgan_init};
+use super::cpu::{self, Activation};
 use crate::error::{Error, Result};
 
 /// Whether the generator sees one z for the whole drawing or a fresh z at every step.
@@ -344,12 +345,10 @@ impl GranConfig {
         4 * floats as u64
     }
 
-    /// FLOPs of one training step (one D update then one G update) per image in the batch,
-    /// counting a backward pass as twice its forward: D step = G fwd + 2 × (D fwd + bwd);
-    /// G step = G fwd + bwd + D fwd + bwd.
+    /// FLOPs of one training step (one D update then one G update) per image in the batch
+    /// ([`super::train_step_flops`]).
     pub fn train_step_flops(&self) -> Flops {
-        let (g, d) = (self.generator_flops(), self.discriminator_flops());
-        (g + 6 * d) + (3 * g + 3 * d)
+        super::train_step_flops(self.generator_flops(), self.discriminator_flops())
     }
 }
 
@@ -440,7 +439,7 @@ impl GranGenerator {
 /// `x` through `norm` when there is one.
 fn normed(norm: &Option<BatchNorm>, x: Tensor<2>) -> Tensor<2> {
     match norm {
-        Some(norm) => norm.forward(x),
+        Some(norm) => cpu::batch_norm_act(norm, x, Activation::Identity),
         None => x,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod blocks;
 pub mod conv;
+pub mod cpu;
 pub mod gan;
 pub mod gran;
 pub mod lapgan;
@@ -11,6 +12,14 @@ pub mod stackgan;
 
 /// Floating-point operations of a layer or model, counted as 2 per multiply-add.
 pub type Flops = u64;
+
+/// FLOPs of one training step per image from the generator's and discriminator's forward FLOPs
+/// `g` and `d`, counting a backward pass as twice its forward. G draws once per iteration: the D
+/// step is G forward, then D forward and backward on real and on fake images (`g + 6d`); the G
+/// step reads the same drawing through D, forward and backward, then G backward (`3d + 2g`).
+pub fn train_step_flops(g: Flops, d: Flops) -> Flops {
+    3 * g + 9 * d
+}
 
 /// FLOPs of a dense layer applied to one vector.
 pub fn linear_flops(inputs: usize, outputs: usize) -> Flops {

@@ -265,14 +265,11 @@ impl Trainer {
                 )
             }
         };
-        // LAPGAN's levels train on a real batch's low-pass images: the batch D reads next
-        // (peeked, not consumed, so the data order is the same with or without G-only steps).
+        // Drawing afresh (a G-only step), LAPGAN's levels train on a real batch's low-pass
+        // images: the batch D reads next (peeked, not consumed, so the data order is the same
+        // with or without G-only steps).
         let index = self.state.batch_in_epoch as usize;
-        let real = self
-            .config
-            .model
-            .spec()
-            .generator_reads_real()
+        let real = (fakes.is_none() && self.config.model.spec().generator_reads_real())
             .then(|| self.batch_at(index));
         let noise = &mut self.noise;
         let mut uniforms = |c| noise.uniforms(c);

@@ -261,7 +261,7 @@ impl LapganConfig {
                 + conv_flops(wd, wd, 5, out)
                 + linear_flops(wd * out * out, 1);
         }
-        (g + 6 * d) + (3 * g + 3 * d)
+        crate::model::train_step_flops(g, d)
     }
 
     fn label_plane(&self, side: usize, device: &Device) -> Option<Linear> {

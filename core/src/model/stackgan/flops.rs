@@ -114,10 +114,8 @@ impl StackGanConfig {
             .sum()
     }
 
-    /// One training step per image: the D step (G forward; D forward and backward on real and
-    /// fake) and the G step (G and D forward and backward), backward = 2 × forward.
+    /// One training step per image ([`crate::model::train_step_flops`]).
     pub fn train_step_flops(&self) -> Flops {
-        let (g, d) = (self.generator_flops(), self.discriminator_flops());
-        (g + 6 * d) + (3 * g + 3 * d)
+        crate::model::train_step_flops(self.generator_flops(), self.discriminator_flops())
     }
 }
