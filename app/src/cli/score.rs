@@ -158,7 +158,9 @@ pub fn score(args: ScoreArgs) -> Result<()> {
 /// `easel score --folder DIR --data SPEC`.
 fn score_folder(args: &ScoreArgs, dir: &Path, backend: BackendKind) -> Result<()> {
     let source = parse_data(args.data.as_deref().context("--folder needs --data")?)?;
-    let data = folder::dataset_for(dir, &source)
+    let images = folder::FolderImages::scan(dir)?;
+    let data = images
+        .dataset(&source)
         .with_context(|| format!("loading {} for {}", source.describe(), dir.display()))?;
     let device = backend.device()?;
     let trained = classifier_for(&data, &device, args.json)?;
@@ -169,7 +171,7 @@ fn score_folder(args: &ScoreArgs, dir: &Path, backend: BackendKind) -> Result<()
         probes: args.probes,
         ..ScoreConfig::default()
     };
-    let report = folder::score_folder(dir, &data, &trained, &config)?;
+    let report = folder::score_folder(&images, &data, &trained, &config)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -183,6 +185,12 @@ fn score_folder(args: &ScoreArgs, dir: &Path, backend: BackendKind) -> Result<()
         if report.channels == 1 { "grey" } else { "RGB" },
         report.dataset
     );
+    if report.skipped > 0 {
+        println!(
+            "left out {} image(s) of another size (e.g. a grid of the samples)",
+            report.skipped
+        );
+    }
     println!(
         "classifier: {:.1}% right on held-out images ({} classes)",
         100.0 * report.classifier_accuracy,

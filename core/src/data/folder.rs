@@ -277,12 +277,12 @@ pub fn image_paths(dir: &Path, limit: usize) -> Result<Vec<PathBuf>> {
     Ok(found.images)
 }
 
-/// Every PNG and JPEG image below `dir` (sorted path order, no split, classes and captions
-/// ignored) at `size` × `size` with `channels` channels (1: grey by luma, 3: RGB): another
-/// program's samples, for scoring. Reads at most `limit` images; none at all is an error.
-pub fn load_images(dir: &Path, size: usize, channels: usize, limit: usize) -> Result<ImageSet> {
-    let mut pixels = Vec::new();
-    for path in &image_paths(dir, limit)? {
+/// The image `files` at `size` × `size` (shorter side resized, centre cropped) with `channels`
+/// channels (1: grey by luma, 3: RGB), with no labels or captions: another program's samples,
+/// for scoring.
+pub fn load_image_files(files: &[PathBuf], size: usize, channels: usize) -> Result<ImageSet> {
+    let mut pixels = Vec::with_capacity(files.len() * channels * size * size);
+    for path in files {
         let img = image::open(path)
             .map_err(|e| Error::format(path, "a readable PNG or JPEG image", e.to_string()))?
             .to_rgb8();

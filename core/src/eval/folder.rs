@@ -3,6 +3,7 @@
 //! --folder`), so Easel's samples can be set beside another program's, such as the PyTorch
 //! references in `bench/`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -18,10 +19,12 @@ use crate::error::{Error, Result};
 pub struct FolderReport {
     /// The folder scored.
     pub folder: PathBuf,
-    /// The side and channels the images were read at (the first image's).
+    /// The side the images were read at (the shorter side of the size most of them have).
     pub side: usize,
     /// 1 (grey) or 3 (RGB).
     pub channels: usize,
+    /// Images below the folder of another size, not scored (e.g. `easel sample`'s `grid.png`).
+    pub skipped: usize,
     /// Dataset name.
     pub dataset: String,
     /// Class names of the classifier.
@@ -39,28 +42,66 @@ pub struct FolderReport {
     pub memorisation_ratio: f64,
 }
 
-/// The side and channels of the first image below `dir`: its shorter side, and 1 when it is
-/// stored without colour (grey PNG or JPEG), else 3.
-pub fn image_format(dir: &Path) -> Result<(usize, usize)> {
-    let one = folder::image_paths(dir, 1)?;
-    let path = &one[0];
-    let img = image::open(path)
-        .map_err(|e| Error::format(path, "a readable PNG or JPEG image", e.to_string()))?;
-    let side = img.width().min(img.height()) as usize;
-    let channels = if img.color().has_color() { 3 } else { 1 };
-    Ok((side, channels))
+/// The images below a folder that are scored: every PNG and JPEG of the size most of them
+/// have (a folder of samples may hold a grid of them too), in sorted path order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderImages {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The files scored.
+    pub files: Vec<PathBuf>,
+    /// Their shorter side.
+    pub side: usize,
+    /// 1 when they are stored without colour (grey PNG or JPEG), else 3.
+    pub channels: usize,
+    /// Images of other sizes, left out.
+    pub skipped: usize,
 }
 
-/// Loads `data` at the size and channels of the images in `dir`, ready for [`score_folder`].
-pub fn dataset_for(dir: &Path, data: &DataSource) -> Result<Dataset> {
-    let (side, channels) = image_format(dir)?;
-    data.load(side, channels, None)
+impl FolderImages {
+    /// Finds the images below `dir`, reading only their headers (and one image's colour type).
+    pub fn scan(dir: &Path) -> Result<Self> {
+        let paths = folder::image_paths(dir, usize::MAX)?;
+        let unreadable = |path: &Path, e: image::ImageError| {
+            Error::format(path, "a readable PNG or JPEG image", e.to_string())
+        };
+        let mut sizes = Vec::with_capacity(paths.len());
+        let mut counts: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+        for path in &paths {
+            let size = image::image_dimensions(path).map_err(|e| unreadable(path, e))?;
+            *counts.entry(size).or_default() += 1;
+            sizes.push(size);
+        }
+        let (&common, _) = counts
+            .iter()
+            .max_by_key(|&(size, n)| (*n, std::cmp::Reverse(*size)))
+            .expect("image_paths finds at least one image");
+        let files: Vec<PathBuf> = paths
+            .iter()
+            .zip(&sizes)
+            .filter(|&(_, size)| *size == common)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let first = image::open(&files[0]).map_err(|e| unreadable(&files[0], e))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            skipped: paths.len() - files.len(),
+            files,
+            side: common.0.min(common.1) as usize,
+            channels: if first.color().has_color() { 3 } else { 1 },
+        })
+    }
+
+    /// `data` loaded at these images' side and channels, ready for [`score_folder`].
+    pub fn dataset(&self, data: &DataSource) -> Result<Dataset> {
+        data.load(self.side, self.channels, None)
+    }
 }
 
-/// Scores the images in `dir` (at most `config.samples`, in sorted path order) against `data`
-/// with `classifier` (trained on `data` at the images' size and channels).
+/// Scores the images (at most `config.samples`, in sorted path order) against `data` with
+/// `classifier` (trained on `data` at the images' size and channels).
 pub fn score_folder(
-    dir: &Path,
+    images: &FolderImages,
     data: &Dataset,
     classifier: &TrainedClassifier,
     config: &ScoreConfig,
@@ -73,8 +114,11 @@ pub fn score_folder(
             classifier.info.channels, classifier.info.side
         )));
     }
-    let images = folder::load_images(dir, side, channels, config.samples)?;
-    score_images(dir, &images, data, classifier, config)
+    let files = &images.files[..images.files.len().min(config.samples)];
+    let set = folder::load_image_files(files, side, channels)?;
+    let mut report = score_images(&images.dir, &set, data, classifier, config)?;
+    report.skipped = images.skipped;
+    Ok(report)
 }
 
 /// Scores `images` (already at the data's size and channels).
@@ -150,6 +194,7 @@ fn score_images(
         folder: dir.to_path_buf(),
         side: images.height,
         channels: images.channels,
+        skipped: 0,
         dataset: data.name.clone(),
         classes: classifier.info.classes.clone(),
         classifier_accuracy: classifier.info.test_accuracy,
@@ -200,16 +245,23 @@ mod tests {
             ..data.test.clone()
         };
         write_pngs(&noise, 120, &noise_dir);
-        assert_eq!(image_format(&real_dir).unwrap(), (16, 3));
+        // A grid of another size beside the samples (as `easel sample` writes) is left out.
+        image::RgbImage::new(40, 20)
+            .save(real_dir.join("grid.png"))
+            .unwrap();
+        let real_images = FolderImages::scan(&real_dir).unwrap();
+        assert_eq!((real_images.side, real_images.channels), (16, 3));
+        assert_eq!((real_images.files.len(), real_images.skipped), (120, 1));
         let config = ScoreConfig {
             samples: 100,
             probes: 4,
             ..ScoreConfig::default()
         };
-        let real = score_folder(&real_dir, &data, &c, &config).unwrap();
+        let real = score_folder(&real_images, &data, &c, &config).unwrap();
         // The folder holds the held-out images themselves: the same pixels, the same figures.
         assert_eq!(real.samples, real.real);
         assert_eq!(real.samples.count, 100, "at most `samples` images read");
+        assert_eq!(real.skipped, 1);
         assert!((real.memorisation_ratio - 1.0).abs() < 1e-12);
         assert_eq!(real.neighbours.len(), 4);
         assert!(
@@ -217,7 +269,8 @@ mod tests {
                 .iter()
                 .all(|n| n.by_discriminator.is_empty())
         );
-        let noise = score_folder(&noise_dir, &data, &c, &config).unwrap();
+        let noise_images = FolderImages::scan(&noise_dir).unwrap();
+        let noise = score_folder(&noise_images, &data, &c, &config).unwrap();
         assert_eq!(noise.real, real.real);
         assert!(
             noise.samples.frechet_distance > 2.0 * real.samples.frechet_distance,
@@ -229,7 +282,7 @@ mod tests {
         // A folder without images, or images at another size than the classifier's, is refused.
         let empty = dir.path().join("empty");
         std::fs::create_dir_all(&empty).unwrap();
-        let e = score_folder(&empty, &data, &c, &config).unwrap_err();
+        let e = FolderImages::scan(&empty).unwrap_err();
         assert!(e.to_string().contains("no PNG or JPEG image"), "{e}");
         let other = DataSource::Shapes {
             train_count: 100,
@@ -238,7 +291,7 @@ mod tests {
         }
         .load(24, 3, None)
         .unwrap();
-        let e = score_folder(&real_dir, &other, &c, &config).unwrap_err();
+        let e = score_folder(&real_images, &other, &c, &config).unwrap_err();
         assert!(e.to_string().contains("the classifier reads"), "{e}");
     }
 }
