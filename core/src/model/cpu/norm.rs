@@ -137,11 +137,15 @@ pub fn backward(
     let grad = |v: f32, out: f32| if out > 0.0 { v } else { v * slope };
     let sums = column_sums(rows, 2 * c, |r, acc| {
         let (beta_acc, gamma_acc) = acc.split_at_mut(c);
-        let at = r * c..(r + 1) * c;
-        for i in 0..c {
-            let g = grad(dy[at.start + i], y[at.start + i]);
-            beta_acc[i] += g;
-            gamma_acc[i] += g * (x[at.start + i] - mean[i]) * rstd[i];
+        let row = r * c..(r + 1) * c;
+        let values = dy[row.clone()].iter().zip(&y[row.clone()]).zip(&x[row]);
+        let stats = mean.iter().zip(&rstd);
+        for (((b, g_acc), ((&d, &out), &v)), (&m, &s)) in
+            beta_acc.iter_mut().zip(gamma_acc).zip(values).zip(stats)
+        {
+            let g = grad(d, out);
+            *b += g;
+            *g_acc += g * (v - m) * s;
         }
     });
     let beta_grad: Vec<f32> = sums[..c].iter().map(|&s| s as f32).collect();
