@@ -14,11 +14,13 @@ use rayon::prelude::*;
 /// over both cores even for a small batch.
 const ROWS_PER_TASK: usize = 256;
 
-/// Per-channel sums of `f(row, channel value index)` over all rows, in f64 across tasks
-/// (f32 within a task of [`ROWS_PER_TASK`] rows).
+/// Per-channel sums of what `f(row, accumulator)` adds for every row, in f64 across tasks (f32
+/// within a task of [`ROWS_PER_TASK`] rows). The tasks' partial sums are added in task order, so
+/// the result does not depend on how the thread pool split the work: training stays bit-exact
+/// from run to run, as exact resume needs.
 fn column_sums(rows: usize, c: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f64> {
     let tasks = rows.div_ceil(ROWS_PER_TASK);
-    (0..tasks)
+    let parts: Vec<Vec<f32>> = (0..tasks)
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0f32; c];
@@ -27,24 +29,14 @@ fn column_sums(rows: usize, c: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> V
             }
             acc
         })
-        .fold(
-            || vec![0f64; c],
-            |mut total, part| {
-                for (t, p) in total.iter_mut().zip(part) {
-                    *t += f64::from(p);
-                }
-                total
-            },
-        )
-        .reduce(
-            || vec![0f64; c],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += y;
-                }
-                a
-            },
-        )
+        .collect();
+    let mut total = vec![0f64; c];
+    for part in parts {
+        for (t, p) in total.iter_mut().zip(part) {
+            *t += f64::from(p);
+        }
+    }
+    total
 }
 
 /// Per-channel mean and biased variance of `x` (`[rows, c]`), as burn's `batch_norm_train`.
