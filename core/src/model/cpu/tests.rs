@@ -119,14 +119,15 @@ fn transposed_convolutions_on_rows_match_burns_with_their_gradients() {
 
 fn norm(c: usize, device: &Device) -> BatchNorm {
     let n = BatchNormConfig::new(c).init(device);
-    // γ and β away from 1 and 0, so their gradients and roles show.
+    // γ and β away from 1 and 0, so their gradients and roles show (leaves, like parameters).
+    let shifted = |t: Tensor<1>| {
+        (t.clone() + Tensor::random(t.dims(), Distribution::Default, device))
+            .detach()
+            .require_grad()
+    };
     BatchNorm {
-        gamma: n
-            .gamma
-            .map(|g| g.clone() + Tensor::random(g.dims(), Distribution::Default, device)),
-        beta: n
-            .beta
-            .map(|b| b.clone() + Tensor::random(b.dims(), Distribution::Default, device)),
+        gamma: n.gamma.map(shifted),
+        beta: n.beta.map(shifted),
         ..n
     }
 }
