@@ -98,8 +98,9 @@ pub enum Fakes {
         coarse: Tensor<4>,
         /// `h̃_k = G_k(z_k, l_k)`, finest first.
         bands: Vec<Tensor<4>>,
-        /// The real batch's pyramid whose low-pass images the bands were drawn on.
-        pyramid: RealPyramid,
+        /// The real batch's pyramid whose low-pass images the bands were drawn on (boxed: the
+        /// pyramid's tensors would make every variant this large).
+        pyramid: Box<RealPyramid>,
     },
     /// A StackGAN's drawing at every scale or stage.
     StackGan(Box<stackgan::Drawing>),
@@ -385,7 +386,7 @@ pub fn discriminator_loss(
             figures.fakes = Some(Fakes::Lapgan {
                 coarse,
                 bands,
-                pyramid,
+                pyramid: Box::new(pyramid),
             });
             Ok(figures)
         }
@@ -437,7 +438,7 @@ pub fn generator_loss(
                     coarse,
                     bands,
                     pyramid,
-                }) => (coarse, bands, pyramid),
+                }) => (coarse, bands, *pyramid),
                 _ => {
                     let real = real.expect("LAPGAN's generator step reads a real batch's pyramid");
                     let pyramid = RealPyramid::of(real, spec.steps())?;
