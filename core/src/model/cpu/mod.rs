@@ -4,17 +4,19 @@
 //! layer's input (no NHWC ↔ NCHW copy around it), a transposed convolution is one matrix product
 //! then `col2im`, and BatchNorm with the activation after it is one fused pass over all cores.
 //!
-//! The three kernels (`im2col`, `col2im`, BatchNorm + activation) are a burn backend extension
-//! with hand-written backward passes (`col2im` and `im2col` are each other's adjoint; the fused
-//! BatchNorm's backward is the closed form), so autodiff handles the rest. The layers keep
-//! burn's `Conv2d`, `ConvTranspose2d` and `BatchNorm` as their parameters, read in this layout
-//! (weights permuted on the fly, a few thousand floats): checkpoints do not depend on which path
-//! computed them, and other devices keep burn's kernels.
+//! The three layers (convolution, transposed convolution, BatchNorm + activation) are a burn
+//! backend extension, each one kernel forward and one backward written by hand ([`layers`],
+//! [`norm`]): the windows gathered, the product computed by the `gemm` crate straight into the
+//! output ([`product`]), the bias added, with only the gradients the graph asks for (no weight
+//! gradient for a frozen discriminator, no input gradient for a data batch). Autodiff handles
+//! the rest. The layers keep burn's `Conv2d`, `ConvTranspose2d` and `BatchNorm` as their
+//! parameters, read in this layout (weights reordered on the fly, a few thousand floats):
+//! checkpoints do not depend on which path computed them, and other devices keep burn's kernels.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
@@ -26,7 +28,9 @@ use burn::tensor::{DType, TensorData};
 
 use super::conv::Windows;
 
+pub mod layers;
 pub mod norm;
+pub mod product;
 pub mod windows;
 
 #[cfg(test)]
@@ -67,11 +71,6 @@ impl Activation {
 /// differentiate them.
 #[backend_extension(Flex, Autodiff)]
 pub trait RowOps: Backend {
-    /// `[batch, h, w, c] → [batch · windows, k · k · c]`: each row one window in (ky, kx, c)
-    /// order, zero outside the image.
-    fn im2col_rows(images: FloatTensor<Self>, windows: Windows) -> FloatTensor<Self>;
-    /// `[batch · windows, k · k · c] → [batch, h, w, c]`: each row added back where it was read.
-    fn col2im_rows(columns: FloatTensor<Self>, windows: Windows) -> FloatTensor<Self>;
     /// BatchNorm over the rows of `x` (`[rows, c]`) with batch statistics, then
     /// `max(z, slope · z)`: returns (output, mean, biased variance).
     fn batch_norm_act(
@@ -81,6 +80,24 @@ pub trait RowOps: Backend {
         epsilon: f64,
         slope: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// A convolution on rows: `x` the `[batch · h · w, c_in]` rows of the images `windows`
+    /// slide over, `weight` burn's `[c_out, c_in, k, k]`, `bias` `[c_out]`; returns the
+    /// `[batch · windows, c_out]` output rows.
+    fn conv_rows(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        windows: Windows,
+    ) -> FloatTensor<Self>;
+    /// A transposed convolution on rows: `x` the `[batch · windows, c_in]` rows of the small
+    /// image, `weight` burn's `[c_in, c_out, k, k]`, `bias` `[c_out]`, `windows` sliding over
+    /// the output; returns its `[batch · h · w, c_out]` rows.
+    fn deconv_rows(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        windows: Windows,
+    ) -> FloatTensor<Self>;
 }
 
 fn f32_slice<'a>(tensor: &'a FlexTensor, op: &str) -> &'a [f32] {
@@ -93,30 +110,6 @@ fn flex(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
 }
 
 impl RowOps for Flex {
-    fn im2col_rows(images: FlexTensor, w: Windows) -> FlexTensor {
-        let images = images.to_contiguous();
-        let dims = images.layout().shape().to_vec();
-        assert_eq!(
-            dims[1..],
-            [w.height, w.width, w.channels],
-            "im2col_rows: image shape does not match its windows"
-        );
-        let out = windows::im2col(f32_slice(&images, "im2col_rows"), &w);
-        flex(out, vec![dims[0] * w.per_image(), w.window_len()])
-    }
-
-    fn col2im_rows(columns: FlexTensor, w: Windows) -> FlexTensor {
-        let columns = columns.to_contiguous();
-        let dims = columns.layout().shape().to_vec();
-        assert_eq!(dims[1], w.window_len(), "col2im_rows: row length");
-        assert_eq!(dims[0] % w.per_image(), 0, "col2im_rows: row count");
-        let out = windows::col2im(f32_slice(&columns, "col2im_rows"), &w);
-        flex(
-            out,
-            vec![dims[0] / w.per_image(), w.height, w.width, w.channels],
-        )
-    }
-
     fn batch_norm_act(
         x: FlexTensor,
         gamma: FlexTensor,
@@ -141,6 +134,94 @@ impl RowOps for Flex {
         );
         (flex(y, shape), flex(mean, vec![c]), flex(variance, vec![c]))
     }
+
+    fn conv_rows(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, w: Windows) -> FlexTensor {
+        let conv = Layer::conv(&weight, &w);
+        let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
+        let (y, _) = layers::conv_forward(
+            f32_slice(&x, "conv_rows"),
+            &conv.kernels,
+            Some(f32_slice(&bias, "conv_rows")),
+            &w,
+        );
+        let rows = y.len() / conv.c_out;
+        flex(y, vec![rows, conv.c_out])
+    }
+
+    fn deconv_rows(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, w: Windows) -> FlexTensor {
+        let deconv = Layer::deconv(&weight, &w);
+        let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
+        let y = layers::deconv_forward(
+            f32_slice(&x, "deconv_rows"),
+            &deconv.kernels,
+            Some(f32_slice(&bias, "deconv_rows")),
+            &w,
+        );
+        let rows = y.len() / deconv.c_out;
+        flex(y, vec![rows, deconv.c_out])
+    }
+}
+
+/// A (transposed) convolution's weights in window order and its channel counts.
+#[derive(Debug, Clone)]
+struct Layer {
+    /// `[c_out, k · k · c_in]` (convolution) or `[c_in, k · k · c_out]` (transposed).
+    kernels: Vec<f32>,
+    c_in: usize,
+    c_out: usize,
+    windows: Windows,
+}
+
+impl Layer {
+    /// A convolution's, from burn's `[c_out, c_in, k, k]` weight.
+    fn conv(weight: &FlexTensor, windows: &Windows) -> Self {
+        let weight = weight.to_contiguous();
+        let dims = weight.layout().shape().to_vec();
+        let (c_out, c_in, k) = (dims[0], dims[1], dims[2]);
+        assert_eq!(
+            (c_in, k, dims[3]),
+            (windows.channels, windows.kernel, windows.kernel),
+            "conv_rows: weight shape does not match its windows"
+        );
+        Self {
+            kernels: layers::kernels_to_windows(f32_slice(&weight, "conv_rows"), c_out, c_in, k),
+            c_in,
+            c_out,
+            windows: *windows,
+        }
+    }
+
+    /// A transposed convolution's, from burn's `[c_in, c_out, k, k]` weight.
+    fn deconv(weight: &FlexTensor, windows: &Windows) -> Self {
+        let weight = weight.to_contiguous();
+        let dims = weight.layout().shape().to_vec();
+        let (c_in, c_out, k) = (dims[0], dims[1], dims[2]);
+        assert_eq!(
+            (c_out, k, dims[3]),
+            (windows.channels, windows.kernel, windows.kernel),
+            "deconv_rows: weight shape does not match its windows"
+        );
+        Self {
+            kernels: layers::kernels_to_windows(f32_slice(&weight, "deconv_rows"), c_in, c_out, k),
+            c_in,
+            c_out,
+            windows: *windows,
+        }
+    }
+
+    /// The gradient of burn's weight from one in window order.
+    fn weight_grad(&self, in_window_order: &[f32], conv: bool) -> FlexTensor {
+        let k = self.windows.kernel;
+        let (a, b) = if conv {
+            (self.c_out, self.c_in)
+        } else {
+            (self.c_in, self.c_out)
+        };
+        flex(
+            layers::kernels_from_windows(in_window_order, a, b, k),
+            vec![a, b, k, k],
+        )
+    }
 }
 
 /// What the fused BatchNorm's backward pass reads.
@@ -153,34 +234,6 @@ struct NormState<P> {
     variance: P,
     epsilon: f64,
     slope: f32,
-}
-
-#[derive(Debug)]
-struct Im2ColBackward;
-
-impl<B: Backend + RowOps> Backward<B, 1> for Im2ColBackward {
-    type State = Windows;
-
-    fn backward(self, ops: Ops<Windows, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let windows = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::col2im_rows(grad, windows)
-        });
-    }
-}
-
-#[derive(Debug)]
-struct Col2ImBackward;
-
-impl<B: Backend + RowOps> Backward<B, 1> for Col2ImBackward {
-    type State = Windows;
-
-    fn backward(self, ops: Ops<Windows, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let windows = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::im2col_rows(grad, windows)
-        });
-    }
 }
 
 #[derive(Debug)]
@@ -217,35 +270,89 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 3> for 
     }
 }
 
+/// What a convolution's backward pass reads: the gathered windows (when the weight is
+/// tracked) and the kernels.
+#[derive(Debug, Clone)]
+struct ConvState {
+    layer: Layer,
+    cols: Option<Vec<f32>>,
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 3> for ConvBackward {
+    type State = ConvState;
+
+    fn backward(self, ops: Ops<ConvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node).to_contiguous();
+        let dy = f32_slice(&dy, "conv_rows backward");
+        let ConvState { layer, cols } = ops.state;
+        let w = &layer.windows;
+        if let Some(node) = node_bias {
+            let db = layers::bias_grad(dy, layer.c_out);
+            grads.register::<B>(node.id, flex(db, vec![layer.c_out]));
+        }
+        if let Some(node) = node_weight {
+            let cols = cols.as_deref().expect("windows kept for a tracked weight");
+            let dk = layers::conv_kernel_grad(dy, cols, w);
+            grads.register::<B>(node.id, layer.weight_grad(&dk, true));
+        }
+        if let Some(node) = node_x {
+            let dx = layers::conv_input_grad(dy, &layer.kernels, w);
+            let rows = dx.len() / layer.c_in;
+            grads.register::<B>(node.id, flex(dx, vec![rows, layer.c_in]));
+        }
+    }
+}
+
+/// What a transposed convolution's backward pass reads: its input (when the weight is
+/// tracked: the kernels' gradient reads it) and the kernels.
+#[derive(Debug, Clone)]
+struct DeconvState {
+    layer: Layer,
+    x: Option<FlexTensor>,
+}
+
+#[derive(Debug)]
+struct DeconvBackward;
+
+impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 3> for DeconvBackward {
+    type State = DeconvState;
+
+    fn backward(self, ops: Ops<DeconvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node).to_contiguous();
+        let dy = f32_slice(&dy, "deconv_rows backward");
+        let DeconvState { layer, x } = ops.state;
+        if let Some(node) = node_bias {
+            let db = layers::bias_grad(dy, layer.c_out);
+            grads.register::<B>(node.id, flex(db, vec![layer.c_out]));
+        }
+        let x = x.as_ref().map(|x| f32_slice(x, "deconv_rows backward"));
+        let (dx, dk) = layers::deconv_backward(
+            dy,
+            x.filter(|_| node_weight.is_some()),
+            &layer.kernels,
+            &layer.windows,
+            node_x.is_some(),
+        );
+        if let (Some(node), Some(dk)) = (node_weight, dk) {
+            grads.register::<B>(node.id, layer.weight_grad(&dk, false));
+        }
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            let rows = dx.len() / layer.c_in;
+            grads.register::<B>(node.id, flex(dx, vec![rows, layer.c_in]));
+        }
+    }
+}
+
 impl<B, C> RowOps for Autodiff<B, C>
 where
     B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps,
     C: CheckpointStrategy,
 {
-    fn im2col_rows(images: FloatTensor<Self>, windows: Windows) -> FloatTensor<Self> {
-        let (primitive, node) = images.into_parts();
-        match Im2ColBackward
-            .prepare::<C>([node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(windows, B::im2col_rows(primitive, windows)),
-            OpsKind::UnTracked(prep) => prep.finish(B::im2col_rows(primitive, windows)),
-        }
-    }
-
-    fn col2im_rows(columns: FloatTensor<Self>, windows: Windows) -> FloatTensor<Self> {
-        let (primitive, node) = columns.into_parts();
-        match Col2ImBackward
-            .prepare::<C>([node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(windows, B::col2im_rows(primitive, windows)),
-            OpsKind::UnTracked(prep) => prep.finish(B::col2im_rows(primitive, windows)),
-        }
-    }
-
     fn batch_norm_act(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -282,25 +389,79 @@ where
             <FloatTensor<Self>>::new(variance),
         )
     }
+
+    fn conv_rows(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        windows: Windows,
+    ) -> FloatTensor<Self> {
+        // The windows are kept only for the weight's gradient.
+        let keep_cols = weight.is_tracked();
+        let (x, node_x) = x.into_parts();
+        let (weight, node_weight) = weight.into_parts();
+        let (bias, node_bias) = bias.into_parts();
+        let layer = Layer::conv(&weight, &windows);
+        let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
+        let (y, cols) = layers::conv_forward(
+            f32_slice(&x, "conv_rows"),
+            &layer.kernels,
+            Some(f32_slice(&bias, "conv_rows")),
+            &windows,
+        );
+        let rows = y.len() / layer.c_out;
+        let y = flex(y, vec![rows, layer.c_out]);
+        match ConvBackward
+            .prepare::<C>([node_x, node_weight, node_bias])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let cols = keep_cols.then_some(cols);
+                prep.finish(ConvState { layer, cols }, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn deconv_rows(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        windows: Windows,
+    ) -> FloatTensor<Self> {
+        // The input is kept only for the weight's gradient.
+        let keep_x = weight.is_tracked();
+        let (x, node_x) = x.into_parts();
+        let (weight, node_weight) = weight.into_parts();
+        let (bias, node_bias) = bias.into_parts();
+        let layer = Layer::deconv(&weight, &windows);
+        let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
+        let y = layers::deconv_forward(
+            f32_slice(&x, "deconv_rows"),
+            &layer.kernels,
+            Some(f32_slice(&bias, "deconv_rows")),
+            &windows,
+        );
+        let rows = y.len() / layer.c_out;
+        let y = flex(y, vec![rows, layer.c_out]);
+        match DeconvBackward
+            .prepare::<C>([node_x, node_weight, node_bias])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let x = keep_x.then_some(x);
+                prep.finish(DeconvState { layer, x }, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
 }
 
 /// Whether `device` takes the channels-last path (the CPU backend).
 pub fn uses_rows(device: &Device) -> bool {
     super::conv::uses_windows(device)
-}
-
-fn im2col_rows(images: Tensor<4>, windows: Windows) -> Tensor<2> {
-    Tensor::from_dispatch(<Dispatch as RowOps>::im2col_rows(
-        images.into_dispatch(),
-        windows,
-    ))
-}
-
-fn col2im_rows(columns: Tensor<2>, windows: Windows) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as RowOps>::col2im_rows(
-        columns.into_dispatch(),
-        windows,
-    ))
 }
 
 /// Channels-last activations: `[batch · height · width, channels]` rows of a batch of images.
@@ -414,9 +575,19 @@ pub fn batch_norm_act(norm: &BatchNorm, x: Tensor<2>, act: Activation) -> Tensor
     Tensor::from_dispatch(output)
 }
 
+/// A layer's bias, or zeros (untracked) for a layer without one.
+fn bias_or_zeros(
+    bias: Option<&burn::module::Param<Tensor<1>>>,
+    c: usize,
+    device: &Device,
+) -> Tensor<1> {
+    bias.map(|b| b.val())
+        .unwrap_or_else(|| Tensor::zeros([c], device))
+}
+
 /// `conv.forward` on rows, for a square-kernel, strided, symmetrically padded convolution:
-/// `im2col` then one matrix product whose `[batch · windows, c_out]` output is the next layer's
-/// rows.
+/// gathering the windows, the matrix product and the bias in one kernel whose
+/// `[batch · windows, c_out]` output is the next layer's rows ([`layers`]).
 pub fn conv2d(conv: &Conv2d, rows: Rows) -> Rows {
     let padding = match conv.padding {
         PaddingConfig2d::Explicit(top, left, bottom, right)
@@ -436,26 +607,23 @@ pub fn conv2d(conv: &Conv2d, rows: Rows) -> Rows {
     );
     let Rows { x, batch, side } = rows;
     let windows = Windows::new(c_in, side, kernel, conv.stride[0], padding);
-    let kernels = conv
-        .weight
-        .val()
-        .permute([0, 2, 3, 1]) // [c_out, k, k, c_in]
-        .reshape([c_out, windows.window_len()]);
-    let images = x.reshape([batch, side[0], side[1], c_in]);
-    let mut out = im2col_rows(images, windows).matmul(kernels.transpose()); // [batch·windows, c_out]
-    if let Some(bias) = &conv.bias {
-        out = out + bias.val().unsqueeze_dim(0);
-    }
+    let bias = bias_or_zeros(conv.bias.as_ref(), c_out, &x.device());
+    let out = <Dispatch as RowOps>::conv_rows(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias.into_dispatch(),
+        windows,
+    );
     Rows {
-        x: out,
+        x: Tensor::from_dispatch(out),
         batch,
         side: [windows.out_height, windows.out_width],
     }
 }
 
 /// `deconv.forward` on rows, for a square-kernel transposed convolution with equal strides
-/// and paddings: one matrix product `[batch · h · w, c_in] × [c_in, k · k · c_out]` then
-/// `col2im` into the `[batch · h' · w', c_out]` rows of the output.
+/// and paddings: the matrix product `[batch · h · w, c_in] × [c_in, k · k · c_out]`, adding each
+/// row back into the output and the bias in one kernel ([`layers`]).
 pub fn conv_transpose2d(deconv: &ConvTranspose2d, rows: Rows) -> Rows {
     let [c_in, c_out, kernel, kernel_w] = deconv.weight.dims();
     let [stride, stride_w] = deconv.stride;
@@ -470,6 +638,11 @@ pub fn conv_transpose2d(deconv: &ConvTranspose2d, rows: Rows) -> Rows {
         "conv_transpose2d on rows: square kernel, equal strides and paddings"
     );
     let Rows { x, batch, side } = rows;
+    assert_eq!(
+        x.dims()[1],
+        c_in,
+        "conv_transpose2d on rows: input channels"
+    );
     let grow = |s: usize| (s - 1) * stride + kernel + deconv.padding_out[0] - 2 * padding;
     let out_side = [grow(side[0]), grow(side[1])];
     let windows = Windows::new(c_out, out_side, kernel, stride, padding);
@@ -478,18 +651,15 @@ pub fn conv_transpose2d(deconv: &ConvTranspose2d, rows: Rows) -> Rows {
         side,
         "conv_transpose2d on rows: its windows tile the input"
     );
-    let kernels = deconv
-        .weight
-        .val()
-        .permute([0, 2, 3, 1]) // [c_in, k, k, c_out]
-        .reshape([c_in, windows.window_len()]);
-    let images = col2im_rows(x.matmul(kernels), windows); // [batch, h', w', c_out]
-    let mut out = images.reshape([batch * out_side[0] * out_side[1], c_out]);
-    if let Some(bias) = &deconv.bias {
-        out = out + bias.val().unsqueeze_dim(0);
-    }
+    let bias = bias_or_zeros(deconv.bias.as_ref(), c_out, &x.device());
+    let out = <Dispatch as RowOps>::deconv_rows(
+        x.into_dispatch(),
+        deconv.weight.val().into_dispatch(),
+        bias.into_dispatch(),
+        windows,
+    );
     Rows {
-        x: out,
+        x: Tensor::from_dispatch(out),
         batch,
         side: out_side,
     }

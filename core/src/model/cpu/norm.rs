@@ -14,19 +14,24 @@ use rayon::prelude::*;
 /// over both cores even for a small batch.
 const ROWS_PER_TASK: usize = 256;
 
-/// Per-channel sums of what `f(row, accumulator)` adds for every row, in f64 across tasks (f32
-/// within a task of [`ROWS_PER_TASK`] rows). The tasks' partial sums are added in task order, so
-/// the result does not depend on how the thread pool split the work: training stays bit-exact
-/// from run to run, as exact resume needs.
-fn column_sums(rows: usize, c: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f64> {
+/// Per-channel sums of what `f(rows, accumulator)` adds for a block of rows (`rows` a range of
+/// row indices), in f64 across blocks (f32 within a block of [`ROWS_PER_TASK`] rows). The
+/// blocks' partial sums are added in block order, so the result does not depend on how the
+/// thread pool split the work: training stays bit-exact from run to run, as exact resume needs.
+pub(super) fn column_sums(
+    rows: usize,
+    c: usize,
+    f: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync,
+) -> Vec<f64> {
     let tasks = rows.div_ceil(ROWS_PER_TASK);
     let parts: Vec<Vec<f32>> = (0..tasks)
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0f32; c];
-            for r in t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(rows) {
-                f(r, &mut acc);
-            }
+            f(
+                t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(rows),
+                &mut acc,
+            );
             acc
         })
         .collect();
@@ -43,17 +48,21 @@ fn column_sums(rows: usize, c: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> V
 pub fn statistics(x: &[f32], c: usize) -> (Vec<f32>, Vec<f32>) {
     let rows = x.len() / c;
     let n = rows as f64;
-    let mean: Vec<f32> = column_sums(rows, c, |r, acc| {
-        for (a, &v) in acc.iter_mut().zip(&x[r * c..(r + 1) * c]) {
-            *a += v;
+    let mean: Vec<f32> = column_sums(rows, c, |block, acc| {
+        for row in x[block.start * c..block.end * c].chunks_exact(c) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
         }
     })
     .into_iter()
     .map(|s| (s / n) as f32)
     .collect();
-    let variance = column_sums(rows, c, |r, acc| {
-        for ((a, &v), &m) in acc.iter_mut().zip(&x[r * c..(r + 1) * c]).zip(&mean) {
-            *a += (v - m) * (v - m);
+    let variance = column_sums(rows, c, |block, acc| {
+        for row in x[block.start * c..block.end * c].chunks_exact(c) {
+            for ((a, &v), &m) in acc.iter_mut().zip(row).zip(&mean) {
+                *a += (v - m) * (v - m);
+            }
         }
     })
     .into_iter()
@@ -127,36 +136,57 @@ pub fn backward(
     let rstd = inverse_std(variance, epsilon);
     // g = dy · act'(z), with act'(z) = 1 where y > 0, else slope.
     let grad = |v: f32, out: f32| if out > 0.0 { v } else { v * slope };
-    let sums = column_sums(rows, 2 * c, |r, acc| {
+    let sums = column_sums(rows, 2 * c, |block, acc| {
         let (beta_acc, gamma_acc) = acc.split_at_mut(c);
-        let row = r * c..(r + 1) * c;
-        let values = dy[row.clone()].iter().zip(&y[row.clone()]).zip(&x[row]);
-        let stats = mean.iter().zip(&rstd);
-        for (((b, g_acc), ((&d, &out), &v)), (&m, &s)) in
-            beta_acc.iter_mut().zip(gamma_acc).zip(values).zip(stats)
-        {
-            let g = grad(d, out);
-            *b += g;
-            *g_acc += g * (v - m) * s;
+        let span = block.start * c..block.end * c;
+        let values = dy[span.clone()]
+            .chunks_exact(c)
+            .zip(y[span.clone()].chunks_exact(c))
+            .zip(x[span].chunks_exact(c));
+        for ((dy_row, y_row), x_row) in values {
+            let row = dy_row.iter().zip(y_row).zip(x_row);
+            let sums = beta_acc.iter_mut().zip(gamma_acc.iter_mut());
+            for (((b, g_acc), ((&d, &out), &v)), (&m, &s)) in
+                sums.zip(row).zip(mean.iter().zip(&rstd))
+            {
+                let g = grad(d, out);
+                *b += g;
+                *g_acc += g * (v - m) * s;
+            }
         }
     });
     let beta_grad: Vec<f32> = sums[..c].iter().map(|&s| s as f32).collect();
     let gamma_grad: Vec<f32> = sums[c..].iter().map(|&s| s as f32).collect();
     let n = rows as f32;
-    let mean_g: Vec<f32> = beta_grad.iter().map(|s| s / n).collect();
-    let mean_gx: Vec<f32> = gamma_grad.iter().map(|s| s / n).collect();
-    let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
+    // dx = γ·rstd·(g − mean(g) − x̂·mean(g·x̂)), x̂ = (x − μ)·rstd, written per channel as
+    // dx = a·g + b·(x − μ) + k.
+    let (mut a, mut b, mut k) = (vec![0f32; c], vec![0f32; c], vec![0f32; c]);
+    for i in 0..c {
+        let scale = gamma[i] * rstd[i];
+        let (mean_g, mean_gx) = (beta_grad[i] / n, gamma_grad[i] / n);
+        a[i] = scale;
+        b[i] = -scale * mean_gx * rstd[i];
+        k[i] = -scale * mean_g;
+    }
     let mut x_grad = vec![0f32; x.len()];
     x_grad
         .par_chunks_mut(ROWS_PER_TASK * c)
-        .enumerate()
-        .for_each(|(t, out)| {
-            let first = t * ROWS_PER_TASK * c;
-            for (j, o) in out.iter_mut().enumerate() {
-                let (at, i) = (first + j, j % c);
-                let g = grad(dy[at], y[at]);
-                let xhat = (x[at] - mean[i]) * rstd[i];
-                *o = scale[i] * (g - mean_g[i] - xhat * mean_gx[i]);
+        .zip(dy.par_chunks(ROWS_PER_TASK * c))
+        .zip(y.par_chunks(ROWS_PER_TASK * c))
+        .zip(x.par_chunks(ROWS_PER_TASK * c))
+        .for_each(|(((out, dy), y), x)| {
+            let rows = out
+                .chunks_exact_mut(c)
+                .zip(dy.chunks_exact(c))
+                .zip(y.chunks_exact(c).zip(x.chunks_exact(c)));
+            for ((o_row, dy_row), (y_row, x_row)) in rows {
+                let values = dy_row.iter().zip(y_row).zip(x_row);
+                let coefs = a.iter().zip(&b).zip(k.iter().zip(mean));
+                for ((o, ((&d, &out), &v)), ((&a, &b), (&k, &m))) in
+                    o_row.iter_mut().zip(values).zip(coefs)
+                {
+                    *o = a * grad(d, out) + b * (v - m) + k;
+                }
             }
         });
     (x_grad, gamma_grad, beta_grad)

@@ -117,6 +117,75 @@ fn transposed_convolutions_on_rows_match_burns_with_their_gradients() {
     }
 }
 
+/// A frozen layer (weights untracked, as D in G's step) passes the input's gradient and gives
+/// its weights none; a layer reading untracked data (a real batch) gives its weights theirs and
+/// the data none. Both kinds of layer, with and without bias, stride 1 and 2; values as burn's.
+#[test]
+fn frozen_layers_and_data_inputs_get_only_the_gradients_asked_for() {
+    use burn::module::Module;
+    let device = Device::flex().autodiff();
+    let mut rng = rng();
+    for (stride, bias) in [(2, true), (1, false), (2, false)] {
+        let (c_in, c_out) = (rng.random_range(1..5), rng.random_range(1..5));
+        let side = [rng.random_range(5..10), rng.random_range(5..10)];
+        let conv = Conv2dConfig::new([c_in, c_out], [3, 3])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(bias)
+            .init(&device);
+        let deconv = ConvTranspose2dConfig::new([c_out, c_in], [3, 3])
+            .with_stride([stride, stride])
+            .with_padding([1, 1])
+            .with_padding_out([stride - 1, stride - 1])
+            .with_bias(bias)
+            .init(&device);
+        let image =
+            Tensor::<4>::random([2, c_in, side[0], side[1]], Distribution::Default, &device);
+        let what = format!("stride {stride}, bias {bias}");
+        // Data: the weights' gradients, none for the data.
+        let fast = conv_transpose2d(&deconv, conv2d(&conv, Rows::from_nchw(image.clone())));
+        let g_fast = (fast.into_nchw() * 0.5).sum().backward();
+        assert!(image.grad(&g_fast).is_none(), "{what}: data dx");
+        let slow = deconv.forward(conv.forward(image.clone()));
+        let g_slow = (slow * 0.5).sum().backward();
+        assert_close(
+            conv.weight.grad(&g_fast).unwrap(),
+            conv.weight.grad(&g_slow).unwrap(),
+            &format!("{what}: conv dW"),
+        );
+        assert_close(
+            deconv.weight.grad(&g_fast).unwrap(),
+            deconv.weight.grad(&g_slow).unwrap(),
+            &format!("{what}: deconv dW"),
+        );
+        // Frozen: only the input's gradient, equal to burn's.
+        let (frozen_conv, frozen_deconv) = (conv.clone().no_grad(), deconv.clone().no_grad());
+        let x = image.clone().require_grad();
+        let fast = conv_transpose2d(
+            &frozen_deconv,
+            conv2d(&frozen_conv, Rows::from_nchw(x.clone())),
+        );
+        let grads = (fast.into_nchw() * 0.5).sum().backward();
+        let fast_dx = x.grad(&grads).expect("the input's gradient");
+        assert!(
+            frozen_conv.weight.grad(&grads).is_none(),
+            "{what}: frozen conv dW"
+        );
+        assert!(
+            frozen_deconv.weight.grad(&grads).is_none(),
+            "{what}: frozen deconv dW"
+        );
+        let x = image.clone().require_grad();
+        let slow = frozen_deconv.forward(frozen_conv.forward(x.clone()));
+        let grads = (slow * 0.5).sum().backward();
+        assert_close(
+            fast_dx,
+            x.grad(&grads).unwrap(),
+            &format!("{what}: frozen dx"),
+        );
+    }
+}
+
 fn norm(c: usize, device: &Device) -> BatchNorm {
     let n = BatchNormConfig::new(c).init(device);
     // γ and β away from 1 and 0, so their gradients and roles show (leaves, like parameters).
@@ -199,23 +268,38 @@ fn fused_batch_norm_matches_burns_with_its_gradients_and_running_statistics() {
     }
 }
 
-/// `col2im_rows` is the adjoint of `im2col_rows`: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩.
+/// `col2im` is the adjoint of `im2col`: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩, for windows that
+/// read padding and windows that do not; `col2im` onto a bias adds it to every pixel.
 #[test]
 fn col2im_on_rows_is_the_adjoint_of_im2col() {
-    let device = Device::flex();
-    let windows = Windows::new(3, [9, 8], 5, 2, 2);
-    let x = Tensor::<4>::random([2, 9, 8, 3], Distribution::Default, &device);
-    let y = Tensor::<2>::random(
-        [2 * windows.per_image(), windows.window_len()],
-        Distribution::Default,
-        &device,
-    );
-    let left = (im2col_rows(x.clone(), windows) * y.clone())
-        .sum()
-        .into_scalar::<f32>();
-    let right = (x * col2im_rows(y, windows)).sum().into_scalar::<f32>();
-    assert!(
-        (left - right).abs() < 1e-3 * left.abs().max(1.0),
-        "{left} vs {right}"
-    );
+    let mut rng = rng();
+    for windows in [
+        Windows::new(3, [9, 8], 5, 2, 2),
+        Windows::new(2, [7, 7], 3, 1, 1),
+        Windows::new(4, [6, 5], 2, 2, 0),
+    ] {
+        let image_len = windows.height * windows.width * windows.channels;
+        let x: Vec<f32> = (0..2 * image_len)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let cols_len = 2 * windows.per_image() * windows.window_len();
+        let y: Vec<f32> = (0..cols_len).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f32>();
+        let left = dot(&windows::im2col(&x, &windows), &y);
+        let back = windows::col2im(&y, &windows, None);
+        let right = dot(&x, &back);
+        assert!(
+            (left - right).abs() < 1e-3 * left.abs().max(1.0),
+            "{windows:?}: {left} vs {right}"
+        );
+        let bias: Vec<f32> = (0..windows.channels).map(|c| c as f32 + 0.5).collect();
+        let onto = windows::col2im(&y, &windows, Some(&bias));
+        for (i, (with, without)) in onto.iter().zip(&back).enumerate() {
+            let want = without + bias[i % windows.channels];
+            assert!(
+                (with - want).abs() < 1e-5,
+                "{windows:?} at {i}: {with} vs {want}"
+            );
+        }
+    }
 }

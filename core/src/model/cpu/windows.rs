@@ -4,6 +4,8 @@
 //! window is `k · c` consecutive floats of the image, so both move whole runs with one copy or
 //! one vector add instead of testing every value against the padding.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::model::conv::Windows;
@@ -37,35 +39,60 @@ fn runs(w: &Windows, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize
     }
 }
 
+/// Whether window `(oy, ox)` lies wholly inside the image (reads no padding).
+fn whole(w: &Windows, oy: usize, ox: usize) -> bool {
+    let inside = |o: usize, side: usize| {
+        o * w.stride >= w.padding && o * w.stride + w.kernel <= side + w.padding
+    };
+    inside(oy, w.height) && inside(ox, w.width)
+}
+
 /// `[batch, h, w, c]` (as `batch` images of `h · w · c` floats) → `[batch · windows, k · k · c]`,
-/// zero where a window reads the padding.
+/// zero where a window reads the padding. Each value is written once (rows of windows that read
+/// no padding are not zeroed first).
 pub fn im2col(images: &[f32], w: &Windows) -> Vec<f32> {
     let image_len = w.height * w.width * w.channels;
     let row_len = w.window_len();
     let batch = images.len() / image_len;
-    let mut out = vec![0f32; batch * w.per_image() * row_len];
-    out.par_chunks_mut(w.per_image() * row_len)
+    let len = batch * w.per_image() * row_len;
+    let mut out = Vec::<f32>::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(w.per_image() * row_len)
         .zip(images.par_chunks(image_len))
         .for_each(|(rows, image)| {
             for oy in 0..w.out_height {
                 for ox in 0..w.out_width {
                     let row = &mut rows[(oy * w.out_width + ox) * row_len..][..row_len];
+                    if !whole(w, oy, ox) {
+                        row.fill(MaybeUninit::new(0.0));
+                    }
                     runs(w, oy, ox, |at, from, len| {
-                        row[at..at + len].copy_from_slice(&image[from..from + len]);
+                        for (o, &v) in row[at..at + len].iter_mut().zip(&image[from..from + len]) {
+                            o.write(v);
+                        }
                     });
                 }
             }
         });
+    // SAFETY: every row was written: wholly by its runs when the window reads no padding,
+    // else zeroed first.
+    unsafe { out.set_len(len) };
     out
 }
 
 /// `[batch · windows, k · k · c]` → `[batch, h, w, c]`: each row added back where
-/// [`im2col`] read it (the adjoint).
-pub fn col2im(columns: &[f32], w: &Windows) -> Vec<f32> {
+/// [`im2col`] read it (the adjoint), onto `bias` per channel (or zero).
+pub fn col2im(columns: &[f32], w: &Windows, bias: Option<&[f32]>) -> Vec<f32> {
     let image_len = w.height * w.width * w.channels;
     let row_len = w.window_len();
     let batch = columns.len() / (w.per_image() * row_len);
-    let mut out = vec![0f32; batch * image_len];
+    let mut out = match bias {
+        Some(bias) => {
+            assert_eq!(bias.len(), w.channels, "col2im: one bias per channel");
+            bias.repeat(batch * w.height * w.width)
+        }
+        None => vec![0f32; batch * image_len],
+    };
     out.par_chunks_mut(image_len)
         .zip(columns.par_chunks(w.per_image() * row_len))
         .for_each(|(image, rows)| {
