@@ -80,6 +80,8 @@ pub trait RowOps: Backend {
         epsilon: f64,
         slope: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// `max(x, slope · x)` element-wise (an activation without BatchNorm before it).
+    fn act_rows(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
     /// A convolution on rows: `x` the `[batch · h · w, c_in]` rows of the images `windows`
     /// slide over, `weight` burn's `[c_out, c_in, k, k]`, `bias` `[c_out]`; returns the
     /// `[batch · windows, c_out]` output rows.
@@ -133,6 +135,12 @@ impl RowOps for Flex {
             slope,
         );
         (flex(y, shape), flex(mean, vec![c]), flex(variance, vec![c]))
+    }
+
+    fn act_rows(x: FlexTensor, slope: f32) -> FlexTensor {
+        let x = x.to_contiguous();
+        let shape = x.layout().shape().to_vec();
+        flex(norm::act(f32_slice(&x, "act_rows"), slope), shape)
     }
 
     fn conv_rows(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, w: Windows) -> FlexTensor {
@@ -270,6 +278,28 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 3> for 
     }
 }
 
+#[derive(Debug)]
+struct ActBackward;
+
+impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 1> for ActBackward {
+    /// The output (its sign gives the derivative) and the slope.
+    type State = (FlexTensor, f32);
+
+    fn backward(self, ops: Ops<(FlexTensor, f32), 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node).to_contiguous();
+        let (y, slope) = ops.state;
+        if let Some(node) = node_x {
+            let dx = norm::act_backward(
+                f32_slice(&dy, "act_rows backward"),
+                f32_slice(&y, "act_rows backward"),
+                slope,
+            );
+            grads.register::<B>(node.id, flex(dx, y.layout().shape().to_vec()));
+        }
+    }
+}
+
 /// What a convolution's backward pass reads: the gathered windows (when the weight is
 /// tracked) and the kernels.
 #[derive(Debug, Clone)]
@@ -388,6 +418,19 @@ where
             <FloatTensor<Self>>::new(mean),
             <FloatTensor<Self>>::new(variance),
         )
+    }
+
+    fn act_rows(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+        let (x, node_x) = x.into_parts();
+        let y = B::act_rows(x, slope);
+        match ActBackward
+            .prepare::<C>([node_x])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((y.clone(), slope), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
     }
 
     fn conv_rows(
@@ -523,10 +566,17 @@ impl Rows {
 
     /// The activation applied to every value.
     pub fn act(self, act: Activation) -> Self {
-        Self {
-            x: act.apply(self.x),
-            ..self
-        }
+        let x = if act == Activation::Identity {
+            self.x
+        } else if uses_rows(&self.x.device()) {
+            Tensor::from_dispatch(<Dispatch as RowOps>::act_rows(
+                self.x.into_dispatch(),
+                act.slope(),
+            ))
+        } else {
+            act.apply(self.x)
+        };
+        Self { x, ..self }
     }
 
     /// BatchNorm `norm` (batch statistics when training on an autodiff device, the running

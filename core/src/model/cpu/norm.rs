@@ -79,6 +79,47 @@ pub fn inverse_std(variance: &[f32], epsilon: f64) -> Vec<f32> {
         .collect()
 }
 
+/// Values one task of an element-wise pass works on.
+const VALUES_PER_TASK: usize = 1 << 14;
+
+/// The activation alone, `max(z, slope · z)`, over all cores.
+pub fn act(x: &[f32], slope: f32) -> Vec<f32> {
+    let mut y = vec![0f32; x.len()];
+    y.par_chunks_mut(VALUES_PER_TASK)
+        .zip(x.par_chunks(VALUES_PER_TASK))
+        .for_each(|(out, inp)| {
+            for (o, &z) in out.iter_mut().zip(inp) {
+                *o = z.max(z * slope);
+            }
+        });
+    y
+}
+
+/// The activation's backward pass: `dy · act'(z)`, the derivative read off the output's sign.
+pub fn act_backward(dy: &[f32], y: &[f32], slope: f32) -> Vec<f32> {
+    let grad = act_grad(slope);
+    let mut dx = vec![0f32; dy.len()];
+    dx.par_chunks_mut(VALUES_PER_TASK)
+        .zip(
+            dy.par_chunks(VALUES_PER_TASK)
+                .zip(y.par_chunks(VALUES_PER_TASK)),
+        )
+        .for_each(|(out, (dy, y))| {
+            for ((o, &d), &v) in out.iter_mut().zip(dy).zip(y) {
+                *o = grad(d, v);
+            }
+        });
+    dx
+}
+
+/// `g(dy, y) = dy · act'(z)`, with act'(z) = 1 where y > 0, else `slope`. Arithmetic on the
+/// comparison, not a branch: the signs are random, a branch would be mispredicted half the
+/// time and keeps the loops from being vectorised.
+fn act_grad(slope: f32) -> impl Fn(f32, f32) -> f32 + Copy {
+    let rise = 1.0 - slope;
+    move |v: f32, out: f32| v * (slope + rise * f32::from(u8::from(out > 0.0)))
+}
+
 /// `y = act(x · scale + shift)` per channel, `act(z) = max(z, slope · z)`.
 pub fn affine_act(x: &[f32], scale: &[f32], shift: &[f32], slope: f32) -> Vec<f32> {
     let c = scale.len();
@@ -136,10 +177,7 @@ pub fn backward(
     let rows = x.len() / c;
     let rstd = inverse_std(variance, epsilon);
     // g = dy · act'(z), with act'(z) = 1 where y > 0, else slope.
-    // Arithmetic on the comparison, not a branch: the signs are random and a branch would be
-    // mispredicted half the time (and keeps the loops from being vectorised).
-    let rise = 1.0 - slope;
-    let grad = move |v: f32, out: f32| v * (slope + rise * f32::from(u8::from(out > 0.0)));
+    let grad = act_grad(slope);
     // Σ g and Σ g · (x − μ) per channel (times rstd after the sum), each row in three simple
     // loops that vectorise.
     let sums = column_sums(rows, 2 * c, |block, acc| {

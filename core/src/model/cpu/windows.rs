@@ -67,8 +67,15 @@ pub fn im2col(images: &[f32], w: &Windows) -> Vec<f32> {
                         row.fill(MaybeUninit::new(0.0));
                     }
                     runs(w, oy, ox, |at, from, len| {
-                        for (o, &v) in row[at..at + len].iter_mut().zip(&image[from..from + len]) {
-                            o.write(v);
+                        let (to, run) = (&mut row[at..at + len], &image[from..from + len]);
+                        // SAFETY: `to` and `run` are both `len` floats long (the slicing checks)
+                        // and do not overlap (one is the output, one the input): one memcpy.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                run.as_ptr(),
+                                to.as_mut_ptr().cast::<f32>(),
+                                len,
+                            );
                         }
                     });
                 }
