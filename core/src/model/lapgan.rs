@@ -22,7 +22,8 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::conv;
+use super::cpu::Activation;
+use super::maps::Maps;
 use super::pyramid::{Laplacian, upsample};
 use crate::error::Result;
 
@@ -99,7 +100,7 @@ impl BandGenerator {
         low: Tensor<4>,
         labels: Option<Tensor<2>>,
     ) -> Tensor<4> {
-        let mut x = Tensor::cat(
+        let x = Tensor::cat(
             [
                 vec![noise, low],
                 label_plane(&self.label, labels, self.side),
@@ -108,13 +109,14 @@ impl BandGenerator {
             1,
         ); // [batch, 1 + channels (+1), side, side]
         let last = self.convs.len() - 1;
+        let mut x = Maps::new(x); // channels-last on the CPU
         for (i, layer) in self.convs.iter().enumerate() {
-            x = conv::conv2d(layer, x);
+            x = x.conv(layer);
             if i < last {
-                x = relu(x);
+                x = x.act(Activation::Relu);
             }
         }
-        x
+        x.into_nchw()
     }
 }
 
@@ -154,8 +156,12 @@ impl BandDiscriminator {
             [vec![image], label_plane(&self.label, labels, self.side)].concat(),
             1,
         );
-        let x = relu(conv::conv2d(&self.conv1, x)); // [batch, width, side − 4, side − 4]
-        let x = relu(conv::conv2d(&self.conv2, x)).flatten(1, 3); // [batch, width · s²]
+        let x = Maps::new(x) // channels-last on the CPU
+            .conv(&self.conv1) // [batch, width, side − 4, side − 4]
+            .act(Activation::Relu)
+            .conv(&self.conv2)
+            .act(Activation::Relu)
+            .into_flat_nchw(); // [batch, width · s²]
         match draw {
             Some((draw, prob)) => draw.apply(x, prob),
             None => x,

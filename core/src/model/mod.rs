@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod gan;
 pub mod gran;
 pub mod lapgan;
+pub mod maps;
 pub mod pyramid;
 pub mod stackgan;
 

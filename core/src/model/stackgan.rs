@@ -25,6 +25,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 
+use super::maps::Maps;
 pub use config::{DiscriminatorText, Mismatch, StackGanConfig, Version};
 use layers::{ImageEncoder, Logits};
 use losses::{DLogits, colour_consistency, generator_adversarial, joint_d, kl, stage_d};
@@ -99,18 +100,18 @@ impl ScaleDiscriminator {
     }
 
     /// Features of images in `[-1, 1]`.
-    pub fn encode(&self, images: Tensor<4>) -> Tensor<4> {
+    pub fn encode(&self, images: Tensor<4>) -> Maps {
         self.encoder.forward(images)
     }
 
     /// The conditional logit of encoded images with condition μ (`None` when this D has no
     /// conditional head).
-    pub fn cond_logits(&self, h: Tensor<4>, mu: Tensor<2>) -> Option<Tensor<2>> {
+    pub fn cond_logits(&self, h: Maps, mu: Tensor<2>) -> Option<Tensor<2>> {
         self.cond.as_ref().map(|head| head.forward(h, Some(mu)))
     }
 
     /// The unconditional logit of encoded images (`None` without an unconditional head).
-    pub fn uncond_logits(&self, h: Tensor<4>) -> Option<Tensor<2>> {
+    pub fn uncond_logits(&self, h: Maps) -> Option<Tensor<2>> {
         self.uncond.as_ref().map(|head| head.forward(h, None))
     }
 
@@ -121,9 +122,7 @@ impl ScaleDiscriminator {
 
     /// The flattened features the heads read (the memorisation check's space).
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let h = self.encode(images);
-        let [b, c, s, _] = h.dims();
-        h.reshape([b, c * s * s])
+        self.encode(images).into_flat_nchw()
     }
 }
 
@@ -458,7 +457,7 @@ pub fn discriminator_loss(
             real: mu.clone().and_then(|m| d.cond_logits(h_real.clone(), m)),
             wrong: mu.clone().and_then(|m| {
                 let next = d.cond_logits(
-                    h_real.clone().narrow(0, 0, b - 1),
+                    h_real.clone().narrow_batch(0, b - 1),
                     m.clone().narrow(0, 1, b - 1),
                 );
                 let nearest = hard

@@ -28,6 +28,7 @@ use burn::tensor::{DType, TensorData};
 
 use super::conv::Windows;
 
+pub mod direct;
 pub mod layers;
 pub mod norm;
 pub mod product;
@@ -146,10 +147,10 @@ impl RowOps for Flex {
     fn conv_rows(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, w: Windows) -> FlexTensor {
         let conv = Layer::conv(&weight, &w);
         let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
-        let (y, _) = layers::conv_forward(
+        let (y, _) = conv_forward(
             f32_slice(&x, "conv_rows"),
             &conv.kernels,
-            Some(f32_slice(&bias, "conv_rows")),
+            f32_slice(&bias, "conv_rows"),
             &w,
         );
         let rows = y.len() / conv.c_out;
@@ -300,12 +301,38 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 1> for 
     }
 }
 
-/// What a convolution's backward pass reads: the gathered windows (when the weight is
-/// tracked) and the kernels.
+/// A convolution's forward pass on rows: stride 1 read in place ([`direct`]), larger strides
+/// through gathered windows ([`layers`]). Returns the output rows and, for a strided one, the
+/// windows (what its weight gradient reads).
+fn conv_forward(
+    x: &[f32],
+    kernels: &[f32],
+    bias: &[f32],
+    windows: &Windows,
+) -> (Vec<f32>, Option<Vec<f32>>) {
+    if windows.stride == 1 {
+        (direct::forward(x, kernels, Some(bias), windows), None)
+    } else {
+        let (y, cols) = layers::conv_forward(x, kernels, Some(bias), windows);
+        (y, Some(cols))
+    }
+}
+
+/// What a convolution's weight gradient reads, kept only when the weight is tracked.
+#[derive(Debug, Clone)]
+enum ConvInput {
+    /// The gathered windows (strided convolutions).
+    Windows(Vec<f32>),
+    /// The input rows (stride 1: the windows are read from them in place).
+    Rows(FlexTensor),
+}
+
+/// What a convolution's backward pass reads: its input (when the weight is tracked) and the
+/// kernels.
 #[derive(Debug, Clone)]
 struct ConvState {
     layer: Layer,
-    cols: Option<Vec<f32>>,
+    input: Option<ConvInput>,
 }
 
 #[derive(Debug)]
@@ -318,19 +345,27 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 3> for 
         let [node_x, node_weight, node_bias] = ops.parents;
         let dy = grads.consume::<B>(&ops.node).to_contiguous();
         let dy = f32_slice(&dy, "conv_rows backward");
-        let ConvState { layer, cols } = ops.state;
+        let ConvState { layer, input } = ops.state;
         let w = &layer.windows;
         if let Some(node) = node_bias {
             let db = layers::bias_grad(dy, layer.c_out);
             grads.register::<B>(node.id, flex(db, vec![layer.c_out]));
         }
         if let Some(node) = node_weight {
-            let cols = cols.as_deref().expect("windows kept for a tracked weight");
-            let dk = layers::conv_kernel_grad(dy, cols, w);
+            let dk = match input.as_ref().expect("input kept for a tracked weight") {
+                ConvInput::Windows(cols) => layers::conv_kernel_grad(dy, cols, w),
+                ConvInput::Rows(x) => {
+                    direct::kernel_grad(dy, f32_slice(x, "conv_rows backward"), w)
+                }
+            };
             grads.register::<B>(node.id, layer.weight_grad(&dk, true));
         }
         if let Some(node) = node_x {
-            let dx = layers::conv_input_grad(dy, &layer.kernels, w);
+            let dx = if w.stride == 1 {
+                direct::input_grad(dy, &layer.kernels, w)
+            } else {
+                layers::conv_input_grad(dy, &layer.kernels, w)
+            };
             let rows = dx.len() / layer.c_in;
             grads.register::<B>(node.id, flex(dx, vec![rows, layer.c_in]));
         }
@@ -439,17 +474,17 @@ where
         bias: FloatTensor<Self>,
         windows: Windows,
     ) -> FloatTensor<Self> {
-        // The windows are kept only for the weight's gradient.
-        let keep_cols = weight.is_tracked();
+        // The input (or its windows) is kept only for the weight's gradient.
+        let keep_input = weight.is_tracked();
         let (x, node_x) = x.into_parts();
         let (weight, node_weight) = weight.into_parts();
         let (bias, node_bias) = bias.into_parts();
         let layer = Layer::conv(&weight, &windows);
         let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
-        let (y, cols) = layers::conv_forward(
+        let (y, cols) = conv_forward(
             f32_slice(&x, "conv_rows"),
             &layer.kernels,
-            Some(f32_slice(&bias, "conv_rows")),
+            f32_slice(&bias, "conv_rows"),
             &windows,
         );
         let rows = y.len() / layer.c_out;
@@ -460,8 +495,11 @@ where
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let cols = keep_cols.then_some(cols);
-                prep.finish(ConvState { layer, cols }, y)
+                let input = keep_input.then(|| match cols {
+                    Some(cols) => ConvInput::Windows(cols),
+                    None => ConvInput::Rows(x),
+                });
+                prep.finish(ConvState { layer, input }, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
@@ -645,7 +683,8 @@ pub fn conv2d(conv: &Conv2d, rows: Rows) -> Rows {
         {
             top
         }
-        _ => panic!("conv2d on rows: symmetric explicit padding"),
+        PaddingConfig2d::Valid => 0,
+        _ => panic!("conv2d on rows: valid or symmetric explicit padding"),
     };
     let [c_out, c_in, kernel, kernel_w] = conv.weight.dims();
     assert!(

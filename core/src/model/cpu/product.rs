@@ -26,6 +26,25 @@ impl<'a> View<'a> {
         }
     }
 
+    /// A `rows × cols` matrix whose element `(r, c)` is `data[r · row + c · col]` (rows may
+    /// overlap: a stride-1 convolution reads its windows straight from the image this way).
+    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row: usize, col: usize) -> Self {
+        if rows > 0 && cols > 0 {
+            assert!(
+                (rows - 1) * row + (cols - 1) * col < data.len(),
+                "a strided {rows} × {cols} view past the end of its {} values",
+                data.len()
+            );
+        }
+        Self {
+            data,
+            rows,
+            cols,
+            row,
+            col,
+        }
+    }
+
     /// The transpose (the same memory).
     pub fn t(self) -> Self {
         Self {
@@ -90,6 +109,13 @@ unsafe fn product_raw(dst: *mut f32, a: View, b: View, accumulate: bool) {
             parallelism,
         );
     }
+}
+
+/// `dst = a × b`, `dst` row-major `a.rows × b.cols` (its old values are not read).
+pub fn set_product(dst: &mut [f32], a: View, b: View) {
+    assert_eq!(dst.len(), a.rows * b.cols, "product: output size");
+    // SAFETY: `dst` is a slice of the right length, borrowed apart from a and b.
+    unsafe { product_raw(dst.as_mut_ptr(), a, b, false) }
 }
 
 /// `dst += a × b`, `dst` row-major `a.rows × b.cols`.

@@ -24,20 +24,23 @@ fn rng() -> rand_chacha::ChaCha8Rng {
     rand_chacha::ChaCha8Rng::seed_from_u64(11)
 }
 
-/// Strided convolutions of random sizes on rows equal burn's NCHW kernel, with the gradients
-/// of the input, the weight and the bias.
+/// Convolutions of random sizes on rows, strided (gathered windows) and stride 1 (read in
+/// place, valid to same-size padding, a kernel as large as the image included), equal burn's
+/// NCHW kernel, with the gradients of the input, the weight and the bias, over batches that
+/// span several of the kernel gradient's tasks.
 #[test]
 fn convolutions_on_rows_match_burns_with_their_gradients() {
     let device = Device::flex().autodiff();
     let mut rng = rng();
-    for _ in 0..6 {
+    for case in 0..12 {
+        let stride = 1 + case % 2;
         let (c_in, c_out) = (rng.random_range(1..6), rng.random_range(1..7));
         let kernel = rng.random_range(2..6);
         let padding = rng.random_range(0..kernel / 2 + 1);
         let side = [rng.random_range(kernel..15), rng.random_range(kernel..15)];
-        let batch = rng.random_range(1..4);
+        let batch = rng.random_range(1..10);
         let conv = Conv2dConfig::new([c_in, c_out], [kernel, kernel])
-            .with_stride([2, 2])
+            .with_stride([stride, stride])
             .with_padding(PaddingConfig2d::Explicit(
                 padding, padding, padding, padding,
             ))
@@ -53,7 +56,7 @@ fn convolutions_on_rows_match_burns_with_their_gradients() {
         let target = Tensor::random(slow.dims(), Distribution::Default, &device);
         let g_fast = (fast.clone() * target.clone()).sum().backward();
         let g_slow = (slow.clone() * target).sum().backward();
-        let what = format!("conv {c_in}→{c_out} k{kernel} p{padding} side {side:?}");
+        let what = format!("conv {c_in}→{c_out} k{kernel} s{stride} p{padding} side {side:?}");
         assert_close(fast, slow, &what);
         assert_close(
             x.grad(&g_fast).unwrap(),

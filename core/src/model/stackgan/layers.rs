@@ -6,13 +6,17 @@
 //! generators: the convolution makes twice the channels and `a ⊙ σ(b)` halves them) or
 //! LeakyReLU(0.2) (every discriminator).
 
+//!
+//! The blocks read and write [`Maps`]: channels-last rows on the CPU, NCHW elsewhere.
+
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 
 use crate::model::blocks::dcgan_init;
-use crate::model::conv;
+use crate::model::cpu::Activation;
+use crate::model::maps::Maps;
+pub use crate::model::maps::glu;
 
 /// ReLU.
 pub const RELU: usize = 0;
@@ -26,19 +30,13 @@ fn widen(out: usize, act: usize) -> usize {
     if act == GLU { 2 * out } else { out }
 }
 
-/// Applies activation `act` (GLU along dimension 1).
-pub fn activate<const D: usize>(x: Tensor<D>, act: usize) -> Tensor<D> {
+/// BatchNorm then activation `act` (GLU along the channels), fused where the device allows.
+fn norm_activate(x: Maps, norm: &BatchNorm, act: usize) -> Maps {
     match act {
-        RELU => relu(x),
-        GLU => glu(x),
-        _ => leaky_relu(x, 0.2),
+        RELU => x.norm_act(norm, Activation::Relu),
+        GLU => x.norm_act(norm, Activation::Identity).glu(),
+        _ => x.norm_act(norm, Activation::LeakyRelu),
     }
-}
-
-/// `a ⊙ σ(b)` where `[a, b]` are the two halves of dimension 1.
-pub fn glu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let half = x.dims()[1] / 2;
-    x.clone().narrow(1, 0, half) * sigmoid(x.narrow(1, half, half))
 }
 
 /// A `kernel`×`kernel` convolution with DCGAN's N(0, 0.02) weights.
@@ -63,16 +61,7 @@ pub fn conv2d(
 
 /// Nearest-neighbour up-sampling by 2: `[b, c, h, w] → [b, c, 2h, 2w]`.
 pub fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h, 1, w, 1])
-        .expand([b, c, h, 2, w, 2])
-        .reshape([b, c, 2 * h, 2 * w])
-}
-
-/// A condition vector tiled over a `side`×`side` map: `[b, e] → [b, e, side, side]`.
-pub fn tile(c: Tensor<2>, side: usize) -> Tensor<4> {
-    let [b, e] = c.dims();
-    c.reshape([b, e, 1, 1]).expand([b, e, side, side])
+    Maps::Nchw(x).upsample().into_nchw()
 }
 
 /// 3×3 convolution (no bias), BatchNorm, activation: the code's `Block3x3_relu` /
@@ -95,8 +84,8 @@ impl Join {
     }
 
     /// `[b, inputs, s, s] → [b, outputs, s, s]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        activate(self.norm.forward(conv::conv2d(&self.conv, x)), self.act)
+    pub fn forward(&self, x: Maps) -> Maps {
+        norm_activate(x.conv(&self.conv), &self.norm, self.act)
     }
 }
 
@@ -115,8 +104,8 @@ impl Up {
     }
 
     /// `[b, inputs, s, s] → [b, outputs, 2s, 2s]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.join.forward(upsample_nearest(x))
+    pub fn forward(&self, x: Maps) -> Maps {
+        self.join.forward(x.upsample())
     }
 }
 
@@ -154,11 +143,13 @@ impl Residual {
     }
 
     /// Same shape in and out.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Maps) -> Maps {
         let y = self
-            .norm
-            .forward(conv::conv2d(&self.conv, self.first.forward(x.clone())));
-        x + y
+            .first
+            .forward(x.clone())
+            .conv(&self.conv)
+            .norm_act(&self.norm, Activation::Identity);
+        x.add(y)
     }
 }
 
@@ -177,8 +168,8 @@ impl ToImage {
     }
 
     /// `[b, width, s, s] → [b, channels, s, s]` in `[-1, 1]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        conv::conv2d(&self.conv, x).tanh()
+    pub fn forward(&self, x: Maps) -> Tensor<4> {
+        x.conv(&self.conv).tanh().into_nchw()
     }
 }
 
@@ -249,14 +240,14 @@ impl ImageEncoder {
     }
 
     /// `[b, channels, side, side]` in `[-1, 1]` → `[b, out_width, out_side, out_side]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut h = x;
+    pub fn forward(&self, x: Tensor<4>) -> Maps {
+        let mut h = Maps::new(x); // channels-last on the CPU
         for (i, down) in self.downs.iter().enumerate() {
-            h = conv::conv2d(down, h);
-            if i > 0 {
-                h = self.norms[i - 1].forward(h);
-            }
-            h = leaky_relu(h, 0.2);
+            h = h.conv(down);
+            h = match i.checked_sub(1) {
+                Some(j) => h.norm_act(&self.norms[j], Activation::LeakyRelu),
+                None => h.act(Activation::LeakyRelu),
+            };
         }
         for r in &self.reduce {
             h = r.forward(h);
@@ -285,17 +276,13 @@ impl Logits {
     }
 
     /// `[b, width, s, s]` (and `[b, condition]`) → `[b, 1]` logits.
-    pub fn forward(&self, h: Tensor<4>, condition: Option<Tensor<2>>) -> Tensor<2> {
+    pub fn forward(&self, h: Maps, condition: Option<Tensor<2>>) -> Tensor<2> {
         let h = match (&self.join, condition) {
-            (Some(join), Some(c)) => {
-                let side = h.dims()[2];
-                join.forward(Tensor::cat(vec![h, tile(c, side)], 1))
-            }
+            (Some(join), Some(c)) => join.forward(h.with_condition(c)),
             (None, None) => h,
             (Some(_), None) => panic!("a conditional head needs its condition"),
             (None, Some(_)) => panic!("an unconditional head reads no condition"),
         };
-        let b = h.dims()[0];
-        conv::conv2d(&self.out, h).reshape([b, 1])
+        h.conv(&self.out).into_flat_nchw() // [b, 1 · 1 · 1]
     }
 }

@@ -11,11 +11,12 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::config::StackGanConfig;
-use super::layers::{Join, RELU, Residual, ToImage, Up, conv2d, tile, up_stack};
+use super::layers::{Join, RELU, Residual, ToImage, Up, conv2d, up_stack};
 use super::losses::CondAugment;
 use super::v2::Drawing;
 use crate::model::blocks::dcgan_init;
-use crate::model::conv;
+use crate::model::cpu::Activation;
+use crate::model::maps::Maps;
 
 /// Stage-I: (z, ĉ) → FC → up-sampling blocks → image.
 #[derive(Module, Debug)]
@@ -116,12 +117,12 @@ impl V1Generator {
         let s1 = &self.stage1;
         let a1 = s1.ca.forward(text.clone(), eps1);
         let input = Tensor::cat(vec![a1.c.clone(), z], 1);
-        let mut h = relu(s1.fc_norm.forward(s1.fc.forward(input))).reshape([
+        let mut h = Maps::new(relu(s1.fc_norm.forward(s1.fc.forward(input))).reshape([
             b,
             s1.base_width,
             s1.base_side,
             s1.base_side,
-        ]);
+        ])); // channels-last on the CPU
         for up in &s1.ups {
             h = up.forward(h);
         }
@@ -134,14 +135,13 @@ impl V1Generator {
         }
         let s2 = &self.stage2;
         let a2 = s2.ca.forward(text, eps2);
-        let mut h = relu(conv::conv2d(&s2.first, low.clone().detach()));
+        let mut h = Maps::new(low.clone().detach())
+            .conv(&s2.first)
+            .act(Activation::Relu);
         for (down, norm) in s2.downs.iter().zip(&s2.down_norms) {
-            h = relu(norm.forward(conv::conv2d(down, h)));
+            h = h.conv(down).norm_act(norm, Activation::Relu);
         }
-        let side = h.dims()[2];
-        h = s2
-            .join
-            .forward(Tensor::cat(vec![h, tile(a2.c.clone(), side)], 1));
+        h = s2.join.forward(h.with_condition(a2.c.clone()));
         for r in &s2.residual {
             h = r.forward(h);
         }

@@ -7,9 +7,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
 use super::config::StackGanConfig;
-use super::layers::{GLU, Join, Residual, ToImage, Up, glu, tile, up_stack};
+use super::layers::{GLU, Join, Residual, ToImage, Up, glu, up_stack};
 use super::losses::{Augmented, CondAugment};
 use crate::model::blocks::dcgan_init;
+use crate::model::maps::Maps;
 
 /// A stage above the first: join with ĉ, residual blocks, up-sample.
 #[derive(Module, Debug)]
@@ -31,12 +32,9 @@ impl NextStage {
     }
 
     /// `[b, w, s, s]` (and ĉ) → `[b, w/2, 2s, 2s]`.
-    fn forward(&self, h: Tensor<4>, c: Option<Tensor<2>>) -> Tensor<4> {
+    fn forward(&self, h: Maps, c: Option<Tensor<2>>) -> Maps {
         let h = match c {
-            Some(c) => {
-                let side = h.dims()[2];
-                Tensor::cat(vec![h, tile(c, side)], 1)
-            }
+            Some(c) => h.with_condition(c),
             None => h,
         };
         let mut h = self.join.forward(h);
@@ -126,12 +124,12 @@ impl V2Generator {
             Some(c) => Tensor::cat(vec![c.clone(), z], 1),
             None => z,
         };
-        let mut h = glu(self.fc_norm.forward(self.fc.forward(input))).reshape([
+        let mut h = Maps::new(glu(self.fc_norm.forward(self.fc.forward(input))).reshape([
             b,
             self.base_width,
             self.base_side,
             self.base_side,
-        ]);
+        ])); // channels-last on the CPU
         for up in &self.ups {
             h = up.forward(h);
         }
