@@ -141,26 +141,18 @@ impl Maps {
         }
     }
 
-    /// The maps with a `[batch, e]` condition tiled over them, after their channels.
-    pub fn with_condition(self, condition: Tensor<2>) -> Self {
+    /// `conv.forward` of the maps with a `[batch, e]` condition tiled over them after their
+    /// channels (on the CPU without tiling it: [`cpu::conv2d_with_condition`]).
+    pub fn conv_with_condition(self, conv: &Conv2d, condition: Tensor<2>) -> Self {
         let [b, e] = condition.dims();
         assert_eq!(b, self.batch(), "a condition per image");
-        let [h, w] = self.side();
         match self {
             Self::Nchw(x) => {
+                let [_, _, h, w] = x.dims();
                 let tiled = condition.reshape([b, e, 1, 1]).expand([b, e, h, w]);
-                Self::Nchw(Tensor::cat(vec![x, tiled], 1))
+                Self::Nchw(conv::conv2d(conv, Tensor::cat(vec![x, tiled], 1)))
             }
-            Self::Rows(rows) => {
-                let tiled = condition
-                    .reshape([b, 1, e])
-                    .expand([b, h * w, e])
-                    .reshape([b * h * w, e]);
-                Self::Rows(Rows {
-                    x: Tensor::cat(vec![rows.x, tiled], 1),
-                    ..rows
-                })
-            }
+            Self::Rows(rows) => Self::Rows(cpu::conv2d_with_condition(conv, rows, condition)),
         }
     }
 
@@ -223,8 +215,9 @@ mod tests {
     }
 
     /// Every operation gives the same values and the same gradients of its input, weights and
-    /// condition in both layouts: a strided 4 × 4 convolution, a valid 3 × 3 one, BatchNorm with
-    /// each activation, GLU, up-sampling, a tiled condition, a residual sum, the batch and a part of it,
+    /// condition in both layouts: a strided 4 × 4 convolution, a same-size 3 × 3 one
+    /// reading a condition tiled over the maps (its border windows included), BatchNorm with
+    /// each activation, GLU, up-sampling, a residual sum, the batch and a part of it,
     /// tanh.
     #[test]
     fn rows_and_nchw_agree_on_values_and_gradients() {
@@ -233,23 +226,25 @@ mod tests {
             .with_stride([2, 2])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
             .init(&device);
-        let same = Conv2dConfig::new([6, 4], [3, 3]).init(&device);
+        let same = Conv2dConfig::new([6, 4], [3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init(&device);
         let norm = BatchNormConfig::new(8).init(&device);
         let x = Tensor::<4>::random([3, 3, 10, 10], Distribution::Default, &device).require_grad();
         let c = Tensor::<2>::random([3, 2], Distribution::Default, &device).require_grad();
         let run = |maps: Maps| {
             let h = maps.conv(&down).norm_act(&norm, Activation::LeakyRelu); // [3, 8, 5, 5]
             let h = h.clone().add(h.norm_act(&norm, Activation::Identity)).glu(); // 4 channels
-            let h = h.upsample().with_condition(c.clone()).conv(&same); // [3, 4, 8, 8]
+            let h = h.upsample().conv_with_condition(&same, c.clone()); // [3, 4, 10, 10]
             let h = h.act(Activation::Relu).tanh();
             (h.clone().narrow_batch(1, 2).into_nchw(), h.into_nchw())
         };
         let (rows_first, rows_whole) = run(Maps::Rows(Rows::from_nchw(x.clone())));
         let (nchw_first, nchw_whole) = run(Maps::Nchw(x.clone()));
-        assert_eq!(rows_first.dims(), [2, 4, 8, 8]);
-        assert_eq!(rows_whole.dims(), [3, 4, 8, 8]);
+        assert_eq!(rows_first.dims(), [2, 4, 10, 10]);
+        assert_eq!(rows_whole.dims(), [3, 4, 10, 10]);
         let target = |dims: [usize; 4]| Tensor::<4>::random(dims, Distribution::Default, &device);
-        let (t1, t2) = (target([2, 4, 8, 8]), target([3, 4, 8, 8]));
+        let (t1, t2) = (target([2, 4, 10, 10]), target([3, 4, 10, 10]));
         let loss = |a: Tensor<4>, b: Tensor<4>| (a * t1.clone()).sum() + (b * t2.clone()).sum();
         let g_rows = loss(rows_first.clone(), rows_whole.clone()).backward();
         let g_nchw = loss(nchw_first.clone(), nchw_whole.clone()).backward();

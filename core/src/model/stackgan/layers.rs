@@ -87,6 +87,16 @@ impl Join {
     pub fn forward(&self, x: Maps) -> Maps {
         norm_activate(x.conv(&self.conv), &self.norm, self.act)
     }
+
+    /// [`Self::forward`] of the maps with a `[b, e]` condition tiled over them after their
+    /// channels (`inputs` counts both).
+    pub fn forward_with_condition(&self, x: Maps, condition: Tensor<2>) -> Maps {
+        norm_activate(
+            x.conv_with_condition(&self.conv, condition),
+            &self.norm,
+            self.act,
+        )
+    }
 }
 
 /// Nearest ×2, then a [`Join`]: the code's `upBlock`.
@@ -278,7 +288,7 @@ impl Logits {
     /// `[b, width, s, s]` (and `[b, condition]`) → `[b, 1]` logits.
     pub fn forward(&self, h: Maps, condition: Option<Tensor<2>>) -> Tensor<2> {
         let h = match (&self.join, condition) {
-            (Some(join), Some(c)) => join.forward(h.with_condition(c)),
+            (Some(join), Some(c)) => join.forward_with_condition(h, c),
             (None, None) => h,
             (Some(_), None) => panic!("a conditional head needs its condition"),
             (None, Some(_)) => panic!("an unconditional head reads no condition"),

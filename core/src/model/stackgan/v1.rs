@@ -141,7 +141,7 @@ impl V1Generator {
         for (down, norm) in s2.downs.iter().zip(&s2.down_norms) {
             h = h.conv(down).norm_act(norm, Activation::Relu);
         }
-        h = s2.join.forward(h.with_condition(a2.c.clone()));
+        h = s2.join.forward_with_condition(h, a2.c.clone());
         for r in &s2.residual {
             h = r.forward(h);
         }

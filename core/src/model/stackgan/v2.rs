@@ -33,11 +33,10 @@ impl NextStage {
 
     /// `[b, w, s, s]` (and ĉ) → `[b, w/2, 2s, 2s]`.
     fn forward(&self, h: Maps, c: Option<Tensor<2>>) -> Maps {
-        let h = match c {
-            Some(c) => h.with_condition(c),
-            None => h,
+        let mut h = match c {
+            Some(c) => self.join.forward_with_condition(h, c),
+            None => self.join.forward(h),
         };
-        let mut h = self.join.forward(h);
         for r in &self.residual {
             h = r.forward(h);
         }
