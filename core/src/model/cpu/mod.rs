@@ -29,6 +29,7 @@ use burn::tensor::{DType, TensorData};
 use super::conv::Windows;
 
 pub mod direct;
+pub mod gate;
 pub mod layers;
 pub mod norm;
 pub mod product;
@@ -83,6 +84,9 @@ pub trait RowOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
     /// `max(x, slope · x)` element-wise (an activation without BatchNorm before it).
     fn act_rows(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
+    /// The gated linear unit `a ⊙ σ(b)` of the halves `[a, b]` of every row: `[rows, 2c]` →
+    /// `[rows, c]`.
+    fn glu_rows(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// A convolution on rows: `x` the `[batch · h · w, c_in]` rows of the images `windows`
     /// slide over, `weight` burn's `[c_out, c_in, k, k]`, `bias` `[c_out]`; returns the
     /// `[batch · windows, c_out]` output rows.
@@ -142,6 +146,15 @@ impl RowOps for Flex {
         let x = x.to_contiguous();
         let shape = x.layout().shape().to_vec();
         flex(norm::act(f32_slice(&x, "act_rows"), slope), shape)
+    }
+
+    fn glu_rows(x: FlexTensor) -> FlexTensor {
+        let x = x.to_contiguous();
+        let [rows, width] = glu_shape(&x);
+        flex(
+            gate::forward(f32_slice(&x, "glu_rows"), width),
+            vec![rows, width / 2],
+        )
     }
 
     fn conv_rows(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, w: Windows) -> FlexTensor {
@@ -297,6 +310,39 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 1> for 
                 slope,
             );
             grads.register::<B>(node.id, flex(dx, y.layout().shape().to_vec()));
+        }
+    }
+}
+
+/// `[rows, width]` of a GLU's input (an even width).
+fn glu_shape(x: &FlexTensor) -> [usize; 2] {
+    let shape = x.layout().shape();
+    assert!(
+        shape.len() == 2 && shape[1] % 2 == 0,
+        "glu_rows: [rows, 2c] input, found {shape:?}"
+    );
+    [shape[0], shape[1]]
+}
+
+#[derive(Debug)]
+struct GluBackward;
+
+impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 1> for GluBackward {
+    /// The input.
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node).to_contiguous();
+        let x = ops.state;
+        if let Some(node) = node_x {
+            let [rows, width] = glu_shape(&x);
+            let dx = gate::backward(
+                f32_slice(&dy, "glu_rows backward"),
+                f32_slice(&x, "glu_rows backward"),
+                width,
+            );
+            grads.register::<B>(node.id, flex(dx, vec![rows, width]));
         }
     }
 }
@@ -464,6 +510,20 @@ where
             .stateful()
         {
             OpsKind::Tracked(prep) => prep.finish((y.clone(), slope), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn glu_rows(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, node_x) = x.into_parts();
+        let x = x.to_contiguous();
+        let y = B::glu_rows(x.clone());
+        match GluBackward
+            .prepare::<C>([node_x])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(x, y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }

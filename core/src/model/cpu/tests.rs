@@ -306,3 +306,29 @@ fn col2im_on_rows_is_the_adjoint_of_im2col() {
         }
     }
 }
+
+/// The fused gated linear unit equals burn's `a ⊙ σ(b)` on random widths, with its gradient,
+/// far into both tails of the sigmoid.
+#[test]
+fn fused_glu_matches_burns_with_its_gradient() {
+    let device = Device::flex().autodiff();
+    let mut rng = rng();
+    for _ in 0..4 {
+        let (rows, c) = (rng.random_range(1..2000), rng.random_range(1..40));
+        let x = Tensor::<2>::random([rows, 2 * c], Distribution::Normal(0.0, 6.0), &device)
+            .require_grad();
+        let fast =
+            Tensor::<2>::from_dispatch(<Dispatch as RowOps>::glu_rows(x.clone().into_dispatch()));
+        let slow = crate::model::maps::glu(x.clone());
+        let target = Tensor::random(slow.dims(), Distribution::Default, &device);
+        let g_fast = (fast.clone() * target.clone()).sum().backward();
+        let g_slow = (slow.clone() * target).sum().backward();
+        let what = format!("glu [{rows}, {}]", 2 * c);
+        assert_close(fast, slow, &what);
+        assert_close(
+            x.grad(&g_fast).unwrap(),
+            x.grad(&g_slow).unwrap(),
+            &format!("{what} dx"),
+        );
+    }
+}
