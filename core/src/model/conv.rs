@@ -363,17 +363,7 @@ mod tests {
     use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
     use burn::tensor::Distribution;
 
-    fn assert_close(a: Tensor<4>, b: Tensor<4>, what: &str) {
-        assert_eq!(a.dims(), b.dims(), "{what}: shape");
-        let a = a.into_data().try_to_vec::<f32>().unwrap();
-        let b = b.into_data().try_to_vec::<f32>().unwrap();
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
-            .fold(0f32, f32::max);
-        assert!(worst < 1e-4, "{what}: differs by {worst}");
-    }
+    use crate::model::testing::assert_close;
 
     /// The window path and burn's kernels agree on outputs and on the gradients of the input,
     /// the weight and the bias, for odd and even kernels and an odd side.

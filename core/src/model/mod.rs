@@ -10,6 +10,8 @@ pub mod lapgan;
 pub mod maps;
 pub mod pyramid;
 pub mod stackgan;
+#[cfg(test)]
+mod testing;
 
 /// Floating-point operations of a layer or model, counted as 2 per multiply-add.
 pub type Flops = u64;

@@ -318,7 +318,7 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 1> for 
 fn glu_shape(x: &FlexTensor) -> [usize; 2] {
     let shape = x.layout().shape();
     assert!(
-        shape.len() == 2 && shape[1] % 2 == 0,
+        shape.len() == 2 && shape[1].is_multiple_of(2),
         "glu_rows: [rows, 2c] input, found {shape:?}"
     );
     [shape[0], shape[1]]

@@ -8,17 +8,7 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 
-fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, what: &str) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shape");
-    let a = a.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
-    let b = b.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
-        .fold(0f32, f32::max);
-    assert!(worst < 2e-4, "{what}: differs by {worst}");
-}
+use crate::model::testing::assert_close;
 
 fn rng() -> rand_chacha::ChaCha8Rng {
     rand_chacha::ChaCha8Rng::seed_from_u64(11)

@@ -159,7 +159,7 @@ impl Residual {
             .forward(x.clone())
             .conv(&self.conv)
             .norm_act(&self.norm, Activation::Identity);
-        x.add(y)
+        x + y
     }
 }
 
