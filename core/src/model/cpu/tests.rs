@@ -1,6 +1,7 @@
 //! The channels-last kernels against burn's own: convolutions, transposed convolutions and
 //! BatchNorm with each activation, on random shapes and values, outputs and every gradient.
 
+use burn::backend::Dispatch;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::Distribution;
