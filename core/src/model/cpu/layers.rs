@@ -1,15 +1,16 @@
-//! Convolutions and transposed convolutions on channels-last rows, each one kernel forward and
-//! one backward: the window gathering, the matrix product and the bias in one pass over the
-//! data, with only the gradients the graph asks for (a discriminator frozen in the generator's
-//! step computes no weight gradient; an image batch read from data, no input gradient).
+//! What the convolutions on channels-last rows share: the kernels' reordering and the bias
+//! gradient, and the two scatters that stay whole-batch — a transposed convolution's forward
+//! pass and a convolution's input gradient when the image has fewer than 8 channels (GRAN's
+//! last layer, 40 → 1): one product with thousands of rows, then `col2im`. Everything else is
+//! in [`super::blocks`] (strided) and [`super::direct`] (stride 1).
 //!
 //! Weights keep burn's layout (`[c_out, c_in, k, k]` for a convolution, `[c_in, c_out, k, k]`
 //! for a transposed one) and are reordered here to the windows' `(ky, kx, c)` order, a few
 //! thousand floats per call; their gradients go back to burn's layout.
 
 use super::norm::column_sums;
-use super::product::{View, add_product, product};
-use super::windows::{col2im, im2col};
+use super::product::{View, product};
+use super::windows::col2im;
 use crate::model::conv::Windows;
 
 /// `[a, b, k, k]` → `[a, k, k, b]` (burn's kernel layout to the windows' order).
@@ -58,35 +59,6 @@ pub fn bias_grad(dy: &[f32], c: usize) -> Vec<f32> {
     .collect()
 }
 
-/// A convolution's forward pass: `x` the `[batch · h · w, c_in]` rows of the images `windows`
-/// slide over, `kernels` `[c_out, k · k · c_in]` in window order. Returns the
-/// `[batch · windows, c_out]` output rows and the gathered windows (what the weight gradient
-/// reads).
-pub fn conv_forward(
-    x: &[f32],
-    kernels: &[f32],
-    bias: Option<&[f32]>,
-    windows: &Windows,
-) -> (Vec<f32>, Vec<f32>) {
-    let k_len = windows.window_len();
-    let c_out = kernels.len() / k_len;
-    let cols = im2col(x, windows);
-    let rows = cols.len() / k_len;
-    let (a, b) = (
-        View::rows(&cols, rows, k_len),
-        View::rows(kernels, c_out, k_len).t(),
-    );
-    let y = match bias {
-        Some(bias) => {
-            let mut y = bias.repeat(rows);
-            add_product(&mut y, a, b);
-            y
-        }
-        None => product(a, b),
-    };
-    (y, cols)
-}
-
 /// A convolution's input gradient: `dy` `[batch · windows, c_out]` back through the kernels and
 /// added where each window was read: `[batch · h · w, c_in]`.
 pub fn conv_input_grad(dy: &[f32], kernels: &[f32], windows: &Windows) -> Vec<f32> {
@@ -98,17 +70,6 @@ pub fn conv_input_grad(dy: &[f32], kernels: &[f32], windows: &Windows) -> Vec<f3
         View::rows(kernels, c_out, k_len),
     );
     col2im(&d_cols, windows, None)
-}
-
-/// A convolution's kernel gradient in window order, `[c_out, k · k · c_in]`: `dyᵀ × cols`.
-pub fn conv_kernel_grad(dy: &[f32], cols: &[f32], windows: &Windows) -> Vec<f32> {
-    let k_len = windows.window_len();
-    let rows = cols.len() / k_len;
-    let c_out = dy.len() / rows;
-    product(
-        View::rows(dy, rows, c_out).t(),
-        View::rows(cols, rows, k_len),
-    )
 }
 
 /// A transposed convolution's forward pass: `x` the `[batch · windows, c_in]` rows of the small
@@ -125,23 +86,4 @@ pub fn deconv_forward(
     let rows = x.len() / c_in;
     let cols = product(View::rows(x, rows, c_in), View::rows(kernels, c_in, k_len));
     col2im(&cols, windows, bias)
-}
-
-/// A transposed convolution's gradients from its output's gradient `dy`: the input's (when
-/// `x_grad`) and the kernels' in window order (when given the input `x` they read).
-pub fn deconv_backward(
-    dy: &[f32],
-    x: Option<&[f32]>,
-    kernels: &[f32],
-    windows: &Windows,
-    x_grad: bool,
-) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
-    let k_len = windows.window_len();
-    let c_in = kernels.len() / k_len;
-    let d_cols = im2col(dy, windows);
-    let rows = d_cols.len() / k_len;
-    let d_cols = View::rows(&d_cols, rows, k_len);
-    let dx = x_grad.then(|| product(d_cols, View::rows(kernels, c_in, k_len).t()));
-    let dk = x.map(|x| product(View::rows(x, rows, c_in).t(), d_cols));
-    (dx, dk)
 }

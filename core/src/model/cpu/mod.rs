@@ -1,12 +1,14 @@
 //! The CPU training path of the DCGAN-style stacks (GRAN's f and g, its discriminator, DCGAN):
 //! activations channels-last, as `[batch · h · w, channels]` rows, from the first layer to the
-//! last, so a convolution is `im2col` then one matrix product whose output is already the next
-//! layer's input (no NHWC ↔ NCHW copy around it), a transposed convolution is one matrix product
-//! then `col2im`, and BatchNorm with the activation after it is one fused pass over all cores.
+//! last, so a convolution's matrix products write the next layer's input directly (no NHWC ↔
+//! NCHW copy around it), and BatchNorm with the activation after it is one fused pass over all
+//! cores. Strided convolutions and transposed convolutions gather, class by class, only the
+//! taps inside the image ([`blocks`]); stride-1 convolutions read their windows in place
+//! ([`direct`]).
 //!
-//! The three layers (convolution, transposed convolution, BatchNorm + activation) are a burn
-//! backend extension, each one kernel forward and one backward written by hand ([`layers`],
-//! [`norm`]): the windows gathered, the product computed by the `gemm` crate straight into the
+//! The layers (convolution, transposed convolution, BatchNorm + activation, GLU) are a burn
+//! backend extension, each one kernel forward and one backward written by hand ([`blocks`],
+//! [`direct`], [`norm`], [`gate`]): the product computed by the `gemm` crate straight into the
 //! output ([`product`]), the bias added, with only the gradients the graph asks for (no weight
 //! gradient for a frozen discriminator, no input gradient for a data batch). Autodiff handles
 //! the rest. The layers keep burn's `Conv2d`, `ConvTranspose2d` and `BatchNorm` as their
@@ -25,6 +27,7 @@ use burn::tensor::{DType, TensorData};
 
 use super::conv::Windows;
 
+pub mod blocks;
 pub mod direct;
 pub mod gate;
 pub mod layers;
@@ -160,7 +163,7 @@ impl RowOps for Flex {
     fn conv_rows(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, w: Windows) -> FlexTensor {
         let conv = Layer::conv(&weight, &w);
         let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
-        let (y, _) = conv_forward(
+        let y = conv_forward(
             f32_slice(&x, "conv_rows"),
             &conv.kernels,
             f32_slice(&bias, "conv_rows"),
@@ -173,7 +176,7 @@ impl RowOps for Flex {
     fn deconv_rows(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, w: Windows) -> FlexTensor {
         let deconv = Layer::deconv(&weight, &w);
         let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
-        let y = layers::deconv_forward(
+        let y = blocks::deconv_forward(
             f32_slice(&x, "deconv_rows"),
             &deconv.kernels,
             Some(f32_slice(&bias, "deconv_rows")),
@@ -348,29 +351,13 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 1> for 
 }
 
 /// A convolution's forward pass on rows: stride 1 read in place ([`direct`]), larger strides
-/// through gathered windows ([`layers`]). Returns the output rows and, for a strided one, the
-/// windows (what its weight gradient reads).
-fn conv_forward(
-    x: &[f32],
-    kernels: &[f32],
-    bias: &[f32],
-    windows: &Windows,
-) -> (Vec<f32>, Option<Vec<f32>>) {
+/// gathered class by class ([`blocks`]).
+fn conv_forward(x: &[f32], kernels: &[f32], bias: &[f32], windows: &Windows) -> Vec<f32> {
     if windows.stride == 1 {
-        (direct::forward(x, kernels, Some(bias), windows), None)
+        direct::forward(x, kernels, Some(bias), windows)
     } else {
-        let (y, cols) = layers::conv_forward(x, kernels, Some(bias), windows);
-        (y, Some(cols))
+        blocks::conv_forward(x, kernels, Some(bias), windows)
     }
-}
-
-/// What a convolution's weight gradient reads, kept only when the weight is tracked.
-#[derive(Debug, Clone)]
-enum ConvInput {
-    /// The gathered windows (strided convolutions).
-    Windows(Vec<f32>),
-    /// The input rows (stride 1: the windows are read from them in place).
-    Rows(FlexTensor),
 }
 
 /// What a convolution's backward pass reads: its input (when the weight is tracked) and the
@@ -378,7 +365,8 @@ enum ConvInput {
 #[derive(Debug, Clone)]
 struct ConvState {
     layer: Layer,
-    input: Option<ConvInput>,
+    /// The input rows, kept only when the weight is tracked (its gradient reads them).
+    x: Option<FlexTensor>,
 }
 
 #[derive(Debug)]
@@ -391,27 +379,28 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 3> for 
         let [node_x, node_weight, node_bias] = ops.parents;
         let dy = grads.consume::<B>(&ops.node).to_contiguous();
         let dy = f32_slice(&dy, "conv_rows backward");
-        let ConvState { layer, input } = ops.state;
+        let ConvState { layer, x } = ops.state;
+        let x = x.as_ref().map(|x| f32_slice(x, "conv_rows backward"));
         let w = &layer.windows;
         if let Some(node) = node_bias {
             let db = layers::bias_grad(dy, layer.c_out);
             grads.register::<B>(node.id, flex(db, vec![layer.c_out]));
         }
-        if let Some(node) = node_weight {
-            let dk = match input.as_ref().expect("input kept for a tracked weight") {
-                ConvInput::Windows(cols) => layers::conv_kernel_grad(dy, cols, w),
-                ConvInput::Rows(x) => {
-                    direct::kernel_grad(dy, f32_slice(x, "conv_rows backward"), w)
-                }
-            };
+        let x = x.filter(|_| node_weight.is_some());
+        let (dx, dk) = if w.stride == 1 {
+            (
+                node_x
+                    .is_some()
+                    .then(|| direct::input_grad(dy, &layer.kernels, w)),
+                x.map(|x| direct::kernel_grad(dy, x, w)),
+            )
+        } else {
+            blocks::conv_backward(dy, x, &layer.kernels, w, node_x.is_some())
+        };
+        if let (Some(node), Some(dk)) = (node_weight, dk) {
             grads.register::<B>(node.id, layer.weight_grad(&dk, true));
         }
-        if let Some(node) = node_x {
-            let dx = if w.stride == 1 {
-                direct::input_grad(dy, &layer.kernels, w)
-            } else {
-                layers::conv_input_grad(dy, &layer.kernels, w)
-            };
+        if let (Some(node), Some(dx)) = (node_x, dx) {
             let rows = dx.len() / layer.c_in;
             grads.register::<B>(node.id, flex(dx, vec![rows, layer.c_in]));
         }
@@ -442,7 +431,7 @@ impl<B: Backend<FloatTensorPrimitive = FlexTensor> + RowOps> Backward<B, 3> for 
             grads.register::<B>(node.id, flex(db, vec![layer.c_out]));
         }
         let x = x.as_ref().map(|x| f32_slice(x, "deconv_rows backward"));
-        let (dx, dk) = layers::deconv_backward(
+        let (dx, dk) = blocks::deconv_backward(
             dy,
             x.filter(|_| node_weight.is_some()),
             &layer.kernels,
@@ -534,14 +523,14 @@ where
         bias: FloatTensor<Self>,
         windows: Windows,
     ) -> FloatTensor<Self> {
-        // The input (or its windows) is kept only for the weight's gradient.
-        let keep_input = weight.is_tracked();
+        // The input is kept only for the weight's gradient.
+        let keep_x = weight.is_tracked();
         let (x, node_x) = x.into_parts();
         let (weight, node_weight) = weight.into_parts();
         let (bias, node_bias) = bias.into_parts();
         let layer = Layer::conv(&weight, &windows);
         let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
-        let (y, cols) = conv_forward(
+        let y = conv_forward(
             f32_slice(&x, "conv_rows"),
             &layer.kernels,
             f32_slice(&bias, "conv_rows"),
@@ -555,11 +544,8 @@ where
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let input = keep_input.then(|| match cols {
-                    Some(cols) => ConvInput::Windows(cols),
-                    None => ConvInput::Rows(x),
-                });
-                prep.finish(ConvState { layer, input }, y)
+                let x = keep_x.then_some(x);
+                prep.finish(ConvState { layer, x }, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
@@ -578,7 +564,7 @@ where
         let (bias, node_bias) = bias.into_parts();
         let layer = Layer::deconv(&weight, &windows);
         let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
-        let y = layers::deconv_forward(
+        let y = blocks::deconv_forward(
             f32_slice(&x, "deconv_rows"),
             &layer.kernels,
             Some(f32_slice(&bias, "deconv_rows")),

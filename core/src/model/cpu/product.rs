@@ -57,6 +57,15 @@ impl<'a> View<'a> {
     }
 }
 
+/// Where a product runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    /// On every core when it is large enough.
+    Both,
+    /// On the calling thread only (inside a task that rayon already shares out).
+    Here,
+}
+
 /// Products smaller than this (`m · n · k`) run on one core, as burn's own threshold.
 const PARALLEL_FROM: usize = 192 * 192 * 192;
 
@@ -66,7 +75,7 @@ const PARALLEL_FROM: usize = 192 * 192 * 192;
 /// # Safety
 /// `dst` must point to `a.rows · b.cols` writable floats, initialised when `accumulate`, and not
 /// overlap `a` or `b`.
-unsafe fn product_raw(dst: *mut f32, a: View, b: View, accumulate: bool) {
+unsafe fn product_raw(dst: *mut f32, a: View, b: View, accumulate: bool, threads: Threads) {
     assert_eq!(a.cols, b.rows, "product: inner dimensions");
     let (m, n, k) = (a.rows, b.cols, a.cols);
     if m == 0 || n == 0 {
@@ -79,11 +88,12 @@ unsafe fn product_raw(dst: *mut f32, a: View, b: View, accumulate: bool) {
         }
         return;
     }
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_FROM {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
+    let parallelism =
+        if threads == Threads::Both && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_FROM {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
     // SAFETY: the views were checked against their slices' lengths when built or transposed
     // (`rows · row + cols · col` stays inside), and the caller vouches for `dst`.
     unsafe {
@@ -115,14 +125,28 @@ unsafe fn product_raw(dst: *mut f32, a: View, b: View, accumulate: bool) {
 pub fn set_product(dst: &mut [f32], a: View, b: View) {
     assert_eq!(dst.len(), a.rows * b.cols, "product: output size");
     // SAFETY: `dst` is a slice of the right length, borrowed apart from a and b.
-    unsafe { product_raw(dst.as_mut_ptr(), a, b, false) }
+    unsafe { product_raw(dst.as_mut_ptr(), a, b, false, Threads::Both) }
 }
 
 /// `dst += a × b`, `dst` row-major `a.rows × b.cols`.
 pub fn add_product(dst: &mut [f32], a: View, b: View) {
     assert_eq!(dst.len(), a.rows * b.cols, "product: output size");
     // SAFETY: `dst` is an initialised slice of the right length, borrowed apart from a and b.
-    unsafe { product_raw(dst.as_mut_ptr(), a, b, true) }
+    unsafe { product_raw(dst.as_mut_ptr(), a, b, true, Threads::Both) }
+}
+
+/// [`set_product`] on the calling thread only.
+pub fn set_product_here(dst: &mut [f32], a: View, b: View) {
+    assert_eq!(dst.len(), a.rows * b.cols, "product: output size");
+    // SAFETY: as in `set_product`.
+    unsafe { product_raw(dst.as_mut_ptr(), a, b, false, Threads::Here) }
+}
+
+/// [`add_product`] on the calling thread only.
+pub fn add_product_here(dst: &mut [f32], a: View, b: View) {
+    assert_eq!(dst.len(), a.rows * b.cols, "product: output size");
+    // SAFETY: as in `add_product`.
+    unsafe { product_raw(dst.as_mut_ptr(), a, b, true, Threads::Here) }
 }
 
 /// A new row-major `a × b`, each value written once.
@@ -131,7 +155,7 @@ pub fn product(a: View, b: View) -> Vec<f32> {
     let mut out = Vec::<f32>::with_capacity(len);
     // SAFETY: the capacity holds `len` floats; gemm writes every one of them before `set_len`.
     unsafe {
-        product_raw(out.as_mut_ptr(), a, b, false);
+        product_raw(out.as_mut_ptr(), a, b, false, Threads::Both);
         out.set_len(len);
     }
     out
