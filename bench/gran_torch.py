@@ -1,7 +1,9 @@
 """PyTorch reference for `easel bench`: the same GRAN as Easel's `gran-fmnist` preset (Im et al.
 2016, Table 5 MNIST architecture, T = 3, batch 100; `--steps 1` is `dcgan-fmnist`), trained with
-the same step (one D update, one G update, non-saturating BCE, Adam β1 = 0.5) on the CPU with as
-many threads as cores. The step is the one users write (PyTorch's DCGAN example): G draws once
+the same step (one D update, one G update, non-saturating BCE, Adam β1 = 0.5, ε = 1e-5) and the
+same initial weights' distribution (every weight and bias N(0, 0.02), as DCGAN's paper and Easel)
+on the CPU with as many threads as cores; `--init pytorch --adam-eps 1e-8` gives PyTorch's
+defaults instead. The step is the one users write (PyTorch's DCGAN example): G draws once
 per iteration, D reads the drawing detached, then G's loss reads the same drawing through the
 updated D.
 
@@ -113,12 +115,30 @@ def main():
     parser.add_argument("--samples", help="folder for the samples of --train-minutes")
     parser.add_argument("--count", type=int, default=1000, help="samples written")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise")
+    parser.add_argument(
+        "--init",
+        choices=("dcgan", "pytorch"),
+        default="dcgan",
+        help="dcgan: every weight and bias N(0, 0.02), as Easel (Radford et al. 2016); "
+        "pytorch: PyTorch's default Kaiming-uniform",
+    )
+    parser.add_argument(
+        "--adam-eps",
+        type=float,
+        default=1e-5,
+        help="Adam's epsilon: 1e-5 as Easel (burn's default); PyTorch's default is 1e-8",
+    )
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(args.seed)
     g, d = Gran(steps=args.steps), Encoder((1, 40, 80), 28, 1, leaky=True)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    if args.init == "dcgan":
+        for module in (*g.modules(), *d.modules()):
+            if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(module.weight, 0.0, 0.02)
+                nn.init.normal_(module.bias, 0.0, 0.02)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=args.adam_eps)
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=args.adam_eps)
     if args.train_minutes:
         data = fashion_mnist()
     else:

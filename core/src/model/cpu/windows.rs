@@ -3,8 +3,9 @@
 //! is its adjoint, adding rows back where they were read. In this layout one kernel row of a
 //! window is `k · c` consecutive floats of the image, so both move whole runs with one copy or
 //! one vector add instead of testing every value against the padding.
-
-use std::mem::MaybeUninit;
+//!
+//! Only `col2im` runs in training now (the whole-batch scatter of [`super::layers`], for images
+//! of under 8 channels); `im2col` stays as its adjoint's reference in the tests.
 
 use rayon::prelude::*;
 
@@ -40,6 +41,7 @@ fn runs(w: &Windows, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize
 }
 
 /// Whether window `(oy, ox)` lies wholly inside the image (reads no padding).
+#[cfg(test)]
 fn whole(w: &Windows, oy: usize, ox: usize) -> bool {
     let inside = |o: usize, side: usize| {
         o * w.stride >= w.padding && o * w.stride + w.kernel <= side + w.padding
@@ -50,7 +52,10 @@ fn whole(w: &Windows, oy: usize, ox: usize) -> bool {
 /// `[batch, h, w, c]` (as `batch` images of `h · w · c` floats) → `[batch · windows, k · k · c]`,
 /// zero where a window reads the padding. Each value is written once (rows of windows that read
 /// no padding are not zeroed first).
+#[cfg(test)]
 pub fn im2col(images: &[f32], w: &Windows) -> Vec<f32> {
+    use std::mem::MaybeUninit;
+
     let image_len = w.height * w.width * w.channels;
     let row_len = w.window_len();
     let batch = images.len() / image_len;
