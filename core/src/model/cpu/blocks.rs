@@ -568,8 +568,8 @@ mod tests {
 
     /// On random layers (strides 1 to 3, padding up to the kernel's side less one so some
     /// windows read a single corner tap, strides past the kernel so some pixels are read by
-    /// no window, batches whose classes span several tasks), every pass equals the schoolbook
-    /// sum over the taps inside the image.
+    /// no window, images of 1 to 12 channels, batches whose classes span several tasks), every
+    /// pass equals the schoolbook sum over the taps inside the image.
     #[test]
     fn gathers_match_the_schoolbook_sums() {
         for case in 0..40 {
@@ -578,7 +578,8 @@ mod tests {
             let stride = rng.random_range(1..4);
             let padding = rng.random_range(0..kernel);
             let (h, wd) = (rng.random_range(kernel..21), rng.random_range(kernel..21));
-            let (c, r) = (rng.random_range(1..7), rng.random_range(1..7));
+            // Both sides of PIXEL_GATHER_FROM: the pixels' gather and the whole-batch scatter.
+            let (c, r) = (rng.random_range(1..13), rng.random_range(1..7));
             let batch = rng.random_range(1..9);
             let w = Windows::new(c, [h, wd], kernel, stride, padding);
             let mut values =
@@ -588,45 +589,34 @@ mod tests {
             let image = values(batch * h * wd * c);
             let rows = values(batch * w.per_image() * r);
             let what = format!("c {c} r {r} k{kernel} s{stride} p{padding} {h}×{wd} batch {batch}");
-            close(
-                &conv_forward(&image, &kernels, Some(&bias_r), &w),
-                &plus_bias(windows_of(&image, &kernels, &w, batch), &bias_r),
-                &format!("conv {what}"),
-            );
-            let (dx, dk) = conv_backward(&rows, Some(&image), &kernels, &w, true);
-            close(
-                &dx.unwrap(),
-                &pixels_of(&rows, &kernels, &w, batch),
-                &format!("conv dx {what}"),
-            );
-            close(
-                &dk.unwrap(),
-                &kernels_of(&rows, &image, r, &w, batch),
-                &format!("conv dk {what}"),
-            );
-            close(
-                &deconv_forward(&rows, &kernels, Some(&bias_c), &w),
-                &plus_bias(pixels_of(&rows, &kernels, &w, batch), &bias_c),
-                &format!("deconv {what}"),
-            );
-            let (dx, dk) = deconv_backward(&image, Some(&rows), &kernels, &w, true);
-            close(
-                &dx.unwrap(),
-                &windows_of(&image, &kernels, &w, batch),
-                &format!("deconv dx {what}"),
-            );
-            close(
-                &dk.unwrap(),
-                &kernels_of(&rows, &image, r, &w, batch),
-                &format!("deconv dk {what}"),
-            );
-            let (none, dk_only) = deconv_backward(&image, Some(&rows), &kernels, &w, false);
+            // The schoolbook sums each pass must equal.
+            let windows = windows_of(&image, &kernels, &w, batch);
+            let pixels = pixels_of(&rows, &kernels, &w, batch);
+            let grad = kernels_of(&rows, &image, r, &w, batch);
+            let (conv_dx, conv_dk) = conv_backward(&rows, Some(&image), &kernels, &w, true);
+            let (deconv_dx, deconv_dk) = deconv_backward(&image, Some(&rows), &kernels, &w, true);
+            let (none, dk_alone) = deconv_backward(&image, Some(&rows), &kernels, &w, false);
             assert!(none.is_none(), "no input gradient asked");
-            close(
-                &dk_only.unwrap(),
-                &kernels_of(&rows, &image, r, &w, batch),
-                &format!("deconv dk alone {what}"),
-            );
+            let checks = [
+                (
+                    "conv",
+                    conv_forward(&image, &kernels, Some(&bias_r), &w),
+                    plus_bias(windows.clone(), &bias_r),
+                ),
+                ("conv dx", conv_dx.unwrap(), pixels.clone()),
+                ("conv dk", conv_dk.unwrap(), grad.clone()),
+                (
+                    "deconv",
+                    deconv_forward(&rows, &kernels, Some(&bias_c), &w),
+                    plus_bias(pixels, &bias_c),
+                ),
+                ("deconv dx", deconv_dx.unwrap(), windows),
+                ("deconv dk", deconv_dk.unwrap(), grad.clone()),
+                ("deconv dk alone", dk_alone.unwrap(), grad),
+            ];
+            for (pass, got, want) in checks {
+                close(&got, &want, &format!("{pass} {what}"));
+            }
         }
     }
 }
