@@ -242,14 +242,7 @@ impl Generator {
     /// Finished images in `[0, 1]`, `[batch, channels, side, side]`, drawn in GRAN's `steps`
     /// steps (ignored by LAPGAN and StackGAN, which always run every level or stage).
     /// `condition`: class one-hots (class-conditional LAPGAN) or sentence embeddings (StackGAN).
-    ///
-    /// Runs on one of rayon's threads (as a training step does), so the CPU kernels' parallel
-    /// work is not handed across from a thread outside the pool around every layer.
     pub fn images(&self, noise: &Noise, steps: usize, condition: Option<Tensor<2>>) -> Tensor<4> {
-        rayon::scope(|_| self.images_here(noise, steps, condition))
-    }
-
-    fn images_here(&self, noise: &Noise, steps: usize, condition: Option<Tensor<2>>) -> Tensor<4> {
         match (self, noise) {
             (Generator::Gran(g), Noise::Gran(z)) => g.forward(z.clone(), steps),
             (Generator::Lapgan(g), Noise::Lapgan(n)) => g.forward(n, condition),

@@ -296,15 +296,7 @@ impl Trainer {
     }
 
     /// Takes one step of `kind`. A non-finite loss stops it before any update.
-    ///
-    /// The step runs on one of rayon's threads, so the kernels' parallel work starts from a
-    /// worker, not a thread outside the pool that would sleep and be woken around each of
-    /// them (7.7k context switches a second on gran-fmnist, 0.9k this way).
     pub fn step(&mut self, kind: StepKind) -> Result<(StepStats, bool)> {
-        rayon::scope(|_| self.step_here(kind))
-    }
-
-    fn step_here(&mut self, kind: StepKind) -> Result<(StepStats, bool)> {
         let started = Instant::now();
         let (lr_d, lr_g) = self.config.train.learning_rates(self.state.epoch);
         let mut stats = StepStats {
