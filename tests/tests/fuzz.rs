@@ -1,5 +1,5 @@
 //! The stable fuzz driver over every parser, briefly (the full 10⁶ runs per target are on
-//! demand: see README): no panic, no slow run, no allocation past its caps.
+//! demand: see docs/reliability.md): no panic, no slow run, no allocation past its caps.
 
 #[test]
 fn every_parser_survives_twenty_thousand_mutated_inputs() {
