@@ -384,3 +384,134 @@ fn a_run_stopped_before_its_first_checkpoint_starts_again_from_step_zero() {
         .to_string();
     assert!(e.contains("no intact checkpoint"), "{e}");
 }
+
+/// Runs written by Easel's main of 2026-12-07 (`6dfb2b0`, before the model redesign of issue
+/// 25), kept in `tests/fixtures/runs-2026-12-07/`: each is a run stopped at step 4, with its
+/// checkpoint, and `expected.toml`, digests of its networks' weights at step 4 and, trained on
+/// to step 6 by that main, at step 6. Loading must give the first; resuming to step 6 must give
+/// the second bit for bit (which also checks both Adam states were restored).
+///
+/// `UPDATE_FIXTURES=1` writes them again — only when the checkpoint format changes on purpose,
+/// never to make a redesign pass. The continuation is bit-exact on the CPU the fixtures were
+/// written on (2-core AMD EPYC, Zen 4 with AVX-512, as CI's machines); gemm picks its kernels by
+/// CPU, so another CPU family may round differently (the step-4 digests hold anywhere).
+#[test]
+fn runs_written_before_the_model_redesign_resume_bit_exactly() {
+    use easel_core::backend::BackendKind;
+    use easel_core::model::stackgan::Version;
+    use easel_core::sample::LoadedModel;
+    use easel_core::train::{ModelConfig, RunConfig};
+    use easel_tests::{tiny_lapgan_config, tiny_stackgan_config};
+
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runs-2026-12-07");
+    let builtin = |mut c: RunConfig| {
+        if let ModelConfig::StackGan(s) = &mut c.model {
+            s.encoder = easel_core::text::EncoderChoice::Builtin;
+            s.text_dim = easel_core::text::builtin::WIDTH;
+        }
+        c
+    };
+    let runs = [
+        ("gran", tiny_config(3, 7)),
+        ("lapgan", tiny_lapgan_config(4, 3)),
+        (
+            "stackgan-v1",
+            builtin(tiny_stackgan_config(Version::V1, true, 2, 2)),
+        ),
+        (
+            "stackgan-v2",
+            tiny_stackgan_config(Version::V2, false, 0, 3),
+        ),
+    ];
+    let digests = |run: &std::path::Path| {
+        let m = LoadedModel::load(run, None, BackendKind::Cpu).unwrap();
+        format!(
+            "generator = \"{}\"\ndiscriminator = \"{}\"\n",
+            weights_digest(&parameters(&m.generator)),
+            weights_digest(&parameters(&m.discriminator))
+        )
+    };
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        for (name, config) in runs.clone() {
+            let run = fixtures.join(name);
+            let _ = std::fs::remove_dir_all(&run);
+            let mut t = Trainer::create(&run, config.clone()).unwrap();
+            run_steps(&mut t, 4);
+            drop(t);
+            std::fs::remove_dir_all(run.join("samples")).unwrap();
+            let at_4 = digests(&run);
+            let on = tempfile::tempdir().unwrap();
+            copy_dir(&run, on.path());
+            let mut t = Trainer::resume(on.path(), None).unwrap();
+            run_steps(&mut t, 6);
+            drop(t);
+            let at_6 = digests(on.path());
+            std::fs::write(
+                run.join("expected.toml"),
+                format!("[step-4]\n{at_4}\n[step-6]\n{at_6}"),
+            )
+            .unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, _) in runs {
+        let fixture = fixtures.join(name);
+        let expected = std::fs::read_to_string(fixture.join("expected.toml")).unwrap();
+        let (want_4, want_6) = expected
+            .trim_start_matches("[step-4]\n")
+            .split_once("\n[step-6]\n")
+            .unwrap();
+        assert_eq!(
+            digests(&fixture),
+            want_4,
+            "{name}: weights loaded at step 4"
+        );
+        let run = dir.path().join(name);
+        copy_dir(&fixture, &run);
+        let mut t = Trainer::resume(&run, None).unwrap();
+        assert_eq!(
+            t.state().step,
+            4,
+            "{name} resumes from its step-4 checkpoint"
+        );
+        run_steps(&mut t, 6);
+        assert_eq!(t.state().step, 6);
+        drop(t);
+        assert_eq!(digests(&run), want_6, "{name}: weights resumed to step 6");
+    }
+}
+
+/// A digest of a network's weights that ignores their names (which a redesign may change):
+/// each tensor's bits hashed (FNV-1a, 64 bits), the hashes sorted and hashed again.
+fn weights_digest(weights: &BTreeMap<String, Vec<f32>>) -> String {
+    fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
+        bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+    let mut each: Vec<u64> = weights
+        .values()
+        .map(|v| fnv(v.iter().flat_map(|x| x.to_bits().to_le_bytes())))
+        .collect();
+    each.sort_unstable();
+    format!(
+        "{:016x}:{}",
+        fnv(each.iter().flat_map(|h| h.to_le_bytes())),
+        weights.len()
+    )
+}
+
+/// Copies a folder tree.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
