@@ -19,7 +19,7 @@ fn main() {
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(
         args.command
-            .unwrap_or_else(|| cli::Command::Studio(Default::default())),
+            .unwrap_or_else(|| cli::Action::Studio(Default::default())),
     ) {
         eprintln!("error: {e:#}");
         std::process::exit(1);

@@ -67,7 +67,34 @@ pub struct TrainSession {
     pub diversity: Vec<(u64, f64)>,
     /// Classes the newest grid covers, of how many (when a classifier is cached).
     pub coverage: Option<(usize, usize)>,
-    pinned_for: usize,
+    pinned: PinnedWatch,
+}
+
+/// The pinned-D alarm: counts the consecutive steps whose D(G(z)) stays within
+/// [`PINNED_MARGIN`] of 0 or 1.
+#[derive(Debug, Default)]
+pub struct PinnedWatch {
+    steps: usize,
+}
+
+impl PinnedWatch {
+    /// Reads step `step`'s mean D(G(z)); the alarm, in words, on the step that makes
+    /// [`PINNED_STEPS`] in a row.
+    pub fn observe(&mut self, step: u64, d_fake: f32) -> Option<String> {
+        let pinned = !(PINNED_MARGIN..=1.0 - PINNED_MARGIN).contains(&d_fake);
+        self.steps = if pinned { self.steps + 1 } else { 0 };
+        (self.steps == PINNED_STEPS).then(|| {
+            let side = if d_fake < 0.5 {
+                "below 0.01: D rejects every sample and G's gradient vanishes"
+            } else {
+                "above 0.99: D accepts every sample and no longer teaches G"
+            };
+            format!(
+                "Paused at step {step}: D(G(z)) stayed {side} for {PINNED_STEPS} steps. \
+                 Try a lower D learning rate, or resume to continue anyway."
+            )
+        })
+    }
 }
 
 impl TrainSession {
@@ -102,7 +129,7 @@ impl TrainSession {
             diversity: Vec::new(),
             coverage: None,
             warnings: Vec::new(),
-            pinned_for: 0,
+            pinned: PinnedWatch::default(),
         })
     }
 
@@ -164,7 +191,7 @@ impl TrainSession {
                 self.curves.truncate_after(to_step);
                 self.divergence = None;
                 self.alarm = None;
-                self.pinned_for = 0;
+                self.pinned = PinnedWatch::default();
                 self.rolled_back = Some(format!(
                     "Rolled back from step {from_step} to the checkpoint at step {to_step}; \
                      learning rates now D {lr_d:.2e}, G {lr_g:.2e} (saved in config.toml)"
@@ -207,19 +234,9 @@ impl TrainSession {
 
     fn watch_for_collapse(&mut self, stats: &StepStats) {
         let Some(d_fake) = stats.d_fake else { return };
-        let pinned = !(PINNED_MARGIN..=1.0 - PINNED_MARGIN).contains(&d_fake);
-        self.pinned_for = if pinned { self.pinned_for + 1 } else { 0 };
-        if self.pinned_for == PINNED_STEPS && self.status == SessionStatus::Running {
-            let side = if d_fake < 0.5 {
-                "below 0.01: D rejects every sample and G's gradient vanishes"
-            } else {
-                "above 0.99: D accepts every sample and no longer teaches G"
-            };
-            self.alarm = Some(format!(
-                "Paused at step {}: D(G(z)) stayed {side} for {PINNED_STEPS} steps. \
-                 Try a lower D learning rate, or resume to continue anyway.",
-                stats.step
-            ));
+        let alarm = self.pinned.observe(stats.step, d_fake);
+        if alarm.is_some() && self.status == SessionStatus::Running {
+            self.alarm = alarm;
             self.job.send(Command::Pause);
         }
     }
@@ -297,6 +314,35 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "no answer");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn the_pinned_d_alarm_sounds_after_its_steps_in_a_row() {
+        let mut watch = PinnedWatch::default();
+        for step in 1..PINNED_STEPS as u64 {
+            assert_eq!(watch.observe(step, 0.001), None, "step {step}");
+        }
+        // A step away from the edge starts the count again.
+        assert_eq!(watch.observe(PINNED_STEPS as u64, 0.3), None);
+        for step in 1..PINNED_STEPS as u64 {
+            assert_eq!(watch.observe(step, 0.999), None, "step {step}");
+        }
+        let alarm = watch.observe(777, 0.995).expect("the alarm");
+        assert!(
+            alarm.contains("step 777") && alarm.contains("above 0.99"),
+            "{alarm}"
+        );
+        // Once: the next pinned step does not sound it again.
+        assert_eq!(watch.observe(778, 0.999), None);
+        let mut low = PinnedWatch::default();
+        let alarm = (1..=PINNED_STEPS as u64)
+            .filter_map(|s| low.observe(s, 0.0))
+            .next()
+            .expect("the alarm");
+        assert!(alarm.contains("below 0.01"), "{alarm}");
+        // Within the margin's inner edge is not pinned.
+        let mut edge = PinnedWatch::default();
+        assert!((1..=2 * PINNED_STEPS as u64).all(|s| edge.observe(s, PINNED_MARGIN).is_none()));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use burn::tensor::TensorData;
 
 use crate::data::DataSource;
 use crate::error::Result;
-use crate::model::gan::ModelSpec;
-use crate::train::noise::NoiseStream;
+use crate::noise::NoiseStream;
+use crate::train::ModelConfig;
 use crate::train::{RunConfig, StepKind, Trainer};
 
 /// Figures of one benchmark.
@@ -71,39 +71,38 @@ pub fn bench(mut config: RunConfig, seconds: f64) -> Result<BenchResult> {
         }
         let elapsed = started.elapsed().as_secs_f64();
         let images_per_second = (steps as usize * batch) as f64 / elapsed;
-        let spec = config.model.spec();
-        let flops = match spec {
-            ModelSpec::Gran(g) => g.train_step_flops(),
-            ModelSpec::Lapgan(l) => l.train_step_flops(),
-            ModelSpec::StackGan(s) => s.train_step_flops(),
-        };
-
-        let generator = trainer.generator();
+        let flops = config.model.train_step_flops();
+        let networks = trainer.networks();
         let device = config.backend.device()?;
         // GRAN draws in 5 steps (more than most were trained with); LAPGAN and StackGAN run
         // their levels or stages.
-        let draw_steps = match spec {
-            ModelSpec::Gran(_) => 5,
+        let draw_steps = match &config.model {
+            ModelConfig::Gran(_) => 5,
             other => other.steps(),
         };
-        let mut stream = NoiseStream::new(0, 0);
-        let z = spec.noise(64, draw_steps, &mut |c| stream.normals(c), &device);
         // Class-conditional models cycle the classes; text models read unit-length random
         // vectors (the timing does not depend on what the sentences say).
-        let labels = spec.cycled_labels(0, 64, &device).or_else(|| {
-            (spec.text_dim() > 0).then(|| {
-                let v = stream.normals(64 * spec.text_dim());
-                let t = Tensor::<2>::from_data(TensorData::new(v, [64, spec.text_dim()]), &device);
+        let text_dim = config.model.text_dim();
+        let labels = networks.cycled_labels(0, 64, &device).or_else(|| {
+            (text_dim > 0).then(|| {
+                let v = NoiseStream::new(1, 0).normals(64 * text_dim);
+                let t = Tensor::<2>::from_data(TensorData::new(v, [64, text_dim]), &device);
                 let norm = t.clone().powi_scalar(2).sum_dim(1).sqrt();
                 t / norm
             })
         });
-        let _ = generator.images(&z, draw_steps, labels.clone()).into_data(); // warm-up
+        let draw = || {
+            let mut stream = NoiseStream::new(0, 0);
+            let normals = &mut |c| stream.normals(c);
+            let images = networks.images(64, draw_steps, None, normals, labels.clone(), &device);
+            let _ = images.into_data();
+        };
+        draw(); // warm-up
         // The median of five drawings: one alone moves by half on this shared machine.
         let mut draws: Vec<f64> = (0..5)
             .map(|_| {
                 let started = Instant::now();
-                let _ = generator.images(&z, draw_steps, labels.clone()).into_data();
+                draw();
                 started.elapsed().as_secs_f64()
             })
             .collect();

@@ -11,10 +11,10 @@ use burn::tensor::TensorData;
 
 use crate::error::{Error, Result};
 use crate::images::ImageBatch;
-use crate::model::gan::{Generator, Noise};
+use crate::model::gan::{Gan, Networks};
 use crate::model::stackgan::{self, StackNoise};
+use crate::noise::NoiseStream;
 use crate::sample::LoadedModel;
-use crate::train::noise::NoiseStream;
 
 /// Most points on a walk.
 pub const MAX_STEPS: usize = 64;
@@ -46,13 +46,18 @@ fn check_steps(steps: usize) -> Result<()> {
     }
 }
 
-/// StackGAN's generator and its noise for `n` images from `seed`, the same z for every image.
+/// StackGAN's config, generator and noise for `n` images from `seed`, the same z for every
+/// image.
 fn stack_parts(
     model: &LoadedModel,
     n: usize,
     seed: u64,
-) -> Result<(&stackgan::StackGanGenerator, StackNoise)> {
-    let Generator::StackGan(g) = &model.generator else {
+) -> Result<(
+    &stackgan::StackGanConfig,
+    &stackgan::StackGanGenerator,
+    StackNoise,
+)> {
+    let Networks::StackGan(pair) = &model.networks else {
         return Err(Error::config(
             "run",
             format!(
@@ -61,14 +66,14 @@ fn stack_parts(
             ),
         ));
     };
-    let spec = model.config.model.spec();
     let mut stream = NoiseStream::new(seed, 0);
-    let Noise::StackGan(one) = spec.noise(1, 1, &mut |c| stream.normals(c), &model.device) else {
-        unreachable!("StackGAN's spec draws StackGAN noise")
-    };
+    let one = pair
+        .model
+        .noise(1, 1, &mut |c| stream.normals(c), &model.device);
     let repeat = |t: Tensor<2>| t.repeat_dim(0, n);
     Ok((
-        g,
+        &pair.model,
+        &pair.generator,
         StackNoise {
             z: repeat(one.z),
             eps: one.eps.into_iter().map(repeat).collect(),
@@ -77,7 +82,7 @@ fn stack_parts(
     ))
 }
 
-fn stages_of(drawing: stackgan::Drawing) -> Vec<ImageBatch> {
+fn stages_of(drawing: stackgan::StageDrawing) -> Vec<ImageBatch> {
     drawing
         .images
         .into_iter()
@@ -97,7 +102,7 @@ pub fn between_texts(
 ) -> Result<Walk> {
     check_steps(steps)?;
     let ends = model.embed(&[from, to])?;
-    let (g, mut noise) = stack_parts(model, steps, seed)?;
+    let (_, g, mut noise) = stack_parts(model, steps, seed)?;
     if !sampled_c {
         noise.eps = noise.eps.into_iter().map(|e| e.zeros_like()).collect();
     }
@@ -158,10 +163,7 @@ pub fn between_seeds(
             "this model draws from text: walk between two sentences instead",
         ));
     }
-    let (g, _) = stack_parts(model, 1, seed_from)?;
-    let crate::train::ModelConfig::StackGan(config) = &model.config.model else {
-        unreachable!("stack_parts checked the model")
-    };
+    let (config, g, _) = stack_parts(model, 1, seed_from)?;
     let z_dim = config.z_dim;
     let draw = |seed| NoiseStream::new(seed, 0).normals(z_dim);
     let (a, b) = (draw(seed_from), draw(seed_to));

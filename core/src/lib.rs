@@ -3,6 +3,8 @@
 //! (commands in, events out).
 
 pub mod alloc;
+#[cfg(test)]
+mod architecture;
 pub mod backend;
 pub mod bench;
 pub mod data;
@@ -12,6 +14,7 @@ pub mod export;
 pub mod images;
 pub mod interpolate;
 pub mod model;
+pub mod noise;
 pub mod paths;
 pub mod sample;
 pub mod sealed;

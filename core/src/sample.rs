@@ -12,16 +12,14 @@ use sha2::{Digest, Sha256};
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::images::ImageBatch;
-use crate::model::gan::{self, Critic, Generator, ModelSpec, Noise};
+use crate::model::gan::{self, Networks};
 use crate::model::gran::NoiseMode;
 use crate::model::lapgan::to_unit;
-use crate::model::pyramid::upsample;
-use crate::model::stackgan;
+use crate::model::records;
+use crate::noise::NoiseStream;
 use crate::text::Encoder;
 use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::config::RunConfig;
-use crate::train::noise::NoiseStream;
-use crate::train::records;
 use crate::train::run_dir::RunDir;
 
 /// Images are drawn in chunks of this many to bound memory.
@@ -37,10 +35,8 @@ pub struct LoadedModel {
     pub checkpoint_sha256: String,
     /// The step the checkpoint was taken at.
     pub step: u64,
-    /// The generator (inference mode).
-    pub generator: Generator,
-    /// The discriminator (inference mode).
-    pub discriminator: Critic,
+    /// The generator and discriminator (inference mode).
+    pub networks: Networks,
     /// The device they live on.
     pub device: Device,
     /// What a text model draws from (see [`Self::prompts`]); filled on first use.
@@ -121,7 +117,7 @@ impl LoadedModel {
 
     /// The T the generator was trained with (LAPGAN: its levels).
     pub fn trained_steps(&self) -> usize {
-        self.config.model.spec().steps()
+        self.config.model.steps()
     }
 
     /// Loads `checkpoint` (default: the newest intact one) of the run in `run_dir`.
@@ -139,14 +135,9 @@ impl LoadedModel {
             .map(|b| format!("{b:02x}"))
             .collect();
         let device = backend.device()?;
-        let spec = config.model.spec();
-        let generator = records::load_generator(
-            spec.init_generator(&device),
+        let networks = records::load_networks(
+            Networks::init(&config.model, &device),
             ckpt.section("generator", &path)?,
-            &path,
-        )?;
-        let discriminator = records::load_critic(
-            spec.init_critic(&device),
             ckpt.section("discriminator", &path)?,
             &path,
         )?;
@@ -162,8 +153,7 @@ impl LoadedModel {
             config,
             checkpoint: path,
             checkpoint_sha256: sha,
-            generator: generator.valid(),
-            discriminator: discriminator.valid(),
+            networks: networks.valid(),
             device,
             prompts: OnceLock::new(),
             encoder,
@@ -229,11 +219,7 @@ impl LoadedModel {
     pub fn condition(&self, start: usize, n: usize) -> Result<Option<Tensor<2>>> {
         Ok(match self.prompts()? {
             Some(p) => Some(p.cycled(start, n)),
-            None => self
-                .config
-                .model
-                .spec()
-                .cycled_labels(start, n, &self.device),
+            None => self.networks.cycled_labels(start, n, &self.device),
         })
     }
 
@@ -267,31 +253,7 @@ impl LoadedModel {
         intermediates: bool,
         noise_mode: NoiseMode,
     ) -> Result<Samples> {
-        let spec = self.config.model.spec();
-        let steps = match spec {
-            ModelSpec::Gran(g) => steps.unwrap_or(g.steps),
-            other => {
-                let fixed = other.steps();
-                if steps.is_some_and(|s| s != fixed) {
-                    let what = match other {
-                        ModelSpec::Lapgan(_) => "LAPGAN draws through its",
-                        _ => "StackGAN draws through its",
-                    };
-                    let unit = match other {
-                        ModelSpec::Lapgan(_) => "pyramid levels",
-                        _ => "stages or scales",
-                    };
-                    return Err(Error::config(
-                        "steps",
-                        format!(
-                            "{what} {fixed} {unit}; found {} steps",
-                            steps.unwrap_or_default()
-                        ),
-                    ));
-                }
-                fixed
-            }
-        };
+        let steps = self.networks.drawing_steps(steps)?;
         if !(1..=256).contains(&steps) {
             return Err(Error::config(
                 "steps",
@@ -304,15 +266,6 @@ impl LoadedModel {
                 "expected at least one image".to_string(),
             ));
         }
-        let mut gran_spec;
-        let spec = match spec {
-            ModelSpec::Gran(g) => {
-                gran_spec = g.clone();
-                gran_spec.noise = noise_mode;
-                ModelSpec::Gran(&gran_spec)
-            }
-            other => other,
-        };
         let mut noise = NoiseStream::new(seed, 0);
         let mut out = Samples {
             images: ImageBatch::default(),
@@ -322,11 +275,14 @@ impl LoadedModel {
         let mut first = true;
         for start in (0..count).step_by(CHUNK) {
             let n = CHUNK.min(count - start);
-            let z = spec.noise(n, steps, &mut |c| noise.normals(c), &self.device);
             let labels = self.condition(start, n)?;
+            let normals = &mut |c| noise.normals(c);
+            let mode = Some(noise_mode);
             if intermediates {
-                let (canvases, deltas) = self.drawing(&z, steps, labels);
-                for (t, (c, d)) in canvases.into_iter().zip(deltas).enumerate() {
+                let drawing =
+                    self.networks
+                        .intermediates(n, steps, mode, normals, labels, &self.device);
+                for (t, (c, d)) in drawing.canvases.into_iter().zip(drawing.deltas).enumerate() {
                     concat(&mut out.canvases, t, ImageBatch::from_tensor(c));
                     concat(
                         &mut out.delta_canvases,
@@ -335,7 +291,14 @@ impl LoadedModel {
                     );
                 }
             } else {
-                let images = ImageBatch::from_tensor(self.generator.images(&z, steps, labels));
+                let images = ImageBatch::from_tensor(self.networks.images(
+                    n,
+                    steps,
+                    mode,
+                    normals,
+                    labels,
+                    &self.device,
+                ));
                 if first {
                     out.images = images;
                 } else {
@@ -365,73 +328,21 @@ impl LoadedModel {
                 ),
             ));
         }
-        let spec = self.config.model.spec();
-        let steps = spec.steps();
+        let steps = self.networks.steps();
         let mut noise = NoiseStream::new(seed, 0);
         let mut out = Vec::new();
         for chunk in rows.chunks(CHUNK) {
-            let z = spec.noise(chunk.len(), steps, &mut |c| noise.normals(c), &self.device);
-            let images = self.generator.images(&z, steps, Some(prompts.rows(chunk)));
+            let images = self.networks.images(
+                chunk.len(),
+                steps,
+                None,
+                &mut |c| noise.normals(c),
+                Some(prompts.rows(chunk)),
+                &self.device,
+            );
             concat(&mut out, 0, ImageBatch::from_tensor(images));
         }
         Ok(out.pop().unwrap_or_default())
-    }
-
-    /// Every step's canvas (in `[0, 1]`) and update (signed), at the full side.
-    fn drawing(
-        &self,
-        z: &Noise,
-        steps: usize,
-        labels: Option<Tensor<2>>,
-    ) -> (Vec<Tensor<4>>, Vec<Tensor<4>>) {
-        match (&self.generator, z) {
-            (Generator::Gran(g), Noise::Gran(z)) => {
-                let drawing = g.generate(z.clone(), steps);
-                (drawing.canvases, drawing.delta_canvases)
-            }
-            (Generator::Lapgan(g), Noise::Lapgan(n)) => {
-                let drawing = g.generate(n, labels);
-                let sides = g.sides();
-                // Expands a level's image to the full side through the pyramid's own u(·).
-                let expand = |mut x: Tensor<4>, level: usize| {
-                    for k in (0..level).rev() {
-                        x = upsample(x, sides[k]);
-                    }
-                    x
-                };
-                let levels = sides.len();
-                let canvases = (0..levels)
-                    .rev()
-                    .map(|k| to_unit(expand(drawing.images[k].clone(), k)))
-                    .collect();
-                let mut deltas = vec![expand(drawing.images[levels - 1].clone(), levels - 1)];
-                deltas.extend(
-                    (0..levels - 1)
-                        .rev()
-                        .map(|k| expand(drawing.residuals[k].clone(), k)),
-                );
-                (canvases, deltas)
-            }
-            (Generator::StackGan(g), Noise::StackGan(n)) => {
-                let drawing = g.draw(n, labels, usize::MAX);
-                let full = drawing.images.last().expect("a stage").dims()[2];
-                let canvases: Vec<Tensor<4>> = drawing
-                    .images
-                    .into_iter()
-                    .map(|mut x| {
-                        while x.dims()[2] < full {
-                            x = stackgan::layers::upsample_nearest(x);
-                        }
-                        stackgan::to_unit(x)
-                    })
-                    .collect();
-                // Each stage's change to the picture, the first against mid-grey.
-                let mut deltas = vec![canvases[0].clone() - 0.5];
-                deltas.extend(canvases.windows(2).map(|w| w[1].clone() - w[0].clone()));
-                (canvases, deltas)
-            }
-            _ => unreachable!("the noise is drawn for this generator"),
-        }
     }
 
     /// LAPGAN's pyramid for `count` drawings, coarse to fine: every level's low-pass input
@@ -446,12 +357,13 @@ impl LoadedModel {
         seeds: &[u64],
         label: Option<u32>,
     ) -> Result<Vec<PyramidLevel>> {
-        let Generator::Lapgan(g) = &self.generator else {
+        let Networks::Lapgan(pair) = &self.networks else {
             return Err(Error::config(
                 "model",
                 "the pyramid view needs a LAPGAN run".to_string(),
             ));
         };
+        let g = &pair.generator;
         let levels = g.sides().len();
         if seeds.len() != levels {
             return Err(Error::config(

@@ -2,6 +2,7 @@
 //! body. Written to a temporary name and renamed into place, so a crash never leaves a half file
 //! under the real name.
 
+use std::io::Write;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -36,6 +37,29 @@ pub fn read(path: &Path, magic: &[u8], what: &str) -> Result<Vec<u8>> {
     }
     bytes.truncate(body_len);
     Ok(bytes)
+}
+
+/// Writes `bytes` to `path` atomically: a hidden temporary file beside it, fsync, rename, fsync of
+/// the folder. A reader sees the old file or the whole new one, never a part.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all(); // not supported on every filesystem; the rename stands
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
 }
 
 #[cfg(test)]

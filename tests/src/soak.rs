@@ -14,7 +14,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use easel_core::backend::BackendKind;
-use easel_core::model::parameters;
 use easel_core::sample::LoadedModel;
 use easel_core::train::checkpoint::{self, Checkpoint};
 use easel_core::train::{Event, RunConfig, RunDir, Trainer};
@@ -326,8 +325,12 @@ pub fn soak(config: &SoakConfig, log: &mut dyn FnMut(&str)) -> std::io::Result<S
             }
             // Weights by value (a record's bytes also hold per-process parameter ids).
             let load = |run: &Path, path: &Path| {
-                LoadedModel::load(run, Some(path), BackendKind::Cpu)
-                    .map(|m| (parameters(&m.generator), parameters(&m.discriminator)))
+                LoadedModel::load(run, Some(path), BackendKind::Cpu).map(|m| {
+                    (
+                        m.networks.generator_parameters(),
+                        m.networks.critic_parameters(),
+                    )
+                })
             };
             match (load(&reference, &pa), load(&soaked, &pb)) {
                 (Ok((ga, da)), Ok((gb, db))) => {

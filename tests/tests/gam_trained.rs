@@ -15,7 +15,7 @@ use std::sync::mpsc;
 
 use easel_core::backend::BackendKind;
 use easel_core::eval::gam::{self, BattleConfig, Ratio, Winner};
-use easel_core::model::gan::Generator;
+use easel_core::model::gan::Networks;
 use easel_core::model::seeded;
 use easel_core::sample::LoadedModel;
 use easel_core::train::{Preset, Trainer, checkpoint};
@@ -48,10 +48,11 @@ fn a_trained_model_beats_an_untrained_one_under_every_checkpoints_discriminator(
     for (step, path) in checkpoints {
         let trained = LoadedModel::load(&run, Some(&path), BackendKind::Cpu).unwrap();
         let mut untrained = LoadedModel::load(&run, Some(&path), BackendKind::Cpu).unwrap();
-        let spec = untrained.config.model.spec();
         let device = untrained.device.clone();
-        untrained.generator = seeded(&device, 7, || spec.init_generator(&device));
-        assert!(matches!(untrained.generator, Generator::Gran(_)));
+        let Networks::Gran(p) = &mut untrained.networks else {
+            panic!("a GRAN run")
+        };
+        p.generator = seeded(&device, 7, || p.model.init_generator(&device));
         let data = trained.dataset().unwrap();
         let b = gam::battle(&trained, &untrained, &data, &battle).unwrap();
         let (t, v) = (&b.table, &b.verdict);

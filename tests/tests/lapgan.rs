@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 
 use easel_core::backend::BackendKind;
-use easel_core::model::parameters;
 use easel_core::sample::LoadedModel;
 use easel_core::train::{StepKind, StopReason, Trainer};
 use easel_tests::tiny_lapgan_config;
@@ -23,9 +22,15 @@ fn a_d_step_changes_only_the_discriminators_and_a_g_step_only_the_generators() {
         let dir = tempfile::tempdir().unwrap();
         let mut t =
             Trainer::create(dir.path().join("run"), tiny_lapgan_config(classes, 1)).unwrap();
-        let (g0, d0) = (parameters(&t.generator()), parameters(&t.discriminator()));
+        let (g0, d0) = (
+            t.networks().generator_parameters(),
+            t.networks().critic_parameters(),
+        );
         t.step(StepKind::DiscriminatorOnly).unwrap();
-        let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
+        let (g1, d1) = (
+            t.networks().generator_parameters(),
+            t.networks().critic_parameters(),
+        );
         assert!(
             changed(&g0, &g1).is_empty(),
             "D step moved G: {:?}",
@@ -39,7 +44,10 @@ fn a_d_step_changes_only_the_discriminators_and_a_g_step_only_the_generators() {
             );
         }
         t.step(StepKind::GeneratorOnly).unwrap();
-        let (g2, d2) = (parameters(&t.generator()), parameters(&t.discriminator()));
+        let (g2, d2) = (
+            t.networks().generator_parameters(),
+            t.networks().critic_parameters(),
+        );
         assert!(
             changed(&d1, &d2).is_empty(),
             "G step moved D: {:?}",
@@ -75,13 +83,13 @@ fn lapgan_resumes_exactly() {
     let mut second = Trainer::resume(dir.path().join("split"), None).unwrap();
     run_steps(&mut second, 2 * n);
     let (a, b) = (
-        parameters(&straight.generator()),
-        parameters(&second.generator()),
+        straight.networks().generator_parameters(),
+        second.networks().generator_parameters(),
     );
     assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
     let (a, b) = (
-        parameters(&straight.discriminator()),
-        parameters(&second.discriminator()),
+        straight.networks().critic_parameters(),
+        second.networks().critic_parameters(),
     );
     assert_eq!(a, b, "discriminator weights differ: {:?}", changed(&a, &b));
 }

@@ -8,7 +8,7 @@ use easel_core::data::DataSource;
 use easel_core::eval::gam::{ErrorRate, Ratio, Table, Winner, decide};
 use easel_core::model::gran::{GranConfig, NoiseMode};
 use easel_core::model::lapgan::LapganConfig;
-use easel_core::model::pyramid::Laplacian;
+use easel_core::model::lapgan::pyramid::Laplacian;
 use easel_core::model::stackgan::{StackGanConfig, Version};
 use easel_core::train::{ModelConfig, RunConfig, TrainConfig};
 use proptest::prelude::*;
@@ -29,7 +29,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         // Levels need sides the pyramid allows (at least 3 after halving); skip the others.
-        prop_assume!(easel_core::model::pyramid::level_sides(side, levels).is_ok());
+        prop_assume!(easel_core::model::lapgan::pyramid::level_sides(side, levels).is_ok());
         let device = Device::flex();
         let n = batch * channels * side * side;
         let mut state = seed | 1;

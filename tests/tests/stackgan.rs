@@ -10,7 +10,6 @@ use easel_core::backend::BackendKind;
 use easel_core::eval::text_check::text_check;
 use easel_core::eval::variety::{VarietyReference, spread, variety};
 use easel_core::interpolate;
-use easel_core::model::parameters;
 use easel_core::model::stackgan::Version;
 use easel_core::sample::LoadedModel;
 use easel_core::train::{StepKind, StopReason, Trainer};
@@ -36,9 +35,15 @@ fn an_unconditional_v2_trains_every_scale_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let config = tiny_stackgan_config(Version::V2, false, 0, 3);
     let mut t = Trainer::create(dir.path().join("steps"), config.clone()).unwrap();
-    let (g0, d0) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    let (g0, d0) = (
+        t.networks().generator_parameters(),
+        t.networks().critic_parameters(),
+    );
     t.step(StepKind::DiscriminatorOnly).unwrap();
-    let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    let (g1, d1) = (
+        t.networks().generator_parameters(),
+        t.networks().critic_parameters(),
+    );
     assert!(changed(&g0, &g1).is_empty(), "a D step moved G");
     let moved = changed(&d0, &d1);
     for scale in ["scales.0.", "scales.1."] {
@@ -48,7 +53,10 @@ fn an_unconditional_v2_trains_every_scale_and_resumes_exactly() {
         );
     }
     t.step(StepKind::GeneratorOnly).unwrap();
-    let (g2, d2) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    let (g2, d2) = (
+        t.networks().generator_parameters(),
+        t.networks().critic_parameters(),
+    );
     assert!(changed(&d1, &d2).is_empty(), "a G step moved D");
     assert!(!changed(&g1, &g2).is_empty());
 
@@ -61,13 +69,13 @@ fn an_unconditional_v2_trains_every_scale_and_resumes_exactly() {
     let mut second = Trainer::resume(dir.path().join("split"), None).unwrap();
     run_steps(&mut second, 2 * n);
     let (a, b) = (
-        parameters(&straight.generator()),
-        parameters(&second.generator()),
+        straight.networks().generator_parameters(),
+        second.networks().generator_parameters(),
     );
     assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
     let (a, b) = (
-        parameters(&straight.discriminator()),
-        parameters(&second.discriminator()),
+        straight.networks().critic_parameters(),
+        second.networks().critic_parameters(),
     );
     assert_eq!(a, b, "discriminator weights differ: {:?}", changed(&a, &b));
 
@@ -105,9 +113,15 @@ fn v1_trains_stage_one_then_only_stage_two() {
     .unwrap();
     let stage = |moved: &[String], part: &str| moved.iter().any(|k| k.contains(part));
     for step in 0..4 {
-        let (g0, d0) = (parameters(&t.generator()), parameters(&t.discriminator()));
+        let (g0, d0) = (
+            t.networks().generator_parameters(),
+            t.networks().critic_parameters(),
+        );
         t.step(StepKind::Full).unwrap();
-        let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
+        let (g1, d1) = (
+            t.networks().generator_parameters(),
+            t.networks().critic_parameters(),
+        );
         let (gm, dm) = (changed(&g0, &g1), changed(&d0, &d1));
         let phase_one = step < 2;
         assert_eq!(
@@ -149,8 +163,8 @@ fn a_text_model_resumes_exactly_and_draws_from_any_sentence() {
     let mut second = Trainer::resume(dir.path().join("split"), None).unwrap();
     run_steps(&mut second, 2 * n);
     let (a, b) = (
-        parameters(&straight.generator()),
-        parameters(&second.generator()),
+        straight.networks().generator_parameters(),
+        second.networks().generator_parameters(),
     );
     assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
     drop((straight, second));
@@ -197,6 +211,37 @@ fn a_text_model_resumes_exactly_and_draws_from_any_sentence() {
     assert_ne!(
         there.images().to_rgba(0).into_raw(),
         there.images().to_rgba(4).into_raw()
+    );
+    // With Conditioning Augmentation's noise kept (sampled ĉ = μ + σ ⊙ ε): one ε for the whole
+    // walk, from the seed, so the walk back is still the walk there reversed; the images differ
+    // from μ's, and another seed draws another ε.
+    let walk =
+        |from, to, seed| interpolate::between_texts(&model, from, to, 5, seed, true).unwrap();
+    let sampled = walk("a red circle", "a blue ring", 2);
+    let sampled_back = walk("a blue ring", "a red circle", 2);
+    assert_eq!(sampled.sigma, there.sigma, "σ depends on the text alone");
+    for i in 0..5 {
+        assert_eq!(
+            sampled.images().to_rgba(i).into_raw(),
+            sampled_back.images().to_rgba(4 - i).into_raw(),
+            "point {i} of a sampled walk is point {} of the walk back",
+            4 - i
+        );
+        assert_ne!(
+            sampled.images().to_rgba(i).into_raw(),
+            there.images().to_rgba(i).into_raw(),
+            "point {i}: ε moves ĉ off μ"
+        );
+    }
+    assert_eq!(
+        walk("a red circle", "a blue ring", 2).images().pixels,
+        sampled.images().pixels,
+        "a seed fixes ε"
+    );
+    assert_ne!(
+        walk("a red circle", "a blue ring", 3).images().pixels,
+        sampled.images().pixels,
+        "another seed, another z and ε"
     );
 }
 
@@ -319,7 +364,7 @@ fn stackgans_play_gam_battles_and_the_arena_against_gran() {
     assert!(models[1].prompts().unwrap().is_some());
     assert_eq!(
         board.cross.on_samples[0][1],
-        gam::error_on_samples(&models[0].discriminator, &models[0].device, &drawn)
+        gam::error_on_samples(&models[0].networks, &models[0].device, &drawn)
     );
     // Swapping the two StackGANs swaps every cell, so r_sample inverts.
     let ab = gam::battle(&models[1], &models[2], &data, &config).unwrap();
@@ -413,10 +458,10 @@ fn hard_mismatches_need_labelled_images_and_train_on_the_shapes() {
     let mut t = Trainer::create(&own, counterpart).unwrap();
     run_steps(&mut t, 2);
     let loaded = LoadedModel::load(&own, None, BackendKind::Cpu).unwrap();
-    let easel_core::model::gan::Critic::StackGan(d) = &loaded.discriminator else {
+    let easel_core::model::gan::Networks::StackGan(p) = &loaded.networks else {
         panic!("a StackGAN run")
     };
-    assert!(loaded.step == 2 && d.scales.iter().all(|s| s.reads_embeddings()));
+    assert!(loaded.step == 2 && p.critic.scales.iter().all(|s| s.reads_embeddings()));
 
     // D's text check pairs every held-out image with the closest caption of each other class.
     let data = loaded.dataset().unwrap();
@@ -479,7 +524,10 @@ fn hard_mismatches_need_labelled_images_and_train_on_the_shapes() {
     // A D whose text layer outputs zeros reads every caption alike: the same score for the
     // right caption and the others, and no pair in which the right one scores higher.
     let mut blind = loaded;
-    blind.discriminator = blind.discriminator.map(&mut ZeroText::default());
+    let easel_core::model::gan::Networks::StackGan(p) = &mut blind.networks else {
+        panic!("a StackGAN run")
+    };
+    p.critic = p.critic.clone().map(&mut ZeroText::default());
     let check = text_check(&blind, &data, 64).unwrap().unwrap();
     for s in &check.scales {
         assert_eq!(s.prefers_right, 0.0, "{s:?}");

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 
-use easel_core::model::parameters;
 use easel_core::train::{
     Command, Divergence, Event, JobStart, StepKind, StopReason, Trainer, TrainingJob,
 };
@@ -28,10 +27,16 @@ fn learnable(names: Vec<String>) -> Vec<String> {
 fn a_d_step_changes_only_d_and_a_g_step_only_g() {
     let dir = tempfile::tempdir().unwrap();
     let mut t = Trainer::create(dir.path().join("run"), tiny_config(2, 1)).unwrap();
-    let (g0, d0) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    let (g0, d0) = (
+        t.networks().generator_parameters(),
+        t.networks().critic_parameters(),
+    );
 
     t.step(StepKind::DiscriminatorOnly).unwrap();
-    let (g1, d1) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    let (g1, d1) = (
+        t.networks().generator_parameters(),
+        t.networks().critic_parameters(),
+    );
     assert!(
         learnable(changed(&g0, &g1)).is_empty(),
         "D step moved G: {:?}",
@@ -40,7 +45,10 @@ fn a_d_step_changes_only_d_and_a_g_step_only_g() {
     assert!(!changed(&d0, &d1).is_empty(), "D step must move D");
 
     t.step(StepKind::GeneratorOnly).unwrap();
-    let (g2, d2) = (parameters(&t.generator()), parameters(&t.discriminator()));
+    let (g2, d2) = (
+        t.networks().generator_parameters(),
+        t.networks().critic_parameters(),
+    );
     // D's BatchNorm running statistics follow every forward pass; its learnable weights must not move.
     assert!(
         learnable(changed(&d1, &d2)).is_empty(),
@@ -90,13 +98,13 @@ fn resume_continues_exactly() {
     state.elapsed_seconds = straight.state().elapsed_seconds; // wall time, not training state
     assert_eq!(&state, straight.state(), "training state after 2N steps");
     let (a, b) = (
-        parameters(&straight.generator()),
-        parameters(&second.generator()),
+        straight.networks().generator_parameters(),
+        second.networks().generator_parameters(),
     );
     assert_eq!(a, b, "generator weights differ: {:?}", changed(&a, &b));
     let (a, b) = (
-        parameters(&straight.discriminator()),
-        parameters(&second.discriminator()),
+        straight.networks().critic_parameters(),
+        second.networks().critic_parameters(),
     );
     assert_eq!(a, b, "discriminator weights differ: {:?}", changed(&a, &b));
 }
@@ -345,10 +353,13 @@ fn a_nan_pauses_training_and_rolling_back_resumes_the_last_good_checkpoint_at_lo
     second.scale_learning_rates(0.5).unwrap();
     run_steps(&mut second, 7);
     assert_eq!(
-        parameters(&t.discriminator()),
-        parameters(&second.discriminator())
+        t.networks().critic_parameters(),
+        second.networks().critic_parameters()
     );
-    assert_eq!(parameters(&t.generator()), parameters(&second.generator()));
+    assert_eq!(
+        t.networks().generator_parameters(),
+        second.networks().generator_parameters()
+    );
 }
 
 #[test]
@@ -368,8 +379,8 @@ fn a_run_stopped_before_its_first_checkpoint_starts_again_from_step_zero() {
     let mut straight = Trainer::create(dir.path().join("straight"), tiny_config(2, 9)).unwrap();
     run_steps(&mut straight, 5);
     assert_eq!(
-        parameters(&straight.generator()),
-        parameters(&resumed.generator())
+        straight.networks().generator_parameters(),
+        resumed.networks().generator_parameters()
     );
 
     // Checkpoints that are all damaged are refused, not silently restarted.
@@ -428,8 +439,8 @@ fn runs_written_before_the_model_redesign_resume_bit_exactly() {
         let m = LoadedModel::load(run, None, BackendKind::Cpu).unwrap();
         format!(
             "generator = \"{}\"\ndiscriminator = \"{}\"\n",
-            weights_digest(&parameters(&m.generator)),
-            weights_digest(&parameters(&m.discriminator))
+            weights_digest(&m.networks.generator_parameters()),
+            weights_digest(&m.networks.critic_parameters())
         )
     };
     if std::env::var_os("UPDATE_FIXTURES").is_some() {

@@ -7,7 +7,6 @@
 use std::sync::mpsc;
 
 use easel_core::backend::BackendKind;
-use easel_core::model::parameters;
 use easel_core::sample::LoadedModel;
 use easel_core::train::{Event, StopReason, Trainer};
 use easel_tests::tiny_config;
@@ -104,13 +103,13 @@ fn wgpu_trains_and_samples_as_the_cpu_does() {
     for (name, a, b) in [
         (
             "generator",
-            parameters(&cpu.generator()),
-            parameters(&gpu.generator()),
+            cpu.networks().generator_parameters(),
+            gpu.networks().generator_parameters(),
         ),
         (
             "discriminator",
-            parameters(&cpu.discriminator()),
-            parameters(&gpu.discriminator()),
+            cpu.networks().critic_parameters(),
+            gpu.networks().critic_parameters(),
         ),
     ] {
         let gap = a

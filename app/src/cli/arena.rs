@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use easel_core::backend::BackendKind;
 use easel_core::eval::arena;
-use easel_core::eval::gam::{BattleConfig, DEFAULT_TOLERANCE};
+use easel_core::eval::gam::{BattleConfig, DEFAULT_TOLERANCE, TOLERANCE_RULE};
 use easel_core::sample::LoadedModel;
 use easel_core::train::{RunDir, checkpoint};
 
@@ -26,8 +25,7 @@ pub struct ArenaArgs {
     /// Seed of the generators' noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// r_test counts as ≈ 1 when |r_test − 1| ≤ this.
-    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE, help = TOLERANCE_RULE)]
     tolerance: f64,
     /// Score at most this many training and test images per discriminator.
     #[arg(long, default_value_t = 10_000)]
@@ -38,13 +36,12 @@ pub struct ArenaArgs {
     /// Also write the leaderboard as CSV here.
     #[arg(long)]
     csv: Option<PathBuf>,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
 }
 
 pub fn arena(args: ArenaArgs) -> Result<()> {
-    let backend = BackendKind::parse(&args.backend)?;
+    let backend = args.backend.or_cpu();
     let mut entrants: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
     for run in &args.runs {
         let name = run.display().to_string();

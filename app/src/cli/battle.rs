@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use easel_core::backend::BackendKind;
 use easel_core::data::DataSource;
-use easel_core::eval::gam::{self, BattleConfig, DEFAULT_TOLERANCE, ErrorRate, Winner};
+use easel_core::eval::gam::{
+    self, BattleConfig, DEFAULT_TOLERANCE, ErrorRate, TOLERANCE_RULE, Winner,
+};
 use easel_core::sample::LoadedModel;
 
 /// `easel battle`.
@@ -27,8 +28,7 @@ pub struct BattleArgs {
     /// Seed of the generators' noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// r_test counts as ≈ 1 when |r_test − 1| ≤ this.
-    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE, help = TOLERANCE_RULE)]
     tolerance: f64,
     /// Score at most this many training and test images.
     #[arg(long, default_value_t = 10_000)]
@@ -36,9 +36,8 @@ pub struct BattleArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
 }
 
 fn cell(e: &ErrorRate) -> String {
@@ -46,7 +45,7 @@ fn cell(e: &ErrorRate) -> String {
 }
 
 pub fn battle(args: BattleArgs) -> Result<()> {
-    let backend = BackendKind::parse(&args.backend)?;
+    let backend = args.backend.or_cpu();
     let m1 = LoadedModel::load(&args.m1, None, backend)?;
     let (image_size, channels) = m1.config.model.image_shape();
     let data = m1.dataset()?;

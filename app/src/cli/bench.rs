@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use clap::Args;
-use easel_core::backend::BackendKind;
 use easel_core::train::Preset;
 
 /// `easel bench`.
@@ -17,9 +16,8 @@ pub struct BenchArgs {
     /// Images per batch (default: each preset's).
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
     /// Print one JSON object per preset instead of a table.
     #[arg(long)]
     json: bool,
@@ -29,7 +27,7 @@ pub struct BenchArgs {
 const CPU_PRESETS: [&str; 3] = ["gran-shapes", "gran-fmnist", "dcgan-fmnist"];
 
 pub fn bench(args: BenchArgs) -> Result<()> {
-    let backend = BackendKind::parse(&args.backend)?;
+    let backend = args.backend.or_cpu();
     let names: Vec<String> = if args.preset.is_empty() {
         CPU_PRESETS.iter().map(|s| s.to_string()).collect()
     } else {

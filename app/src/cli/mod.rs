@@ -12,7 +12,7 @@ pub mod train;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use easel_core::backend::BackendKind;
 use easel_core::data::DataSource;
 use easel_core::train::{ModelConfig, Preset, RunConfig};
@@ -24,12 +24,12 @@ use easel_core::train::{ModelConfig, Preset, RunConfig};
 pub struct Cli {
     /// What to do (default: open the studio).
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<Action>,
 }
 
-/// The commands.
+/// What `easel` is asked to do: a subcommand.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Action {
     /// Open the studio window (the default).
     Studio(crate::studio::StudioArgs),
     /// List the shipped presets.
@@ -61,10 +61,10 @@ pub enum Command {
 }
 
 /// Runs a command-line command.
-pub fn run(command: Command) -> Result<()> {
+pub fn run(command: Action) -> Result<()> {
     match command {
-        Command::Studio(args) => crate::studio::run(args),
-        Command::Presets => {
+        Action::Studio(args) => crate::studio::run(args),
+        Action::Presets => {
             for p in Preset::all() {
                 println!(
                     "{:<17} {:<28} {}",
@@ -75,17 +75,17 @@ pub fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Train(a) => train::train(a),
-        Command::Resume(a) => train::resume(a),
-        Command::Sample(a) => sample::sample(a),
-        Command::Verify(a) => sample::verify(a),
-        Command::Battle(a) => battle::battle(a),
-        Command::Arena(a) => arena::arena(a),
-        Command::Score(a) => score::score(a),
-        Command::Bench(a) => bench::bench(a),
-        Command::Embed(a) => text::embed(a),
-        Command::Generate(a) => text::generate(a),
-        Command::Interpolate(a) => text::interpolate(a),
+        Action::Train(a) => train::train(a),
+        Action::Resume(a) => train::resume(a),
+        Action::Sample(a) => sample::sample(a),
+        Action::Verify(a) => sample::verify(a),
+        Action::Battle(a) => battle::battle(a),
+        Action::Arena(a) => arena::arena(a),
+        Action::Score(a) => score::score(a),
+        Action::Bench(a) => bench::bench(a),
+        Action::Embed(a) => text::embed(a),
+        Action::Generate(a) => text::generate(a),
+        Action::Interpolate(a) => text::interpolate(a),
     }
 }
 
@@ -113,9 +113,8 @@ pub struct ConfigArgs {
     /// Seed of weights, data order and noise.
     #[arg(long)]
     seed: Option<u64>,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long)]
-    backend: Option<String>,
+    #[command(flatten)]
+    backend: BackendArg,
     /// Stop after this many training steps.
     #[arg(long)]
     max_steps: Option<u64>,
@@ -181,10 +180,51 @@ impl ConfigArgs {
         t.epochs = self.epochs.or(t.epochs);
         t.minutes = self.minutes.or(t.minutes);
         config.seed = self.seed.unwrap_or(config.seed);
-        if let Some(b) = &self.backend {
-            config.backend = BackendKind::parse(b)?;
+        if let Some(b) = self.backend.chosen() {
+            config.backend = b;
         }
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// A compute backend, as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// burn's flex CPU backend, every core.
+    Cpu,
+    /// WGPU: Vulkan, Metal, DX12 or GL.
+    Wgpu,
+    /// CUDA (builds with `--features cuda`).
+    Cuda,
+}
+
+impl From<Backend> for BackendKind {
+    fn from(b: Backend) -> Self {
+        match b {
+            Backend::Cpu => BackendKind::Cpu,
+            Backend::Wgpu => BackendKind::Wgpu,
+            Backend::Cuda => BackendKind::Cuda,
+        }
+    }
+}
+
+/// `--backend`, flattened into every command that computes.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArg {
+    /// Where to compute (default: the CPU; `train` and `resume`: the run's config).
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
+}
+
+impl BackendArg {
+    /// The backend asked for, if any.
+    pub fn chosen(&self) -> Option<BackendKind> {
+        self.backend.map(BackendKind::from)
+    }
+
+    /// The backend asked for, else the CPU.
+    pub fn or_cpu(&self) -> BackendKind {
+        self.chosen().unwrap_or(BackendKind::Cpu)
     }
 }

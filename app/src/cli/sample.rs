@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use easel_core::backend::BackendKind;
 use easel_core::export::bundle::{self, ExportRequest};
 use easel_core::model::gran::NoiseMode;
 use easel_core::sample::LoadedModel;
@@ -41,17 +40,12 @@ pub struct SampleArgs {
     /// Also write every canvas C_t (and ΔC_t) as grids and a looping GIF.
     #[arg(long)]
     frames: bool,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
 }
 
 pub fn sample(args: SampleArgs) -> Result<()> {
-    let model = LoadedModel::load(
-        &args.run,
-        args.checkpoint.as_deref(),
-        BackendKind::parse(&args.backend)?,
-    )?;
+    let model = LoadedModel::load(&args.run, args.checkpoint.as_deref(), args.backend.or_cpu())?;
     let request = ExportRequest {
         count: args.count,
         seed: args.seed,
@@ -96,20 +90,15 @@ pub fn sample(args: SampleArgs) -> Result<()> {
 pub struct VerifyArgs {
     /// The bundle folder.
     bundle: PathBuf,
-    /// Compute backend to redraw with: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
     /// Largest accepted difference per 8-bit channel (0 on the CPU backend that drew them).
     #[arg(long, default_value_t = 0)]
     tolerance: u8,
 }
 
 pub fn verify(args: VerifyArgs) -> Result<()> {
-    let v = bundle::verify_bundle(
-        &args.bundle,
-        BackendKind::parse(&args.backend)?,
-        args.tolerance,
-    )?;
+    let v = bundle::verify_bundle(&args.bundle, args.backend.or_cpu(), args.tolerance)?;
     if v.images_checked == 0 {
         bail!(
             "{}: the bundle holds no per-sample images to compare",

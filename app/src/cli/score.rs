@@ -48,9 +48,8 @@ pub struct ScoreArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
 }
 
 fn row(name: &str, f: &Figures, classes: usize) -> String {
@@ -86,7 +85,7 @@ fn classifier_for(
 }
 
 pub fn score(args: ScoreArgs) -> Result<()> {
-    let backend = BackendKind::parse(&args.backend)?;
+    let backend = args.backend.or_cpu();
     if let Some(dir) = &args.folder {
         return score_folder(&args, dir, backend);
     }

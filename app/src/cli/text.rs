@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use easel_core::backend::BackendKind;
 use easel_core::backend::Device;
 use easel_core::export::{self, bundle};
 use easel_core::interpolate;
@@ -28,9 +27,8 @@ pub struct EmbedArgs {
     /// Print every vector as JSON instead of a summary.
     #[arg(long)]
     json: bool,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
 }
 
 /// The encoder `easel embed` was asked for, and where it came from.
@@ -74,7 +72,7 @@ fn embed_encoder(args: &EmbedArgs, device: &Device) -> Result<(Encoder, String)>
 
 /// Runs `easel embed`.
 pub fn embed(args: EmbedArgs) -> Result<()> {
-    let device = BackendKind::parse(&args.backend)?.device()?;
+    let device = args.backend.or_cpu().device()?;
     let (encoder, from) = embed_encoder(&args, &device)?;
     let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
     let vectors = encoder.embed(&texts)?;
@@ -156,18 +154,14 @@ pub struct GenerateArgs {
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
 }
 
 /// Runs `easel generate`: the finest images, a grid, and every stage's grid.
 pub fn generate(args: GenerateArgs) -> Result<()> {
-    let mut model = LoadedModel::load(
-        &args.run,
-        args.checkpoint.as_deref(),
-        BackendKind::parse(&args.backend)?,
-    )?;
+    let mut model =
+        LoadedModel::load(&args.run, args.checkpoint.as_deref(), args.backend.or_cpu())?;
     model.set_prompts(&args.text)?;
     if let Some(encoder) = model.encoder() {
         for text in &args.text {
@@ -238,19 +232,14 @@ pub struct InterpolateArgs {
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[command(flatten)]
+    backend: super::BackendArg,
 }
 
 /// Runs `easel interpolate`: `strip.png` (the finest images, left to right), one strip per
 /// stage, and `walk.gif`.
 pub fn interpolate(args: InterpolateArgs) -> Result<()> {
-    let model = LoadedModel::load(
-        &args.run,
-        args.checkpoint.as_deref(),
-        BackendKind::parse(&args.backend)?,
-    )?;
+    let model = LoadedModel::load(&args.run, args.checkpoint.as_deref(), args.backend.or_cpu())?;
     let walk = match (&args.from, &args.to, args.from_seed, args.to_seed) {
         (Some(from), Some(to), _, _) => {
             interpolate::between_texts(&model, from, to, args.steps, args.seed, args.sampled_c)?

@@ -27,9 +27,8 @@ pub struct TrainArgs {
 pub struct ResumeArgs {
     /// The run folder.
     run: PathBuf,
-    /// Compute backend: cpu, wgpu or cuda (default: the run's).
-    #[arg(long)]
-    backend: Option<String>,
+    #[command(flatten)]
+    backend: super::BackendArg,
     /// Stop after this many training steps in all.
     #[arg(long)]
     max_steps: Option<u64>,
@@ -62,8 +61,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
 }
 
 pub fn resume(args: ResumeArgs) -> Result<()> {
-    let asked = match args.backend.as_deref() {
-        Some(name) => BackendKind::parse(name)?,
+    let asked = match args.backend.chosen() {
+        Some(backend) => backend,
         None => {
             easel_core::train::RunDir::new(&args.run)
                 .load_config()?

@@ -161,7 +161,7 @@ fn play_battle(
             .sample(config.samples, None, config.seed, false)?
             .images;
         for (d, judge) in models.iter().enumerate() {
-            let best = gam::most_convincing(&judge.discriminator, &judge.device, &drawn, EXAMPLES);
+            let best = gam::most_convincing(&judge.networks, &judge.device, &drawn, EXAMPLES);
             examples[d][g] = pick(&drawn, &best);
         }
     }
@@ -401,10 +401,9 @@ impl ArenaPanel {
             ui.add(egui::DragValue::new(&mut self.seed))
                 .labelled_by(l.id);
             if self.mode != ArenaMode::Score {
-                let l = ui.label("r_test tolerance").on_hover_text(
-                    "r_test counts as ≈ 1 when |r_test − 1| is at most this (the paper's \
-                     condition that both discriminators judge real test images alike).",
-                );
+                let l = ui
+                    .label("r_test tolerance")
+                    .on_hover_text(gam::TOLERANCE_RULE);
                 ui.add(
                     egui::DragValue::new(&mut self.tolerance)
                         .range(0.0..=10.0)

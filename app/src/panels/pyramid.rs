@@ -140,7 +140,7 @@ impl PyramidPanel {
                 let levels = model.trained_steps();
                 let mut seeds = seeds;
                 seeds.resize(levels, 0);
-                let classes = model.config.model.spec().classes();
+                let classes = model.config.model.classes();
                 let class = (classes > 0).then(|| class.min(classes as u32 - 1));
                 Ok((classes, model.pyramid(count, &seeds, class)?))
             },

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
-use crate::model::blocks::Encoder;
+use crate::model::blocks::ConvEncoder;
 
 /// Length of the feature vector the Fréchet distance is taken over.
 pub const FEATURES: usize = 128;
@@ -37,14 +37,14 @@ const MAGIC: &[u8] = b"EASELCLS1\n";
 /// LeakyReLU) with 32 and 64 channels, a dense layer to [`FEATURES`], then the class logits.
 #[derive(Module, Debug)]
 pub struct Classifier {
-    encoder: Encoder,
+    encoder: ConvEncoder,
     head: Linear,
 }
 
 impl Classifier {
     /// An untrained classifier of `channels × side × side` images into `classes` classes.
     pub fn new(channels: usize, side: usize, classes: usize, device: &Device) -> Self {
-        let encoder = Encoder::new(&[channels, 32, 64], side, 5, FEATURES, true, true, device);
+        let encoder = ConvEncoder::new(&[channels, 32, 64], side, 5, FEATURES, true, true, device);
         let head = LinearConfig::new(FEATURES, classes).init(device);
         Self { encoder, head }
     }
@@ -304,6 +304,37 @@ pub fn train(
     Ok(trained)
 }
 
+/// Class coverage: how the classifier's labels of a set of images spread over the classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Images given each class (by the classifier's most likely label).
+    pub histogram: Vec<usize>,
+    /// Classes given at least half their fair share (half of count / classes): the rule
+    /// [`Coverage::of`] applies.
+    pub covered: usize,
+}
+
+impl Coverage {
+    /// Coverage of `probabilities` (`count × classes`).
+    pub fn of(probabilities: &[f32], classes: usize) -> Self {
+        let mut histogram = vec![0usize; classes];
+        for p in probabilities.chunks(classes) {
+            histogram[argmax(p)] += 1;
+        }
+        let count: usize = histogram.iter().sum();
+        let covered = histogram
+            .iter()
+            .filter(|&&h| 2 * h * classes >= count && h > 0)
+            .count();
+        Self { histogram, covered }
+    }
+
+    /// Fraction of classes covered.
+    pub fn fraction(&self) -> f64 {
+        self.covered as f64 / self.histogram.len().max(1) as f64
+    }
+}
+
 /// Fraction of a labelled set the classifier labels correctly (0 when it has no labels).
 pub fn accuracy(classifier: &TrainedClassifier, set: &ImageSet) -> f64 {
     let Some(labels) = &set.labels else {
@@ -352,7 +383,7 @@ fn save(classifier: &TrainedClassifier, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    crate::train::checkpoint::write_atomically(path, &bytes)
+    crate::sealed::write_atomically(path, &bytes)
 }
 
 /// Reads a cached classifier.

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::ImageSet;
+use crate::eval::classifier::Coverage;
 use crate::eval::classifier::TrainedClassifier;
-use crate::eval::score::Coverage;
 use crate::images::ImageBatch;
 
 /// Diversity (relative to real images) under which the alarm may sound.

@@ -5,8 +5,8 @@
 //!   D(G(z)) ≥ 0.5 (the discriminator was fooled).
 //! - `r_test = ε(D1(x_test)) / ε(D2(x_test))`, `r_sample = ε(D1(G2(z))) / ε(D2(G1(z)))`.
 //! - M1 wins if r_sample < 1 and r_test ≈ 1, M2 if r_sample > 1 and r_test ≈ 1, else a tie. The
-//!   paper's reference code skips the r_test condition; Easel follows the paper. "≈" means
-//!   |r_test − 1| ≤ `tolerance` ([`DEFAULT_TOLERANCE`] unless set).
+//!   paper's reference code skips the r_test condition; Easel follows the paper. "≈" is
+//!   [`TOLERANCE_RULE`].
 //!
 //! Zero error rates never divide silently: a ratio is [`Ratio::Value`], [`Ratio::Infinite`]
 //! (the denominator is 0, the numerator not) or [`Ratio::Undefined`] (both 0). The rule: an
@@ -20,11 +20,17 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
 use crate::images::ImageBatch;
-use crate::model::gan::Critic;
+use crate::model::gan::Networks;
 use crate::sample::LoadedModel;
 
-/// The default tolerance of "r_test ≈ 1".
+/// The default tolerance of "r_test ≈ 1" (see [`TOLERANCE_RULE`]).
 pub const DEFAULT_TOLERANCE: f64 = 0.2;
+
+/// What the tolerance means, in the words every command and panel shows.
+pub const TOLERANCE_RULE: &str = "r_test counts as ≈ 1 when min(r_test, 1/r_test) ≥ 1 − \
+    tolerance: within the tolerance of 1 on the ratio's smaller side, so swapping the two models \
+    swaps the verdict (the paper's condition that both discriminators judge real test images \
+    alike)";
 /// Images scored per forward pass.
 const CHUNK: usize = 250;
 
@@ -244,12 +250,13 @@ pub struct Battle {
 /// averages, which blend the two kinds and measurably pin a young D's calls at 0 or 1. StackGAN's
 /// discriminators, trained the same way, are judged the same way. LAPGAN's discriminator has no
 /// BatchNorm and is read as it is (dropout off).
-pub fn logits(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) -> Vec<f32> {
+pub fn logits(d: &Networks, device: &Device, shape: [usize; 3], pixels: &[f32]) -> Vec<f32> {
     let n = shape.iter().product::<usize>();
     let count = pixels.len() / n;
-    let (judge, judge_device) = match d {
-        Critic::Gran(_) | Critic::StackGan(_) => (d.clone().train(), device.clone().autodiff()),
-        Critic::Lapgan(_) => (d.clone(), device.clone()),
+    let (judge, judge_device) = if d.judges_with_batch_statistics() {
+        (d.critic_in_training_mode(), device.clone().autodiff())
+    } else {
+        (d.clone(), device.clone())
     };
     let size = count.div_ceil(count.div_ceil(CHUNK).max(1)).max(1);
     let mut out = Vec::with_capacity(count);
@@ -262,7 +269,7 @@ pub fn logits(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) ->
         );
         out.extend(
             judge
-                .forward(images, None)
+                .logits(images, None)
                 .detach()
                 .into_data()
                 .convert::<f32>()
@@ -274,7 +281,7 @@ pub fn logits(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) ->
 }
 
 /// How many images D calls real (logit ≥ 0, i.e. D ≥ 0.5).
-fn called_real(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) -> usize {
+fn called_real(d: &Networks, device: &Device, shape: [usize; 3], pixels: &[f32]) -> usize {
     logits(d, device, shape, pixels)
         .iter()
         .filter(|&&l| l >= 0.0)
@@ -283,7 +290,12 @@ fn called_real(d: &Critic, device: &Device, shape: [usize; 3], pixels: &[f32]) -
 
 /// The indices of the `k` samples `d` finds most real, most convincing first: the samples that
 /// fooled it most (Table 1's example images).
-pub fn most_convincing(d: &Critic, device: &Device, samples: &ImageBatch, k: usize) -> Vec<usize> {
+pub fn most_convincing(
+    d: &Networks,
+    device: &Device,
+    samples: &ImageBatch,
+    k: usize,
+) -> Vec<usize> {
     let shape = [samples.channels, samples.height, samples.width];
     let scores = logits(d, device, shape, &samples.pixels);
     let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -294,7 +306,7 @@ pub fn most_convincing(d: &Critic, device: &Device, samples: &ImageBatch, k: usi
 
 /// ε of `d` on real images: the fraction it calls fake.
 pub fn error_on_real(
-    d: &Critic,
+    d: &Networks,
     device: &Device,
     set: &ImageSet,
     limit: Option<usize>,
@@ -310,7 +322,7 @@ pub fn error_on_real(
 }
 
 /// ε of `d` on generated images: the fraction it calls real.
-pub fn error_on_samples(d: &Critic, device: &Device, samples: &ImageBatch) -> ErrorRate {
+pub fn error_on_samples(d: &Networks, device: &Device, samples: &ImageBatch) -> ErrorRate {
     let real = called_real(
         d,
         device,
@@ -412,18 +424,18 @@ pub fn cross_table(
     let (mut on_train, mut on_test) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (i, m) in models.iter().enumerate() {
         for g in &samples {
-            on_samples[i].push(error_on_samples(&m.discriminator, &m.device, g));
+            on_samples[i].push(error_on_samples(&m.networks, &m.device, g));
             done += 1;
             progress(done, total);
         }
         on_train.push(error_on_real(
-            &m.discriminator,
+            &m.networks,
             &m.device,
             &data.train,
             config.real_limit,
         ));
         on_test.push(error_on_real(
-            &m.discriminator,
+            &m.networks,
             &m.device,
             &data.test,
             config.real_limit,
@@ -490,7 +502,7 @@ pub fn partial(
     let own = model
         .sample(config.samples, None, config.seed, false)?
         .images;
-    let d = &model.discriminator;
+    let d = &model.networks;
     let indices: Vec<usize> = (0..images.len()).collect();
     let folder = ImageBatch {
         count: images.len(),
@@ -507,5 +519,4 @@ pub fn partial(
 }
 
 #[cfg(test)]
-#[path = "gam_tests.rs"]
 mod tests;

@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
-use crate::eval::classifier::{FEATURES, Outputs, TrainedClassifier, argmax};
+pub use crate::eval::classifier::Coverage;
+use crate::eval::classifier::{FEATURES, Outputs, TrainedClassifier};
 use crate::eval::frechet::{Moments, frechet_distance};
 use crate::eval::text_check::{TextCheck, text_check};
 use crate::eval::variety::{Variety, VarietyReference, variety};
-use crate::model::gan::Critic;
+use crate::model::gan::Networks;
 use crate::sample::LoadedModel;
 
 /// How a score is taken.
@@ -42,37 +43,6 @@ impl Default for ScoreConfig {
             neighbours: 5,
             probes: 8,
         }
-    }
-}
-
-/// Class coverage: how the classifier's labels of a set of images spread over the classes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Coverage {
-    /// Images given each class (by the classifier's most likely label).
-    pub histogram: Vec<usize>,
-    /// Classes given at least half their fair share (half of count / classes): the rule
-    /// [`Coverage::of`] applies.
-    pub covered: usize,
-}
-
-impl Coverage {
-    /// Coverage of `probabilities` (`count × classes`).
-    pub fn of(probabilities: &[f32], classes: usize) -> Self {
-        let mut histogram = vec![0usize; classes];
-        for p in probabilities.chunks(classes) {
-            histogram[argmax(p)] += 1;
-        }
-        let count: usize = histogram.iter().sum();
-        let covered = histogram
-            .iter()
-            .filter(|&&h| 2 * h * classes >= count && h > 0)
-            .count();
-        Self { histogram, covered }
-    }
-
-    /// Fraction of classes covered.
-    pub fn fraction(&self) -> f64 {
-        self.covered as f64 / self.histogram.len().max(1) as f64
     }
 }
 
@@ -384,7 +354,7 @@ pub fn nearest(query: &[f32], candidates: &[f32], dim: usize, k: usize) -> Vec<(
 }
 
 fn discriminator_features(
-    d: &Critic,
+    d: &Networks,
     device: &Device,
     pixels: &[f32],
     shape: [usize; 3],
@@ -463,7 +433,7 @@ pub fn score(
 
     let shape = [set.channels, set.height, set.width];
     let len = set.image_len();
-    let d = &model.discriminator;
+    let d = &model.networks;
     let (reference_d, dim) = discriminator_features(d, &model.device, &reference_pixels, shape);
     let probes = config.probes.min(drawn.count);
     let (probe_d, _) =

@@ -15,10 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::gan::{Critic, Generator};
+use crate::model::gan::{Networks, Pair};
 use crate::model::stackgan::{counterparts, real_scales};
 use crate::sample::LoadedModel;
-use crate::train::config::ModelConfig;
 
 /// What one conditional discriminator makes of held-out images and captions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,8 +49,11 @@ pub struct TextCheck {
 /// run's batch size where there are that many); `None` for a model that reads no text or data
 /// without captions and labels.
 pub fn text_check(model: &LoadedModel, data: &Dataset, limit: usize) -> Result<Option<TextCheck>> {
-    let (ModelConfig::StackGan(config), Generator::StackGan(generator), Critic::StackGan(critic)) =
-        (&model.config.model, &model.generator, &model.discriminator)
+    let Networks::StackGan(Pair {
+        model: config,
+        generator,
+        critic,
+    }) = &model.networks
     else {
         return Ok(None);
     };

@@ -39,7 +39,7 @@ fn conv_padding(kernel: usize) -> usize {
 /// A decoder: `input → FC → [widths[0], base, base] → (×2 transposed conv)* → [widths.last(), ...]`.
 /// Hidden layers use BatchNorm (when enabled) and ReLU; the last layer is linear.
 #[derive(Module, Debug)]
-pub struct Decoder {
+pub struct ConvDecoder {
     fc: Linear,
     deconvs: Vec<ConvTranspose2d>,
     norms: Vec<BatchNorm>,
@@ -47,7 +47,7 @@ pub struct Decoder {
     base_side: usize,
 }
 
-impl Decoder {
+impl ConvDecoder {
     /// A decoder from `inputs` features to `widths.last()` channels at `base_side · 2^(len-1)`.
     pub fn new(
         inputs: usize,
@@ -147,14 +147,14 @@ impl Decoder {
 /// An encoder: `[channels, side, side] → (×½ strided conv)* → FC → outputs`. Convolutions after
 /// the first use BatchNorm (when enabled); `leaky` picks LeakyReLU(0.2) (discriminators) over ReLU.
 #[derive(Module, Debug)]
-pub struct Encoder {
+pub struct ConvEncoder {
     convs: Vec<Conv2d>,
     norms: Vec<BatchNorm>,
     fc: Linear,
     leaky: bool,
 }
 
-impl Encoder {
+impl ConvEncoder {
     /// An encoder over `widths` (input channels first) from `side` to `side / 2^(len-1)`, then FC
     /// to `outputs`.
     pub fn new(
@@ -278,10 +278,10 @@ mod tests {
     fn decoder_and_encoder_shapes_mirror() {
         let device = Device::flex();
         for kernel in [3, 4, 5] {
-            let dec = Decoder::new(10, &[8, 4, 1], 7, kernel, true, &device);
+            let dec = ConvDecoder::new(10, &[8, 4, 1], 7, kernel, true, &device);
             let img = dec.forward(Tensor::zeros([2, 10], &device));
             assert_eq!(img.dims(), [2, 1, 28, 28], "kernel {kernel}");
-            let enc = Encoder::new(&[1, 4, 8], 28, kernel, 5, true, true, &device);
+            let enc = ConvEncoder::new(&[1, 4, 8], 28, kernel, 5, true, true, &device);
             assert_eq!(enc.forward(img).dims(), [2, 5], "kernel {kernel}");
         }
     }
@@ -338,8 +338,8 @@ mod tests {
         use burn::tensor::Distribution;
         let device = Device::flex().autodiff();
         for (kernel, batch_norm, leaky) in [(5, true, true), (4, true, false), (5, false, true)] {
-            let dec = Decoder::new(10, &[8, 6, 3], 7, kernel, batch_norm, &device);
-            let enc = Encoder::new(&[3, 6, 8], 28, kernel, 5, batch_norm, leaky, &device);
+            let dec = ConvDecoder::new(10, &[8, 6, 3], 7, kernel, batch_norm, &device);
+            let enc = ConvEncoder::new(&[3, 6, 8], 28, kernel, 5, batch_norm, leaky, &device);
             let input = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), &device);
             let (fast, slow) = (
                 dec.forward_rows(input.clone()).into_nchw(),

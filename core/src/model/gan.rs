@@ -1,218 +1,210 @@
-//! One face over the GANs Easel trains — GRAN (and DCGAN, its T = 1), LAPGAN and StackGAN — so that the
-//! trainer, sampling, GAM and the studio handle any of them alike: a [`Generator`] and a
-//! [`Critic`] built from a [`ModelSpec`], the [`Noise`] a batch reads, and the two losses of a
-//! training step (non-saturating BCE: D on real and fake, then G on fake).
+//! One face over the GANs Easel trains — GRAN (and DCGAN, its T = 1), LAPGAN and StackGAN — so
+//! that the trainer, sampling, GAM and the studio handle any of them alike.
 //!
-//! Checkpoints hold each network's own record (not this enum's), so runs written before LAPGAN
-//! existed still load.
+//! [`Gan`] is what a model is: its two networks, the noise a batch reads, the drawing with every
+//! intermediate, the D and G losses of a training step (non-saturating BCE: D on real and fake,
+//! then G on the same fakes), and what D makes of whole images. Each model implements it on its
+//! config (`gran/gan.rs`, `lapgan/gan.rs`, `stackgan/gan.rs`), with its own generator,
+//! critic, noise and drawing types, so networks, noise and drawings of different models cannot
+//! meet: the compiler refuses it.
+//!
+//! One enum is left, at the edge where a run's config or checkpoint says which model it is:
+//! [`Networks`], a [`Pair`] of one model's networks. Code that does not care which model it
+//! holds calls its methods; code that does is written once, generic over `M: Gan`, and reached
+//! through [`each_model!`]. Checkpoints hold each network's own record (not the enum's), so runs
+//! written before LAPGAN existed still load.
+
+use std::collections::BTreeMap;
 
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softplus};
 
-use super::gran::{Discriminator, GranConfig, GranGenerator, NoiseMode};
-use super::lapgan::{
-    DropoutDraw, LapganConfig, LapganDiscriminator, LapganGenerator, LapganNoise, RealPyramid,
-};
-use super::stackgan::{
-    self, StackGanConfig, StackGanDiscriminator, StackGanGenerator, StackNoise, Version,
-};
-use crate::error::Result;
+use super::ModelConfig;
+use super::gran::GranConfig;
+use super::gran::NoiseMode;
+use super::lapgan::{DropoutDraw, LapganConfig};
+use super::stackgan::StackGanConfig;
+use super::{Flops, parameters};
+use crate::error::{Error, Result};
 
-/// Which model, with its configuration.
-#[derive(Debug, Clone, Copy)]
-pub enum ModelSpec<'a> {
-    /// GRAN with its config.
-    Gran(&'a GranConfig),
-    /// LAPGAN with its config.
-    Lapgan(&'a LapganConfig),
-    /// StackGAN-v1 or v2 with its config.
-    StackGan(&'a StackGanConfig),
-}
+/// A source of standard normals: `count` of them per call, in the caller's stream order.
+pub type Normals<'a> = &'a mut dyn FnMut(usize) -> Vec<f32>;
 
-/// A generator of any model. (Unboxed: burn's derive and optimisers move modules by value, and
-/// there is one of each per trainer or loaded model.)
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Generator {
-    /// GRAN's recurrent generator.
-    Gran(GranGenerator),
-    /// LAPGAN's generators, one per level.
-    Lapgan(LapganGenerator),
-    /// StackGAN's stages (v1) or tree (v2).
-    StackGan(StackGanGenerator),
-}
-
-/// A discriminator of any model; for LAPGAN, every level's, of which the finest judges whole
-/// images (see [`super::lapgan`]).
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Critic {
-    /// GRAN's DCGAN discriminator.
-    Gran(Discriminator),
-    /// LAPGAN's discriminators, one per level.
-    Lapgan(LapganDiscriminator),
-    /// StackGAN's discriminators, one per stage or scale; the finest one's unconditional head
-    /// judges whole images.
-    StackGan(StackGanDiscriminator),
-}
-
-/// The noise of a batch, laid out as its model reads it.
-#[derive(Debug, Clone)]
-pub enum Noise {
-    /// GRAN's z: `[batch, 1 or steps, z_dim]`.
-    Gran(Tensor<3>),
-    /// LAPGAN's z_K and noise planes.
-    Lapgan(LapganNoise),
-    /// StackGAN's z and Conditioning Augmentation's ε.
-    StackGan(StackNoise),
+/// What a batch's discriminator step reads beside its real images.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions<'a> {
+    /// Class one-hots (class-conditional LAPGAN) or sentence embeddings (StackGAN):
+    /// `[batch, width]`.
+    pub condition: Option<Tensor<2>>,
+    /// The images' labels, when known (StackGAN's hard mismatched pairs read them).
+    pub classes: Option<&'a [u32]>,
+    /// Embeddings of the images' counterparts' captions
+    /// ([`super::stackgan::Mismatch::Counterpart`]).
+    pub counterparts: Option<Tensor<2>>,
 }
 
 /// The three figures of a discriminator step, as tensors (read back together by the caller),
-/// and what it drew, where the generator step reuses it.
-pub struct Figures {
+/// and what it drew, which the generator step of the same iteration trains on.
+///
+/// Every model draws once per iteration, as PyTorch's DCGAN example and both StackGAN reference
+/// codes do (`train()` in hanzhanggit/StackGAN-v2 and StackGAN-Pytorch): the discriminators read
+/// the drawing detached, then G's loss reads the same drawing, graph kept, through the updated
+/// discriminators. G's forward pass, the largest part of a step, runs once instead of twice.
+pub struct DiscriminatorStep<F> {
     /// The loss.
     pub loss: Tensor<1>,
     /// Mean D(x) on real images (LAPGAN: the finest level's).
     pub d_real: Tensor<1>,
     /// Mean D(G(z)) (LAPGAN: the finest level's).
     pub d_fake: Tensor<1>,
-    /// The fakes the discriminators read (their graph kept, for G's gradient), where the model
-    /// trains G on the same drawing in the same iteration.
-    pub fakes: Option<Fakes>,
+    /// The fakes the discriminators read, their graph kept for G's gradient.
+    pub fakes: F,
 }
 
-/// Fakes a discriminator step drew, for the generator step of the same iteration.
-///
-/// Every model draws once per iteration, as PyTorch's DCGAN example and both StackGAN reference
-/// codes do (`train()` in hanzhanggit/StackGAN-v2 and StackGAN-Pytorch): the discriminators read
-/// the drawing detached, then G's loss reads the same drawing, graph kept, through the updated
-/// discriminators. G's forward pass, the largest part of a step, runs once instead of twice.
-pub enum Fakes {
-    /// GRAN's final canvases, `[batch, C, H, W]` in `(0, 1)`.
-    Gran(Tensor<4>),
-    /// LAPGAN's fakes at every level given the real pyramid they were drawn on: the coarsest
-    /// level's image and every finer level's band.
-    Lapgan {
-        /// `G_K(z_K)`.
-        coarse: Tensor<4>,
-        /// `h̃_k = G_k(z_k, l_k)`, finest first.
-        bands: Vec<Tensor<4>>,
-        /// The real batch's pyramid whose low-pass images the bands were drawn on (boxed: the
-        /// pyramid's tensors would make every variant this large).
-        pyramid: Box<RealPyramid>,
-    },
-    /// A StackGAN's drawing at every scale or stage.
-    StackGan(Box<stackgan::Drawing>),
+/// Every step of a drawing at the full side: GRAN's canvases, LAPGAN's levels expanded, or
+/// StackGAN's stages enlarged.
+#[derive(Debug, Clone)]
+pub struct Intermediates {
+    /// C_1..C_steps in `[0, 1]`.
+    pub canvases: Vec<Tensor<4>>,
+    /// ΔC_1..ΔC_steps, signed: what each step added.
+    pub deltas: Vec<Tensor<4>>,
 }
 
-impl ModelSpec<'_> {
-    /// Builds the generator.
-    pub fn init_generator(self, device: &Device) -> Generator {
-        match self {
-            ModelSpec::Gran(c) => Generator::Gran(c.init_generator(device)),
-            ModelSpec::Lapgan(c) => Generator::Lapgan(c.init_generator(device)),
-            ModelSpec::StackGan(c) => Generator::StackGan(c.init_generator(device)),
-        }
-    }
+/// A GAN: its networks, noise, drawing and losses. Implemented by each model's config.
+pub trait Gan: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The generator.
+    type Generator: Module;
+    /// The discriminator (LAPGAN: every level's; StackGAN: every stage's or scale's).
+    type Critic: Module;
+    /// The noise of a batch, laid out as the generator reads it.
+    type Noise: Clone + Send;
+    /// What a discriminator step drew, for the generator step of the same iteration.
+    type Fakes;
 
-    /// Builds the discriminator.
-    pub fn init_critic(self, device: &Device) -> Critic {
-        match self {
-            ModelSpec::Gran(c) => Critic::Gran(c.init_discriminator(device)),
-            ModelSpec::Lapgan(c) => Critic::Lapgan(c.init_discriminator(device)),
-            ModelSpec::StackGan(c) => Critic::StackGan(c.init_discriminator(device)),
-        }
-    }
+    /// Builds the generator (validate the config first).
+    fn init_generator(&self, device: &Device) -> Self::Generator;
 
-    /// Noise for `batch` images from `normals` (a source of standard normals). GRAN reads one z
-    /// per image, or one per step (`steps` of them) when trained with noise per step.
-    pub fn noise(
-        self,
-        batch: usize,
-        steps: usize,
-        normals: &mut dyn FnMut(usize) -> Vec<f32>,
-        device: &Device,
-    ) -> Noise {
-        match self {
-            ModelSpec::Gran(c) => {
-                let z_steps = if c.noise == NoiseMode::PerStep {
-                    steps
-                } else {
-                    1
-                };
-                let values = normals(batch * z_steps * c.z_dim);
-                Noise::Gran(Tensor::from_data(
-                    TensorData::new(values, [batch, z_steps, c.z_dim]),
-                    device,
-                ))
-            }
-            ModelSpec::Lapgan(c) => {
-                let sides = c.sides().expect("validated");
-                let coarse = normals(batch * c.z_dim);
-                let planes = sides[..c.levels - 1]
-                    .iter()
-                    .map(|s| normals(batch * s * s))
-                    .collect();
-                Noise::Lapgan(LapganNoise::from_values(
-                    batch, c.z_dim, &sides, coarse, planes, device,
-                ))
-            }
-            ModelSpec::StackGan(c) => {
-                let mut normal = |width: usize| {
-                    Tensor::from_data(
-                        TensorData::new(normals(batch * width), [batch, width]),
-                        device,
-                    )
-                };
-                let z = normal(c.z_dim);
-                let augmentations = match (c.version, c.conditional()) {
-                    (Version::V1, _) => 2,
-                    (Version::V2, true) => 1,
-                    (Version::V2, false) => 0,
-                };
-                let eps = (0..augmentations)
-                    .map(|_| normal(c.condition_dim))
-                    .collect();
-                Noise::StackGan(StackNoise {
-                    z,
-                    eps,
-                    instance: Vec::new(),
-                })
-            }
-        }
-    }
+    /// Builds the discriminator (validate the config first).
+    fn init_critic(&self, device: &Device) -> Self::Critic;
 
-    /// The drawing steps a model takes by default: GRAN's T, LAPGAN's levels, StackGAN's
+    /// The drawing steps the model takes by default: GRAN's T, LAPGAN's levels, StackGAN's
     /// stages or scales.
-    pub fn steps(self) -> usize {
-        match self {
-            ModelSpec::Gran(c) => c.steps,
-            ModelSpec::Lapgan(c) => c.levels,
-            ModelSpec::StackGan(c) => c.sides().len(),
-        }
-    }
+    fn steps(&self) -> usize;
+
+    /// The steps a drawing takes when `asked` for some (default: [`Self::steps`]); refused where
+    /// the model draws a fixed number. GRAN draws any number, also more than it was trained for.
+    fn drawing_steps(&self, asked: Option<usize>) -> Result<usize>;
 
     /// Classes the model is conditioned on (0: unconditional).
-    pub fn classes(self) -> usize {
-        match self {
-            ModelSpec::Gran(_) | ModelSpec::StackGan(_) => 0,
-            ModelSpec::Lapgan(c) => c.classes,
-        }
+    fn classes(&self) -> usize {
+        0
     }
 
     /// Width of the sentence embeddings the model draws from (0: it reads no text).
-    pub fn text_dim(self) -> usize {
-        match self {
-            ModelSpec::StackGan(c) => c.text_dim,
-            _ => 0,
-        }
+    fn text_dim(&self) -> usize {
+        0
     }
 
+    /// Whether the generator step reads a real batch when it draws afresh (LAPGAN's levels
+    /// train on the real pyramid's low-pass images; GRAN's generator reads only noise).
+    fn generator_reads_real(&self) -> bool {
+        false
+    }
+
+    /// Whether D judges whole images (GAM, the arena) with each batch's own BatchNorm
+    /// statistics, as it saw them in training (GAM).
+    fn judges_with_batch_statistics(&self) -> bool {
+        true
+    }
+
+    /// The model drawing with its noise drawn `mode` (GRAN's studio toggle; other models draw
+    /// as they were trained).
+    fn with_noise_mode(&self, _mode: NoiseMode) -> Self {
+        self.clone()
+    }
+
+    /// Noise for `batch` images from `normals`. GRAN reads one z per image, or one per step
+    /// (`steps` of them) when it draws with noise per step.
+    fn noise(&self, batch: usize, steps: usize, normals: Normals, device: &Device) -> Self::Noise;
+
+    /// A training batch's noise: [`Self::noise`] for [`Self::steps`], then whatever else only
+    /// training draws (StackGAN's instance noise), so sampling reads the same stream whatever
+    /// the training settings.
+    fn training_noise(&self, batch: usize, normals: Normals, device: &Device) -> Self::Noise {
+        self.noise(batch, self.steps(), normals, device)
+    }
+
+    /// Finished images in `[0, 1]`, `[batch, channels, side, side]`, drawn in `steps` steps
+    /// (GRAN; the others always draw every level or stage). `condition`: class one-hots or
+    /// sentence embeddings.
+    fn images(
+        &self,
+        g: &Self::Generator,
+        noise: &Self::Noise,
+        steps: usize,
+        condition: Option<Tensor<2>>,
+    ) -> Tensor<4>;
+
+    /// Every step's canvas and update at the full side (see [`Intermediates`]).
+    fn intermediates(
+        &self,
+        g: &Self::Generator,
+        noise: &Self::Noise,
+        steps: usize,
+        condition: Option<Tensor<2>>,
+    ) -> Intermediates;
+
+    /// D's logit of "real" for whole images in `[0, 1]`: `[batch, 1]`. A class-conditional
+    /// discriminator given no labels (GAM's test images and other models' samples carry none)
+    /// reads the uniform mixture of the classes.
+    fn logits(&self, d: &Self::Critic, images: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2>;
+
+    /// The features the logit reads (the memorisation check's space): `[batch, features]`.
+    fn features(&self, d: &Self::Critic, images: Tensor<4>, labels: Option<Tensor<2>>)
+    -> Tensor<2>;
+
+    /// The discriminator step's loss at training step `step` on `real` images (`[0, 1]`) and
+    /// the generator's fakes from `noise` (detached: only D trains). `draw` gives dropout its
+    /// masks (LAPGAN).
+    #[allow(clippy::too_many_arguments)]
+    fn discriminator_loss(
+        &self,
+        g: &Self::Generator,
+        d: &Self::Critic,
+        real: Tensor<4>,
+        noise: &Self::Noise,
+        batch: Conditions<'_>,
+        draw: Option<&mut DropoutDraw>,
+        step: u64,
+    ) -> Result<DiscriminatorStep<Self::Fakes>>;
+
+    /// The generator step's loss −log D(G(z)), and mean D(G(z)). `fakes`, from this iteration's
+    /// discriminator step on the same `noise` and `condition`, is read instead of drawing
+    /// again; without it G draws afresh (LAPGAN's levels then train on the low-pass images of
+    /// `real`). The discriminators read the drawing with their weights frozen: G's backward
+    /// pass computes no D weight gradient.
+    #[allow(clippy::too_many_arguments)]
+    fn generator_loss(
+        &self,
+        g: &Self::Generator,
+        d: &Self::Critic,
+        real: Option<Tensor<4>>,
+        noise: &Self::Noise,
+        condition: Option<Tensor<2>>,
+        fakes: Option<Self::Fakes>,
+        draw: Option<&mut DropoutDraw>,
+        step: u64,
+    ) -> Result<(Tensor<1>, Tensor<1>)>;
+
+    /// FLOPs of one training step per image.
+    fn train_step_flops(&self) -> Flops;
+
     /// One-hot labels for images `start..start + count` cycling through the classes (image i
-    /// gets class i mod classes), or `None` for an unconditional model: the fixed grid's and
+    /// gets class i mod classes), or `None` for a model without classes: the fixed grid's and
     /// sampling's labels.
-    pub fn cycled_labels(self, start: usize, count: usize, device: &Device) -> Option<Tensor<2>> {
+    fn cycled_labels(&self, start: usize, count: usize, device: &Device) -> Option<Tensor<2>> {
         let classes = self.classes();
         (classes > 0).then(|| {
             let labels: Vec<u32> = (start..start + count)
@@ -221,11 +213,232 @@ impl ModelSpec<'_> {
             one_hot(&labels, classes, device)
         })
     }
+}
 
-    /// Whether the generator step reads a real batch (LAPGAN's levels train on the real
-    /// pyramid's low-pass images; GRAN's generator reads only noise).
-    pub fn generator_reads_real(self) -> bool {
-        matches!(self, ModelSpec::Lapgan(_))
+/// The refusal of a drawing of `asked` steps by a model that always draws `fixed` `units`
+/// (`what`: "LAPGAN draws through its").
+pub(crate) fn fixed_steps(
+    asked: Option<usize>,
+    fixed: usize,
+    what: &str,
+    units: &str,
+) -> Result<usize> {
+    match asked {
+        Some(s) if s != fixed => Err(Error::config(
+            "steps",
+            format!("{what} {fixed} {units}; found {s} steps"),
+        )),
+        _ => Ok(fixed),
+    }
+}
+
+/// One model's config with its generator and critic, typed together.
+#[derive(Debug, Clone)]
+pub struct Pair<M: Gan> {
+    /// The model's config.
+    pub model: M,
+    /// Its generator.
+    pub generator: M::Generator,
+    /// Its discriminator.
+    pub critic: M::Critic,
+}
+
+impl<M: Gan> Pair<M> {
+    /// Both networks built from `model` on `device`.
+    pub fn init(model: &M, device: &Device) -> Self {
+        Self {
+            model: model.clone(),
+            generator: model.init_generator(device),
+            critic: model.init_critic(device),
+        }
+    }
+
+    /// Both networks in inference mode (no autodiff).
+    pub fn valid(&self) -> Self {
+        Self {
+            model: self.model.clone(),
+            generator: self.generator.valid(),
+            critic: self.critic.valid(),
+        }
+    }
+}
+
+/// The networks of whichever model a run trains: the one enum over models, at the edge where a
+/// config or checkpoint decides. (Unboxed: there is one per trainer or loaded model, and burn's
+/// optimisers move networks by value.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Networks {
+    /// GRAN's (and DCGAN's).
+    Gran(Pair<GranConfig>),
+    /// LAPGAN's, every level's.
+    Lapgan(Pair<LapganConfig>),
+    /// StackGAN-v1's or v2's.
+    StackGan(Pair<StackGanConfig>),
+}
+
+macro_rules! networks_from_pair {
+    ($($variant:ident($config:ty)),*) => {$(
+        impl From<Pair<$config>> for Networks {
+            fn from(pair: Pair<$config>) -> Self {
+                Networks::$variant(pair)
+            }
+        }
+    )*};
+}
+networks_from_pair!(
+    Gran(GranConfig),
+    Lapgan(LapganConfig),
+    StackGan(StackGanConfig)
+);
+
+/// Evaluates `$body` with `$n` bound to the content of whichever variant `$value` (a
+/// [`Networks`] or a [`ModelConfig`], or a reference to one) holds: the one place
+/// code generic over [`Gan`] meets the enum.
+macro_rules! each_model {
+    ($value:expr, $kind:ident, $n:ident => $body:expr) => {
+        match $value {
+            $kind::Gran($n) => $body,
+            $kind::Lapgan($n) => $body,
+            $kind::StackGan($n) => $body,
+        }
+    };
+}
+pub(crate) use each_model;
+
+impl Networks {
+    /// Both networks built from `config` on `device`, with weights drawn from the device's
+    /// generator.
+    pub fn init(config: &ModelConfig, device: &Device) -> Self {
+        each_model!(config, ModelConfig, c => Networks::from(Pair::init(c, device)))
+    }
+
+    /// Both networks built from `config` on `device` (the generator first) with weights that
+    /// depend only on `seed`, seeded through `seed_device` (see [`super::seeded`]).
+    pub fn seeded(config: &ModelConfig, seed_device: &Device, device: &Device, seed: u64) -> Self {
+        each_model!(config, ModelConfig, c => {
+            let (generator, critic) = super::seeded(seed_device, seed, || {
+                (Gan::init_generator(c, device), c.init_critic(device))
+            });
+            Networks::from(Pair {
+                model: c.clone(),
+                generator,
+                critic,
+            })
+        })
+    }
+
+    /// Both networks in inference mode (no autodiff).
+    pub fn valid(&self) -> Self {
+        match self {
+            Networks::Gran(p) => Networks::Gran(p.valid()),
+            Networks::Lapgan(p) => Networks::Lapgan(p.valid()),
+            Networks::StackGan(p) => Networks::StackGan(p.valid()),
+        }
+    }
+
+    /// Every floating-point tensor of the generator, by dotted path (see [`parameters`]).
+    pub fn generator_parameters(&self) -> BTreeMap<String, Vec<f32>> {
+        each_model!(self, Networks, p => parameters(&p.generator))
+    }
+
+    /// Every floating-point tensor of the discriminator, by dotted path.
+    pub fn critic_parameters(&self) -> BTreeMap<String, Vec<f32>> {
+        each_model!(self, Networks, p => parameters(&p.critic))
+    }
+
+    /// The default drawing steps (see [`Gan::steps`]).
+    pub fn steps(&self) -> usize {
+        each_model!(self, Networks, p => p.model.steps())
+    }
+
+    /// Classes the model is conditioned on (0: unconditional).
+    pub fn classes(&self) -> usize {
+        each_model!(self, Networks, p => p.model.classes())
+    }
+
+    /// Width of the sentence embeddings the model draws from (0: none).
+    pub fn text_dim(&self) -> usize {
+        each_model!(self, Networks, p => p.model.text_dim())
+    }
+
+    /// See [`Gan::cycled_labels`].
+    pub fn cycled_labels(&self, start: usize, count: usize, device: &Device) -> Option<Tensor<2>> {
+        each_model!(self, Networks, p => p.model.cycled_labels(start, count, device))
+    }
+
+    /// Images in `[0, 1]` drawn in `steps` steps from noise for `batch` images read from
+    /// `normals`, with the model's noise drawn `mode` (see [`Gan::with_noise_mode`]).
+    pub fn images(
+        &self,
+        batch: usize,
+        steps: usize,
+        mode: Option<NoiseMode>,
+        normals: Normals,
+        condition: Option<Tensor<2>>,
+        device: &Device,
+    ) -> Tensor<4> {
+        each_model!(self, Networks, p => {
+            let model = mode.map_or_else(|| p.model.clone(), |m| p.model.with_noise_mode(m));
+            let noise = model.noise(batch, steps, normals, device);
+            model.images(&p.generator, &noise, steps, condition)
+        })
+    }
+
+    /// As [`Self::images`], keeping every step (see [`Intermediates`]).
+    pub fn intermediates(
+        &self,
+        batch: usize,
+        steps: usize,
+        mode: Option<NoiseMode>,
+        normals: Normals,
+        condition: Option<Tensor<2>>,
+        device: &Device,
+    ) -> Intermediates {
+        each_model!(self, Networks, p => {
+            let model = mode.map_or_else(|| p.model.clone(), |m| p.model.with_noise_mode(m));
+            let noise = model.noise(batch, steps, normals, device);
+            model.intermediates(&p.generator, &noise, steps, condition)
+        })
+    }
+
+    /// See [`Gan::drawing_steps`].
+    pub fn drawing_steps(&self, asked: Option<usize>) -> Result<usize> {
+        each_model!(self, Networks, p => p.model.drawing_steps(asked))
+    }
+
+    /// D's logit of "real" for whole images in `[0, 1]` (see [`Gan::logits`]).
+    pub fn logits(&self, images: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
+        each_model!(self, Networks, p => p.model.logits(&p.critic, images, labels))
+    }
+
+    /// The features D's logit reads (see [`Gan::features`]).
+    pub fn features(&self, images: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
+        each_model!(self, Networks, p => p.model.features(&p.critic, images, labels))
+    }
+
+    /// See [`Gan::judges_with_batch_statistics`].
+    pub fn judges_with_batch_statistics(&self) -> bool {
+        each_model!(self, Networks, p => p.model.judges_with_batch_statistics())
+    }
+
+    /// The critic in training mode (BatchNorm on each batch's statistics), on `device`'s
+    /// autodiff twin: how GAM judges.
+    pub fn critic_in_training_mode(&self) -> Self {
+        match self {
+            Networks::Gran(p) => Networks::Gran(Pair {
+                critic: p.critic.clone().train(),
+                ..p.clone()
+            }),
+            Networks::Lapgan(p) => Networks::Lapgan(Pair {
+                critic: p.critic.clone().train(),
+                ..p.clone()
+            }),
+            Networks::StackGan(p) => Networks::StackGan(Pair {
+                critic: p.critic.clone().train(),
+                ..p.clone()
+            }),
+        }
     }
 }
 
@@ -238,62 +451,8 @@ pub fn one_hot(labels: &[u32], classes: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
 }
 
-impl Generator {
-    /// Finished images in `[0, 1]`, `[batch, channels, side, side]`, drawn in GRAN's `steps`
-    /// steps (ignored by LAPGAN and StackGAN, which always run every level or stage).
-    /// `condition`: class one-hots (class-conditional LAPGAN) or sentence embeddings (StackGAN).
-    pub fn images(&self, noise: &Noise, steps: usize, condition: Option<Tensor<2>>) -> Tensor<4> {
-        match (self, noise) {
-            (Generator::Gran(g), Noise::Gran(z)) => g.forward(z.clone(), steps),
-            (Generator::Lapgan(g), Noise::Lapgan(n)) => g.forward(n, condition),
-            (Generator::StackGan(g), Noise::StackGan(n)) => {
-                let drawing = g.draw(n, condition, usize::MAX);
-                stackgan::to_unit(drawing.images.last().expect("a stage").clone())
-            }
-            _ => panic!("noise of one model fed to another"),
-        }
-    }
-}
-
-impl Critic {
-    /// The logit of "real" for whole images in `[0, 1]`: `[batch, 1]`. A class-conditional
-    /// discriminator given no labels (GAM's test images and other models' samples carry none)
-    /// reads the uniform mixture of the classes, `1 / classes` in every one-hot slot.
-    pub fn forward(&self, images: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
-        match self {
-            Critic::Gran(d) => d.forward(images),
-            Critic::Lapgan(d) => {
-                let labels = labels.or_else(|| uniform_labels(&images, d.classes()));
-                d.forward(images, labels)
-            }
-            Critic::StackGan(d) => {
-                let finest = d.scales.last().expect("a scale");
-                finest
-                    .uncond_logits(finest.encode(images * 2.0 - 1.0))
-                    .expect("the finest StackGAN discriminator has an unconditional head")
-            }
-        }
-    }
-
-    /// The features the logit reads (the memorisation check's space): `[batch, features]`.
-    pub fn features(&self, images: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
-        match self {
-            Critic::Gran(d) => d.features(images),
-            Critic::Lapgan(d) => {
-                let labels = labels.or_else(|| uniform_labels(&images, d.classes()));
-                d.features(images, labels)
-            }
-            Critic::StackGan(d) => d
-                .scales
-                .last()
-                .expect("a scale")
-                .features(images * 2.0 - 1.0),
-        }
-    }
-}
-
 /// `[batch, classes]` filled with `1 / classes`, when the model is conditional.
-fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
+pub(crate) fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
     (classes > 0).then(|| {
         Tensor::full(
             [images.dims()[0], classes],
@@ -303,174 +462,18 @@ fn uniform_labels(images: &Tensor<4>, classes: usize) -> Option<Tensor<2>> {
     })
 }
 
-/// The discriminator step's loss at training step `step` on `real` images (`[0, 1]`) and the
-/// generator's fakes from `noise` (detached: only D trains), with `labels` the batch's
-/// condition (class one-hots or sentence embeddings) and `classes` its images' labels when
-/// known (StackGAN's hard mismatched pairs read them), `counterparts` the embeddings of their
-/// counterparts' captions (StackGAN's [`stackgan::Mismatch::Counterpart`]). LAPGAN sums its
-/// levels' losses — each level's D reads only its own level, so the sum trains every level as
-/// if alone; StackGAN sums the scales it trains at `step`.
-#[allow(clippy::too_many_arguments)]
-pub fn discriminator_loss(
-    spec: ModelSpec,
-    generator: &Generator,
-    critic: &Critic,
-    real: Tensor<4>,
-    noise: &Noise,
-    labels: Option<Tensor<2>>,
-    classes: Option<&[u32]>,
-    counterparts: Option<Tensor<2>>,
-    draw: Option<&mut DropoutDraw>,
-    step: u64,
-) -> Result<Figures> {
-    match (generator, critic, noise) {
-        (Generator::StackGan(g), Critic::StackGan(d), Noise::StackGan(n)) => {
-            let ModelSpec::StackGan(config) = spec else {
-                panic!("StackGAN's networks with another model's spec")
-            };
-            let f = stackgan::discriminator_loss(
-                config,
-                g,
-                d,
-                real,
-                n,
-                labels,
-                classes,
-                counterparts,
-                step,
-            );
-            Ok(Figures {
-                loss: f.loss,
-                d_real: f.d_real,
-                d_fake: f.d_fake,
-                fakes: Some(Fakes::StackGan(Box::new(f.drawing))),
-            })
-        }
-        (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
-            let fake = g.forward(z.clone(), spec.steps());
-            let figures = bce_d(d.forward(real), d.forward(fake.clone().detach()));
-            Ok(Figures {
-                fakes: Some(Fakes::Gran(fake)),
-                ..figures
-            })
-        }
-        (Generator::Lapgan(g), Critic::Lapgan(d), Noise::Lapgan(n)) => {
-            let levels = spec.steps();
-            let pyramid = RealPyramid::of(real, levels)?;
-            let (coarse, bands) = g.training_fakes(n, &pyramid, labels.clone());
-            let detached: Vec<_> = bands.iter().map(|b| b.clone().detach()).collect();
-            let mut draw = draw;
-            let real_logits = d.level_logits(
-                pyramid.coarse.clone(),
-                &pyramid.bands,
-                &pyramid.lows,
-                labels.clone(),
-                draw.as_deref_mut(),
-            );
-            let fake_logits = d.level_logits(
-                coarse.clone().detach(),
-                &detached,
-                &pyramid.lows,
-                labels,
-                draw,
-            );
-            // The losses summed; D(x) and D(G(z)) reported from the finest level.
-            let mut levels = real_logits
-                .into_iter()
-                .zip(fake_logits)
-                .map(|(r, f)| bce_d(r, f));
-            let mut figures = levels.next().expect("at least one level");
-            for level in levels {
-                figures.loss = figures.loss + level.loss;
-            }
-            figures.fakes = Some(Fakes::Lapgan {
-                coarse,
-                bands,
-                pyramid: Box::new(pyramid),
-            });
-            Ok(figures)
-        }
-        _ => panic!("networks of different models in one step"),
-    }
-}
-
-/// The generator step's loss: −log D(G(z)), and mean D(G(z)). `fakes`, from this iteration's
-/// discriminator step on the same `noise` and `labels`, is read instead of drawing again (the
-/// step users write); without it G draws afresh, and LAPGAN's levels then train on the low-pass
-/// images of `real` (the paper trains each level on the real pyramid). The discriminators read
-/// the drawing with their weights frozen: G's backward pass computes no D weight gradient.
-#[allow(clippy::too_many_arguments)]
-pub fn generator_loss(
-    spec: ModelSpec,
-    generator: &Generator,
-    critic: &Critic,
-    real: Option<Tensor<4>>,
-    noise: &Noise,
-    labels: Option<Tensor<2>>,
-    fakes: Option<Fakes>,
-    draw: Option<&mut DropoutDraw>,
-    step: u64,
-) -> Result<(Tensor<1>, Tensor<1>)> {
-    match (generator, critic, noise) {
-        (Generator::StackGan(g), Critic::StackGan(d), Noise::StackGan(n)) => {
-            let ModelSpec::StackGan(config) = spec else {
-                panic!("StackGAN's networks with another model's spec")
-            };
-            let drawn = fakes.and_then(|f| match f {
-                Fakes::StackGan(drawing) => Some(*drawing),
-                _ => None,
-            });
-            let d = d.clone().no_grad();
-            Ok(stackgan::generator_loss(
-                config, g, &d, n, labels, drawn, step,
-            ))
-        }
-        (Generator::Gran(g), Critic::Gran(d), Noise::Gran(z)) => {
-            let fake = match fakes {
-                Some(Fakes::Gran(fake)) => fake,
-                _ => g.forward(z.clone(), spec.steps()),
-            };
-            Ok(bce_g(d.clone().no_grad().forward(fake)))
-        }
-        (Generator::Lapgan(g), Critic::Lapgan(d), Noise::Lapgan(n)) => {
-            let (coarse, bands, pyramid) = match fakes {
-                Some(Fakes::Lapgan {
-                    coarse,
-                    bands,
-                    pyramid,
-                }) => (coarse, bands, *pyramid),
-                _ => {
-                    let real = real.expect("LAPGAN's generator step reads a real batch's pyramid");
-                    let pyramid = RealPyramid::of(real, spec.steps())?;
-                    let (coarse, bands) = g.training_fakes(n, &pyramid, labels.clone());
-                    (coarse, bands, pyramid)
-                }
-            };
-            let d = d.clone().no_grad();
-            let logits = d.level_logits(coarse, &bands, &pyramid.lows, labels, draw);
-            let mut levels = logits.into_iter().map(bce_g);
-            let (mut loss, d_fake) = levels.next().expect("at least one level");
-            for (l, _) in levels {
-                loss = loss + l;
-            }
-            Ok((loss, d_fake))
-        }
-        _ => panic!("networks of different models in one step"),
-    }
-}
-
 /// D's loss −log D(x) − log(1 − D(G(z))) with mean D(x) and D(G(z)).
-fn bce_d(real_logits: Tensor<2>, fake_logits: Tensor<2>) -> Figures {
-    Figures {
+pub(crate) fn bce_d(real_logits: Tensor<2>, fake_logits: Tensor<2>) -> DiscriminatorStep<()> {
+    DiscriminatorStep {
         d_real: sigmoid(real_logits.clone()).mean(),
         d_fake: sigmoid(fake_logits.clone()).mean(),
         loss: softplus(real_logits.neg(), 1.0).mean() + softplus(fake_logits, 1.0).mean(),
-        fakes: None,
+        fakes: (),
     }
 }
 
 /// G's non-saturating loss −log D(G(z)) and mean D(G(z)).
-fn bce_g(fake_logits: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+pub(crate) fn bce_g(fake_logits: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
     (
         softplus(fake_logits.clone().neg(), 1.0).mean(),
         sigmoid(fake_logits).mean(),
@@ -478,125 +481,4 @@ fn bce_g(fake_logits: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use burn::module::{ModuleVisitor, Param};
-    use burn::optim::GradientsParams;
-    use burn::tensor::Distribution;
-    use burn::tensor::Gradients;
-
-    use super::*;
-    use crate::train::noise::NoiseStream;
-
-    fn gran(steps: usize) -> GranConfig {
-        GranConfig {
-            image_size: 16,
-            channels: 1,
-            steps,
-            z_dim: 4,
-            hz_dim: 6,
-            hc_dim: 5,
-            decoder_widths: vec![8, 4, 1],
-            discriminator_widths: vec![4, 8],
-            kernel_size: 4,
-            ..GranConfig::default()
-        }
-    }
-
-    fn lapgan() -> LapganConfig {
-        LapganConfig {
-            image_size: 28,
-            channels: 1,
-            levels: 3,
-            z_dim: 8,
-            coarse_hidden: 16,
-            generator_widths: vec![4, 6],
-            discriminator_widths: vec![4, 6],
-            generator_kernel: 3,
-            classes: 0,
-            dropout: 0.5,
-            uniform_noise: true,
-        }
-    }
-
-    fn scalar(x: Tensor<1>) -> f32 {
-        x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0]
-    }
-
-    /// Counts the module's parameters that `grads` holds a gradient for.
-    fn with_gradients<M: Module>(module: &M, grads: &Gradients) -> usize {
-        struct Count<'a>(&'a Gradients, usize);
-        impl ModuleVisitor for Count<'_> {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                self.1 += usize::from(param.val().grad(self.0).is_some());
-            }
-        }
-        let mut count = Count(grads, 0);
-        module.visit(&mut count);
-        count.1
-    }
-
-    /// The G step handed the D step's drawing gives the loss of G drawing afresh from the D
-    /// step's noise (not from the noise handed with it); its gradient reaches G's weights and
-    /// none of D's.
-    fn reuses_the_drawing(spec: ModelSpec, side: usize) {
-        let device = Device::flex().autodiff();
-        let g = spec.init_generator(&device);
-        let critic = spec.init_critic(&device);
-        let mut stream = NoiseStream::new(3, 0);
-        let mut noise = || spec.noise(4, spec.steps(), &mut |c| stream.normals(c), &device);
-        let (first, second) = (noise(), noise());
-        let real = Tensor::<4>::random([4, 1, side, side], Distribution::Default, &device);
-        let figures = discriminator_loss(
-            spec,
-            &g,
-            &critic,
-            real.clone(),
-            &first,
-            None,
-            None,
-            None,
-            None,
-            0,
-        )
-        .unwrap();
-        let fakes = figures.fakes.expect("every model hands its drawing on");
-        let g_loss = |n: &Noise, fakes: Option<Fakes>| {
-            generator_loss(
-                spec,
-                &g,
-                &critic,
-                Some(real.clone()),
-                n,
-                None,
-                fakes,
-                None,
-                0,
-            )
-            .unwrap()
-            .0
-        };
-        let reused = g_loss(&second, Some(fakes));
-        let fresh = g_loss(&first, None);
-        let other = g_loss(&second, None);
-        let (a, b) = (scalar(reused.clone()), scalar(fresh.clone()));
-        assert!((a - b).abs() < 1e-5, "reused {a} vs fresh {b}");
-        assert!((scalar(other) - b).abs() > 1e-5, "two draws differ");
-        let grads = reused.backward();
-        assert!(with_gradients(&g, &grads) > 0, "G's weights get gradients");
-        assert_eq!(with_gradients(&critic, &grads), 0, "D's weights get none");
-        let from_fresh = GradientsParams::from_grads(fresh.backward(), &g).len();
-        assert_eq!(GradientsParams::from_grads(grads, &g).len(), from_fresh);
-    }
-
-    #[test]
-    fn gran_and_dcgan_train_g_on_the_d_steps_drawing() {
-        for steps in [1, 3] {
-            reuses_the_drawing(ModelSpec::Gran(&gran(steps)), 16);
-        }
-    }
-
-    #[test]
-    fn lapgan_trains_g_on_the_d_steps_drawing() {
-        reuses_the_drawing(ModelSpec::Lapgan(&lapgan()), 28);
-    }
-}
+mod tests;

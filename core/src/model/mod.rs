@@ -2,16 +2,21 @@
 //! (parameter and FLOP counts).
 
 pub mod blocks;
+mod config;
 pub mod conv;
 pub mod cpu;
 pub mod gan;
 pub mod gran;
 pub mod lapgan;
 pub mod maps;
-pub mod pyramid;
+pub(crate) mod records;
 pub mod stackgan;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use config::ModelConfig;
 
 /// Floating-point operations of a layer or model, counted as 2 per multiply-add.
 pub type Flops = u64;

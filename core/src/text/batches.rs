@@ -2,7 +2,7 @@
 //! look-alike groups whose captions share most of their words.
 
 use crate::data::Captions;
-use crate::train::noise::NoiseStream;
+use crate::noise::NoiseStream;
 
 use super::builtin::Vocabulary;
 

@@ -34,7 +34,7 @@ use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
 use crate::model::stackgan::layers::conv2d;
 use crate::model::{conv, seeded};
-use crate::train::noise::NoiseStream;
+use crate::noise::NoiseStream;
 
 use super::batches::{look_alike_batch, overlap, random_pairs, word_set};
 
@@ -420,7 +420,7 @@ impl BuiltinEncoder {
 
     /// Writes the encoder (vocabulary and weights, with a SHA-256 of both).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let record = crate::train::records::record_bytes(&self.net)?;
+        let record = crate::model::records::record_bytes(&self.net)?;
         let vocabulary = self.vocabulary.words.join("\n");
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);

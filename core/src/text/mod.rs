@@ -9,23 +9,8 @@ pub mod cache;
 pub mod encoder;
 pub mod minilm;
 
+pub use crate::model::stackgan::EncoderChoice;
 pub use encoder::{CaptionTable, Encoder};
-
-use serde::{Deserialize, Serialize};
-
-/// Which sentence encoder a text-to-image run uses, as written in its config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EncoderChoice {
-    /// MiniLM when installed, else the built-in encoder; a run records which it got.
-    #[default]
-    Auto,
-    /// all-MiniLM-L6-v2 (384 wide).
-    #[serde(rename = "minilm")]
-    MiniLm,
-    /// The built-in encoder, trained on the run's captions.
-    Builtin,
-}
 
 /// Cosine similarity of two vectors (0 when either is zero).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

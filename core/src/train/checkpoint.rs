@@ -6,7 +6,6 @@
 //! everything before it. A file is written to a hidden temporary name, fsynced, then renamed, so
 //! a crash leaves either the old set of checkpoints or the old set plus a complete new one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -167,7 +166,7 @@ impl Checkpoint {
     /// (a full disk, a file-size limit) leaves no part behind and every earlier checkpoint as it
     /// was, and says so.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomically(path, &self.to_bytes()).map_err(|e| match e {
+        crate::sealed::write_atomically(path, &self.to_bytes()).map_err(|e| match e {
             Error::Io { source, .. } => Error::Checkpoint {
                 path: path.to_path_buf(),
                 reason: format!(
@@ -178,29 +177,6 @@ impl Checkpoint {
             other => other,
         })
     }
-}
-
-/// Writes `bytes` to `path` atomically: a hidden temporary file beside it, fsync, rename, fsync of
-/// the folder. A reader sees the old file or the whole new one, never a part.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all(); // not supported on every filesystem; the rename stands
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }
 
 /// The file name of the checkpoint at `step`.

@@ -6,74 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::BackendKind;
 use crate::data::DataSource;
 use crate::error::{Error, Result};
-use crate::model::gan::ModelSpec;
-use crate::model::gran::GranConfig;
-use crate::model::lapgan::LapganConfig;
-use crate::model::stackgan::{StackGanConfig, Version};
-
-/// The model a run trains (`[model.gran]`, `[model.lapgan]` or `[model.stackgan]` in its config).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelConfig {
-    /// GRAN (T = 1 is DCGAN).
-    Gran(GranConfig),
-    /// LAPGAN, a Laplacian pyramid of GANs.
-    Lapgan(LapganConfig),
-    /// StackGAN-v1 or v2, text to image.
-    #[serde(rename = "stackgan")]
-    StackGan(StackGanConfig),
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig::Gran(GranConfig::default())
-    }
-}
-
-impl ModelConfig {
-    /// Image side and channels the model works at.
-    pub fn image_shape(&self) -> (usize, usize) {
-        match self {
-            ModelConfig::Gran(g) => (g.image_size, g.channels),
-            ModelConfig::Lapgan(l) => (l.image_size, l.channels),
-            ModelConfig::StackGan(s) => (s.image_size, s.channels),
-        }
-    }
-
-    /// The model as the networks' shared face sees it.
-    pub fn spec(&self) -> ModelSpec<'_> {
-        match self {
-            ModelConfig::Gran(g) => ModelSpec::Gran(g),
-            ModelConfig::Lapgan(l) => ModelSpec::Lapgan(l),
-            ModelConfig::StackGan(s) => ModelSpec::StackGan(s),
-        }
-    }
-
-    /// GRAN's config, when the model is GRAN.
-    pub fn gran(&self) -> Option<&GranConfig> {
-        match self {
-            ModelConfig::Gran(g) => Some(g),
-            _ => None,
-        }
-    }
-
-    /// A short name ("GRAN3", "DCGAN").
-    pub fn label(&self) -> String {
-        match self {
-            ModelConfig::Gran(g) if g.steps == 1 => "DCGAN (GRAN1)".into(),
-            ModelConfig::Gran(g) => format!("GRAN{}", g.steps),
-            ModelConfig::Lapgan(l) if l.classes > 0 => {
-                format!("LAPGAN{} (class-conditional)", l.levels)
-            }
-            ModelConfig::Lapgan(l) => format!("LAPGAN{}", l.levels),
-            ModelConfig::StackGan(s) => match (s.version, s.conditional()) {
-                (Version::V1, _) => "StackGAN-v1".into(),
-                (Version::V2, true) => "StackGAN-v2".into(),
-                (Version::V2, false) => "StackGAN-v2 (unconditional)".into(),
-            },
-        }
-    }
-}
+pub use crate::model::ModelConfig;
 
 /// The optimisation schedule (Adam for each network, as the paper stresses, with its own rates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -45,7 +45,9 @@ pub enum Command {
         lr_scale: f64,
     },
     /// Fault injection (what the divergence tests send): sets one discriminator weight to NaN,
-    /// as a numerical blow-up would, so the next step diverges.
+    /// as a numerical blow-up would, so the next step diverges. Only in builds with the
+    /// `fault-injection` feature, which the test crates turn on.
+    #[cfg(feature = "fault-injection")]
     PoisonWeight,
 }
 

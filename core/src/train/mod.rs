@@ -6,8 +6,6 @@ pub mod config;
 pub mod curves;
 pub mod events;
 pub mod job;
-pub mod noise;
-pub(crate) mod records;
 pub mod run_dir;
 pub mod trainer;
 

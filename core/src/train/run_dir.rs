@@ -59,7 +59,7 @@ impl RunDir {
 
     /// Rewrites the run's config (atomically: a reader sees the old file or the new one).
     pub fn save_config(&self, config: &RunConfig) -> Result<()> {
-        super::checkpoint::write_atomically(&self.config_path(), config.to_toml().as_bytes())
+        crate::sealed::write_atomically(&self.config_path(), config.to_toml().as_bytes())
     }
 
     /// Reads the run's config.

@@ -10,9 +10,9 @@ use burn::prelude::*;
 use super::checkpoint::{self, Checkpoint, TrainingState};
 use super::config::RunConfig;
 use super::events::{Event, StepKind, StepStats};
-use super::noise::NoiseStream;
-use super::records::{critic_bytes, generator_bytes};
 use super::run_dir::{EventLog, RunDir};
+use crate::model::records::network_bytes;
+use crate::noise::NoiseStream;
 use recovery::{all_finite, check_finite};
 
 mod recovery;
@@ -25,9 +25,8 @@ use crate::error::{Error, Result};
 use crate::eval::collapse::CollapseWatch;
 use crate::export;
 use crate::images::ImageBatch;
-use crate::model::gan::{self, Critic, Generator, ModelSpec, Noise};
+use crate::model::gan::{Conditions, Gan, Networks, Pair, each_model};
 use crate::model::lapgan::DropoutDraw;
-use crate::model::stackgan::StackNoise;
 
 /// What a trainer's set-up reports: what it is doing, and the fraction done when known.
 pub type Preparing<'a> = &'a mut dyn FnMut(&str, Option<f32>);
@@ -43,14 +42,13 @@ pub struct Trainer {
     config: RunConfig,
     data: Dataset,
     device: Device,
-    generator: Generator,
-    discriminator: Critic,
+    /// Both networks, with autodiff.
+    networks: Networks,
     optim_g: ModuleOptimizer,
     optim_d: ModuleOptimizer,
     state: TrainingState,
     noise: NoiseStream,
     order: Vec<usize>,
-    fixed_z: Noise,
     /// The fixed grid's condition: class one-hots or sentence embeddings.
     fixed_labels: Option<Tensor<2>>,
     /// A text model's captions and their embeddings.
@@ -110,14 +108,9 @@ impl Trainer {
         &self.data
     }
 
-    /// The generator in inference mode (no autodiff).
-    pub fn generator(&self) -> Generator {
-        self.generator.valid()
-    }
-
-    /// The discriminator in inference mode (no autodiff).
-    pub fn discriminator(&self) -> Critic {
-        self.discriminator.valid()
+    /// Both networks in inference mode (no autodiff): a snapshot of the model as it stands.
+    pub fn networks(&self) -> Networks {
+        self.networks.valid()
     }
 
     /// Batches per epoch (the last partial batch is dropped).
@@ -157,17 +150,6 @@ impl Trainer {
         }
     }
 
-    fn z(&mut self, batch: usize) -> Noise {
-        let spec = self.config.model.spec();
-        let noise = &mut self.noise;
-        let device = self.device.clone().autodiff();
-        let mut z = spec.noise(batch, spec.steps(), &mut |c| noise.normals(c), &device);
-        if let (Noise::StackGan(n), ModelSpec::StackGan(c)) = (&mut z, spec) {
-            n.instance = StackNoise::instance_normals(c, batch, &mut |k| noise.normals(k), &device);
-        }
-        z
-    }
-
     /// The `index`-th batch of the current epoch's order.
     fn batch_at(&self, index: usize) -> Tensor<4> {
         let b = self.config.train.batch_size;
@@ -202,99 +184,6 @@ impl Trainer {
         }
     }
 
-    /// One D update on the next real batch.
-    fn update_discriminator(&mut self, lr: f64) -> Result<DStep> {
-        let Batch {
-            real,
-            condition,
-            counterparts,
-            classes,
-            ended,
-        } = self.next_batch();
-        let z = self.z(self.config.train.batch_size);
-        let noise = &mut self.noise;
-        let mut uniforms = |c| noise.uniforms(c);
-        let mut draw = DropoutDraw {
-            uniforms: &mut uniforms,
-        };
-        let gan::Figures {
-            loss,
-            d_real,
-            d_fake,
-            fakes,
-        } = gan::discriminator_loss(
-            self.config.model.spec(),
-            &self.generator,
-            &self.discriminator,
-            real,
-            &z,
-            condition.clone(),
-            classes.as_deref(),
-            counterparts,
-            Some(&mut draw),
-            self.state.step,
-        )?;
-        let figures = read3(&loss, &d_real, &d_fake);
-        check_finite(self.state.step + 1, "D loss", figures.0)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
-        self.discriminator = self.optim_d.step(lr, self.discriminator.clone(), grads);
-        self.state.d_updates += 1;
-        let drawn = fakes.map(|fakes| Drawn {
-            noise: z,
-            labels: condition,
-            fakes,
-        });
-        Ok(DStep {
-            figures,
-            ended,
-            drawn,
-        })
-    }
-
-    /// One G update: on `drawn`, this iteration's D step's drawing, where the model reuses it,
-    /// else on a fresh drawing. Returns (loss, mean D(G(z))).
-    fn update_generator(&mut self, lr: f64, drawn: Option<Drawn>) -> Result<(f32, f32)> {
-        let (z, labels, fakes) = match drawn {
-            Some(d) => (d.noise, d.labels, Some(d.fakes)),
-            None => {
-                let z = self.z(self.config.train.batch_size);
-                (
-                    z,
-                    self.condition_at(self.state.batch_in_epoch as usize),
-                    None,
-                )
-            }
-        };
-        // Drawing afresh (a G-only step), LAPGAN's levels train on a real batch's low-pass
-        // images: the batch D reads next (peeked, not consumed, so the data order is the same
-        // with or without G-only steps).
-        let index = self.state.batch_in_epoch as usize;
-        let real = (fakes.is_none() && self.config.model.spec().generator_reads_real())
-            .then(|| self.batch_at(index));
-        let noise = &mut self.noise;
-        let mut uniforms = |c| noise.uniforms(c);
-        let mut draw = DropoutDraw {
-            uniforms: &mut uniforms,
-        };
-        let (loss, d_fake) = gan::generator_loss(
-            self.config.model.spec(),
-            &self.generator,
-            &self.discriminator,
-            real,
-            &z,
-            labels,
-            fakes,
-            Some(&mut draw),
-            self.state.step,
-        )?;
-        let (g_loss, d_fake, _) = read3(&loss, &d_fake, &d_fake);
-        check_finite(self.state.step + 1, "G loss", g_loss)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
-        self.generator = self.optim_g.step(lr, self.generator.clone(), grads);
-        self.state.g_updates += 1;
-        Ok((g_loss, d_fake))
-    }
-
     /// Takes one step of `kind`. A non-finite loss stops it before any update.
     pub fn step(&mut self, kind: StepKind) -> Result<(StepStats, bool)> {
         let started = Instant::now();
@@ -312,38 +201,34 @@ impl Trainer {
             learning_rates: (lr_d, lr_g),
             elapsed_seconds: 0.0,
         };
-        let mut epoch_ended = false;
-        let mut drawn = None;
-        if kind != StepKind::GeneratorOnly {
-            let DStep {
-                figures: (loss, real, fake),
-                ended,
-                drawn: fakes,
-            } = self.update_discriminator(lr_d)?;
+        let d_batch = (kind != StepKind::GeneratorOnly).then(|| self.next_batch());
+        let epoch_ended = d_batch.as_ref().is_some_and(|b| b.ended);
+        // A G-only step draws afresh: the condition of the batch D reads next, and for LAPGAN
+        // that batch's low-pass images (peeked, not consumed, so the data order is the same
+        // with or without G-only steps).
+        let g_fresh = (kind == StepKind::GeneratorOnly).then(|| {
+            let index = self.state.batch_in_epoch as usize;
+            let condition = self.condition_at(index);
+            let reads_real =
+                each_model!(&self.networks, Networks, p => p.model.generator_reads_real());
+            (condition, reads_real.then(|| self.batch_at(index)))
+        });
+        let mut io = Io {
+            noise: &mut self.noise,
+            optim_d: &mut self.optim_d,
+            optim_g: &mut self.optim_g,
+            state: &mut self.state,
+            device: self.device.clone().autodiff(),
+            batch_size: self.config.train.batch_size,
+            rates: (lr_d, lr_g),
+        };
+        let (d, g) = each_model!(&mut self.networks, Networks, p => iterate(p, &mut io, d_batch, g_fresh, kind))?;
+        if let Some((loss, real, fake)) = d {
             (stats.d_loss, stats.d_real, stats.d_fake) = (Some(loss), Some(real), Some(fake));
-            epoch_ended = ended;
-            drawn = fakes;
         }
-        if kind != StepKind::DiscriminatorOnly {
-            let (loss, fake) = self.update_generator(lr_g, drawn)?;
+        if let Some((loss, fake)) = g {
             stats.g_loss = Some(loss);
             stats.d_fake.get_or_insert(fake);
-        }
-        // A blow-up can leave every loss finite this step and poison the weights; caught here,
-        // the step is not counted and nothing is saved from it.
-        let updated_d = kind != StepKind::GeneratorOnly && !all_finite(&self.discriminator);
-        let updated_g = kind != StepKind::DiscriminatorOnly && !all_finite(&self.generator);
-        if updated_d || updated_g {
-            return Err(Error::Diverged {
-                step: self.state.step + 1,
-                what: if updated_d {
-                    "a D weight"
-                } else {
-                    "a G weight"
-                }
-                .into(),
-                value: f32::NAN,
-            });
         }
         self.state.step += 1;
         self.state.noise_word_pos = self.noise.word_pos().to_string();
@@ -363,13 +248,19 @@ impl Trainer {
     }
 
     /// The fixed-z sample grid's images with the current generator.
+    ///
+    /// The grid's noise is drawn afresh from the run's seed each time, the same every time; GRAN
+    /// with noise per step draws z for three times T, so the grid can show longer drawings.
     pub fn fixed_samples(&self) -> ImageBatch {
-        let steps = self.config.model.spec().steps();
-        ImageBatch::from_tensor(self.generator.valid().images(
-            &self.fixed_z,
-            steps,
-            self.fixed_labels.clone(),
-        ))
+        let n = self.config.train.sample_count;
+        let mut fixed = NoiseStream::new(self.config.seed, FIXED_NOISE_STREAM);
+        let labels = self.fixed_labels.clone();
+        let images = each_model!(&self.networks, Networks, p => {
+            let steps = p.model.steps();
+            let z = p.model.noise(n, 3 * steps, &mut |c| fixed.normals(c), &self.device);
+            p.model.images(&p.generator.valid(), &z, steps, labels)
+        });
+        ImageBatch::from_tensor(images)
     }
 
     /// Writes the fixed-z grid to `samples/` and returns its event, with the mode-collapse
@@ -393,7 +284,8 @@ impl Trainer {
     /// Writes a checkpoint of the current state (refused if any weight is NaN or infinite, so a
     /// poisoned model never replaces a good checkpoint) and prunes old ones.
     pub fn save_checkpoint(&mut self) -> Result<Event> {
-        if !all_finite(&self.generator) || !all_finite(&self.discriminator) {
+        let finite = each_model!(&self.networks, Networks, p => all_finite(&p.generator) && all_finite(&p.critic));
+        if !finite {
             return Err(Error::Diverged {
                 step: self.state.step,
                 what: "a weight".into(),
@@ -404,12 +296,13 @@ impl Trainer {
             path: self.run.checkpoints(),
             reason: e.to_string(),
         };
+        let (generator, discriminator) = network_bytes(&self.networks)?;
         let ckpt = Checkpoint {
             state: self.state.clone(),
             config_toml: self.config.to_toml(),
             sections: vec![
-                ("generator".into(), generator_bytes(&self.generator)?),
-                ("discriminator".into(), critic_bytes(&self.discriminator)?),
+                ("generator".into(), generator),
+                ("discriminator".into(), discriminator),
                 (
                     "optimizer_g".into(),
                     self.optim_g.into_bytes().map_err(to_err)?.to_vec(),
@@ -448,22 +341,122 @@ struct Batch {
     ended: bool,
 }
 
-/// What a D update gives the rest of its iteration.
-struct DStep {
-    /// (loss, mean D(x), mean D(G(z))).
-    figures: (f32, f32, f32),
-    /// Whether its batch ended an epoch.
-    ended: bool,
-    /// Its drawing, where the model's G update reuses it.
-    drawn: Option<Drawn>,
+/// A D update's (loss, mean D(x), mean D(G(z))).
+type DFigures = (f32, f32, f32);
+/// A G update's (loss, mean D(G(z))).
+type GFigures = (f32, f32);
+
+/// What one iteration's networks update with: the noise stream, both optimisers and the
+/// training state, borrowed from the [`Trainer`] beside its networks.
+struct Io<'a> {
+    noise: &'a mut NoiseStream,
+    optim_d: &'a mut burn::optim::ModuleOptimizer,
+    optim_g: &'a mut burn::optim::ModuleOptimizer,
+    state: &'a mut TrainingState,
+    /// The autodiff device.
+    device: Device,
+    batch_size: usize,
+    /// (D's, G's) learning rates.
+    rates: (f64, f64),
 }
 
-/// What a D step drew, with the noise and conditions it drew from, for the G step of the same
-/// iteration ([`gan::Fakes`]).
-struct Drawn {
-    noise: Noise,
-    labels: Option<Tensor<2>>,
-    fakes: gan::Fakes,
+/// One iteration of `kind` on `p`: a D update on `d_batch` (when given), then a G update on the
+/// D update's drawing, or (a G-only step) on a fresh drawing with `g_fresh`'s condition and
+/// real batch. Returns the D figures (loss, mean D(x), mean D(G(z))) and G's (loss, mean
+/// D(G(z))), as taken. A non-finite loss stops it before its update; a non-finite weight after.
+fn iterate<M: Gan>(
+    p: &mut Pair<M>,
+    io: &mut Io,
+    d_batch: Option<Batch>,
+    g_fresh: Option<(Option<Tensor<2>>, Option<Tensor<4>>)>,
+    kind: StepKind,
+) -> Result<(Option<DFigures>, Option<GFigures>)> {
+    let (lr_d, lr_g) = io.rates;
+    let step = io.state.step;
+    let mut d_figures = None;
+    let mut drawn = None;
+    if let Some(batch) = d_batch {
+        let z = p
+            .model
+            .training_noise(io.batch_size, &mut |c| io.noise.normals(c), &io.device);
+        let noise = &mut *io.noise;
+        let mut uniforms = |c| noise.uniforms(c);
+        let mut draw = DropoutDraw {
+            uniforms: &mut uniforms,
+        };
+        let conditions = Conditions {
+            condition: batch.condition.clone(),
+            classes: batch.classes.as_deref(),
+            counterparts: batch.counterparts,
+        };
+        let f = p.model.discriminator_loss(
+            &p.generator,
+            &p.critic,
+            batch.real,
+            &z,
+            conditions,
+            Some(&mut draw),
+            step,
+        )?;
+        let figures = read3(&f.loss, &f.d_real, &f.d_fake);
+        check_finite(step + 1, "D loss", figures.0)?;
+        let grads = GradientsParams::from_grads(f.loss.backward(), &p.critic);
+        p.critic = io.optim_d.step(lr_d, p.critic.clone(), grads);
+        io.state.d_updates += 1;
+        d_figures = Some(figures);
+        drawn = Some((z, batch.condition, f.fakes));
+    }
+    let mut g_figures = None;
+    if kind != StepKind::DiscriminatorOnly {
+        let (z, condition, fakes, real) = match (drawn, g_fresh) {
+            (Some((z, condition, fakes)), _) => (z, condition, Some(fakes), None),
+            (None, fresh) => {
+                let (condition, real) = fresh.unwrap_or_default();
+                let z =
+                    p.model
+                        .training_noise(io.batch_size, &mut |c| io.noise.normals(c), &io.device);
+                (z, condition, None, real)
+            }
+        };
+        let noise = &mut *io.noise;
+        let mut uniforms = |c| noise.uniforms(c);
+        let mut draw = DropoutDraw {
+            uniforms: &mut uniforms,
+        };
+        let (loss, d_fake) = p.model.generator_loss(
+            &p.generator,
+            &p.critic,
+            real,
+            &z,
+            condition,
+            fakes,
+            Some(&mut draw),
+            step,
+        )?;
+        let (g_loss, d_fake, _) = read3(&loss, &d_fake, &d_fake);
+        check_finite(step + 1, "G loss", g_loss)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &p.generator);
+        p.generator = io.optim_g.step(lr_g, p.generator.clone(), grads);
+        io.state.g_updates += 1;
+        g_figures = Some((g_loss, d_fake));
+    }
+    // A blow-up can leave every loss finite this step and poison the weights; caught here,
+    // the step is not counted and nothing is saved from it.
+    let updated_d = kind != StepKind::GeneratorOnly && !all_finite(&p.critic);
+    let updated_g = kind != StepKind::DiscriminatorOnly && !all_finite(&p.generator);
+    if updated_d || updated_g {
+        return Err(Error::Diverged {
+            step: step + 1,
+            what: if updated_d {
+                "a D weight"
+            } else {
+                "a G weight"
+            }
+            .into(),
+            value: f32::NAN,
+        });
+    }
+    Ok((d_figures, g_figures))
 }
 
 /// The data order of `epoch`: a permutation that depends only on (seed, epoch).

@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use easel_core::model::gan::ModelSpec;
-use easel_core::train::{Command, RunDir};
+use easel_core::train::{Command, ModelConfig, RunDir};
 
 use super::Studio;
 use crate::panels::PanelKind;
@@ -15,8 +14,8 @@ use crate::picker::Wake;
 /// A stop: a panel, and for the Canvas whether ΔC_t is shown.
 type Stop = (PanelKind, bool);
 
-/// The stops for a run of the model `spec` (none: no run yet).
-fn stops(spec: Option<ModelSpec<'_>>) -> Vec<Stop> {
+/// The stops for a run of `model` (none: no run yet).
+fn stops(model: Option<&ModelConfig>) -> Vec<Stop> {
     let mut stops = vec![
         (PanelKind::Data, false),
         (PanelKind::Model, false),
@@ -24,9 +23,9 @@ fn stops(spec: Option<ModelSpec<'_>>) -> Vec<Stop> {
         (PanelKind::Canvas, false),
         (PanelKind::Canvas, true),
     ];
-    match spec {
-        Some(ModelSpec::Lapgan(_)) => stops.push((PanelKind::Pyramid, false)),
-        Some(ModelSpec::StackGan(_)) => stops.push((PanelKind::Text, false)),
+    match model {
+        Some(ModelConfig::Lapgan(_)) => stops.push((PanelKind::Pyramid, false)),
+        Some(ModelConfig::StackGan(_)) => stops.push((PanelKind::Text, false)),
         _ => {}
     }
     stops.extend([
@@ -45,7 +44,7 @@ impl Studio {
             .as_ref()
             .and_then(|run| RunDir::new(run).load_config().ok())
             .or_else(|| self.state.model.build().ok());
-        stops(config.as_ref().map(|c| c.model.spec()))
+        stops(config.as_ref().map(|c| &c.model))
     }
 
     /// At each interval, moves to the next stop; takes a screenshot near its end.
@@ -143,10 +142,7 @@ mod tests {
         let spec_of = |name: &str| Preset::find(name).unwrap().config;
         let panels = |name: &str| -> Vec<PanelKind> {
             let c = spec_of(name);
-            stops(Some(c.model.spec()))
-                .into_iter()
-                .map(|s| s.0)
-                .collect()
+            stops(Some(&c.model)).into_iter().map(|s| s.0).collect()
         };
         assert!(panels("lapgan-fmnist").contains(&PanelKind::Pyramid));
         assert!(!panels("lapgan-fmnist").contains(&PanelKind::Text));

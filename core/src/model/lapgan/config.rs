@@ -7,7 +7,7 @@ use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::super::pyramid::level_sides;
+use super::pyramid::level_sides;
 use super::{
     BandDiscriminator, BandGenerator, CoarseDiscriminator, CoarseGenerator, LapganDiscriminator,
     LapganGenerator,

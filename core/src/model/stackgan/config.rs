@@ -5,7 +5,20 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::halvings;
 use crate::error::{Error, Result};
-use crate::text::EncoderChoice;
+
+/// Which sentence encoder a text-to-image run uses, as written in its config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderChoice {
+    /// MiniLM when installed, else the built-in encoder; a run records which it got.
+    #[default]
+    Auto,
+    /// all-MiniLM-L6-v2 (384 wide).
+    #[serde(rename = "minilm")]
+    MiniLm,
+    /// The built-in encoder, trained on the run's captions.
+    Builtin,
+}
 
 /// StackGAN-v1 (two stages, trained one after the other) or StackGAN-v2 (a tree of generators
 /// trained jointly).

@@ -18,24 +18,35 @@ use crate::model::cpu::Activation;
 use crate::model::maps::Maps;
 pub use crate::model::maps::glu;
 
-/// ReLU.
-pub const RELU: usize = 0;
-/// Gated linear unit over channels.
-pub const GLU: usize = 1;
-/// LeakyReLU with slope 0.2.
-pub const LEAKY: usize = 2;
-
-/// Channels a convolution must produce for `out` channels after `act` (GLU halves them).
-fn widen(out: usize, act: usize) -> usize {
-    if act == GLU { 2 * out } else { out }
+/// What a block applies after its BatchNorm: v1's generators use ReLU, v2's the GLU, the
+/// discriminators LeakyReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockActivation {
+    /// `max(z, 0)`.
+    Relu,
+    /// The gated linear unit over channels: the first half times σ(the second half).
+    Glu,
+    /// LeakyReLU with slope 0.2.
+    LeakyRelu,
 }
 
-/// BatchNorm then activation `act` (GLU along the channels), fused where the device allows.
-fn norm_activate(x: Maps, norm: &BatchNorm, act: usize) -> Maps {
-    match act {
-        RELU => x.norm_act(norm, Activation::Relu),
-        GLU => x.norm_act(norm, Activation::Identity).glu(),
-        _ => x.norm_act(norm, Activation::LeakyRelu),
+impl BlockActivation {
+    /// Channels a convolution must produce for `out` channels after it (GLU halves them).
+    fn widen(self, out: usize) -> usize {
+        if self == BlockActivation::Glu {
+            2 * out
+        } else {
+            out
+        }
+    }
+
+    /// BatchNorm then this activation, fused where the device allows.
+    fn after_norm(self, x: Maps, norm: &BatchNorm) -> Maps {
+        match self {
+            BlockActivation::Relu => x.norm_act(norm, Activation::Relu),
+            BlockActivation::Glu => x.norm_act(norm, Activation::Identity).glu(),
+            BlockActivation::LeakyRelu => x.norm_act(norm, Activation::LeakyRelu),
+        }
     }
 }
 
@@ -70,32 +81,30 @@ pub fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
 pub struct Join {
     conv: Conv2d,
     norm: BatchNorm,
-    act: usize,
+    #[module(skip)]
+    act: BlockActivation,
 }
 
 impl Join {
     /// `inputs` → `outputs` channels at the same side.
-    pub fn new(inputs: usize, outputs: usize, act: usize, device: &Device) -> Self {
+    pub fn new(inputs: usize, outputs: usize, act: BlockActivation, device: &Device) -> Self {
         Self {
-            conv: conv2d(inputs, widen(outputs, act), 3, 1, 1, false, device),
-            norm: BatchNormConfig::new(widen(outputs, act)).init(device),
+            conv: conv2d(inputs, act.widen(outputs), 3, 1, 1, false, device),
+            norm: BatchNormConfig::new(act.widen(outputs)).init(device),
             act,
         }
     }
 
     /// `[b, inputs, s, s] → [b, outputs, s, s]`.
     pub fn forward(&self, x: Maps) -> Maps {
-        norm_activate(x.conv(&self.conv), &self.norm, self.act)
+        self.act.after_norm(x.conv(&self.conv), &self.norm)
     }
 
     /// [`Self::forward`] of the maps with a `[b, e]` condition tiled over them after their
     /// channels (`inputs` counts both).
     pub fn forward_with_condition(&self, x: Maps, condition: Tensor<2>) -> Maps {
-        norm_activate(
-            x.conv_with_condition(&self.conv, condition),
-            &self.norm,
-            self.act,
-        )
+        self.act
+            .after_norm(x.conv_with_condition(&self.conv, condition), &self.norm)
     }
 }
 
@@ -107,7 +116,7 @@ pub struct Up {
 
 impl Up {
     /// `inputs` → `outputs` channels at twice the side.
-    pub fn new(inputs: usize, outputs: usize, act: usize, device: &Device) -> Self {
+    pub fn new(inputs: usize, outputs: usize, act: BlockActivation, device: &Device) -> Self {
         Self {
             join: Join::new(inputs, outputs, act, device),
         }
@@ -121,7 +130,12 @@ impl Up {
 
 /// `count` up-sampling blocks from `width` channels, each halving the width (never below 1);
 /// returns them and the width they end at.
-pub fn up_stack(width: usize, count: usize, act: usize, device: &Device) -> (Vec<Up>, usize) {
+pub fn up_stack(
+    width: usize,
+    count: usize,
+    act: BlockActivation,
+    device: &Device,
+) -> (Vec<Up>, usize) {
     let mut w = width;
     let blocks = (0..count)
         .map(|_| {
@@ -144,7 +158,7 @@ pub struct Residual {
 
 impl Residual {
     /// A residual block over `width` channels.
-    pub fn new(width: usize, act: usize, device: &Device) -> Self {
+    pub fn new(width: usize, act: BlockActivation, device: &Device) -> Self {
         Self {
             first: Join::new(width, width, act, device),
             conv: conv2d(width, width, 3, 1, 1, false, device),
@@ -227,7 +241,7 @@ impl ImageEncoder {
         }
         let mut reduce = Vec::new();
         while w > 8 * width {
-            reduce.push(Join::new(w, w / 2, LEAKY, device));
+            reduce.push(Join::new(w, w / 2, BlockActivation::LeakyRelu, device));
             w /= 2;
         }
         Self {
@@ -280,7 +294,8 @@ impl Logits {
     /// `condition > 0`.
     pub fn new(width: usize, side: usize, condition: usize, device: &Device) -> Self {
         Self {
-            join: (condition > 0).then(|| Join::new(width + condition, width, LEAKY, device)),
+            join: (condition > 0)
+                .then(|| Join::new(width + condition, width, BlockActivation::LeakyRelu, device)),
             out: conv2d(width, 1, side, 1, 0, true, device),
         }
     }

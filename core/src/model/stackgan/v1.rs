@@ -10,10 +10,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::conditioning::CondAugment;
 use super::config::StackGanConfig;
-use super::layers::{Join, RELU, Residual, ToImage, Up, conv2d, up_stack};
-use super::losses::CondAugment;
-use super::v2::Drawing;
+use super::layers::{BlockActivation, Join, Residual, ToImage, Up, conv2d, up_stack};
+use super::v2::StageDrawing;
 use crate::model::blocks::dcgan_init;
 use crate::model::cpu::Activation;
 use crate::model::maps::Maps;
@@ -56,7 +56,7 @@ impl V1Generator {
         let (base_side, ups) = config.base();
         let cond = config.condition_dim;
         let w0 = config.generator_width;
-        let (stage1_ups, width) = up_stack(w0, ups, RELU, device);
+        let (stage1_ups, width) = up_stack(w0, ups, BlockActivation::Relu, device);
         let stage1 = Stage1 {
             ca: CondAugment::new(config.text_dim, cond, device),
             fc: LinearConfig::new(config.z_dim + cond, w0 * base_side * base_side)
@@ -74,7 +74,7 @@ impl V1Generator {
         let downs = config.stage2_downs();
         let top = gf << downs;
         let ups2 = downs + config.stage_ratio.trailing_zeros() as usize;
-        let (stage2_ups, width) = up_stack(top, ups2, RELU, device);
+        let (stage2_ups, width) = up_stack(top, ups2, BlockActivation::Relu, device);
         let stage2 = Stage2 {
             ca: CondAugment::new(config.text_dim, cond, device),
             first: conv2d(config.channels, gf, 3, 1, 1, false, device),
@@ -84,9 +84,9 @@ impl V1Generator {
             down_norms: (0..downs)
                 .map(|i| BatchNormConfig::new(gf << (i + 1)).init(device))
                 .collect(),
-            join: Join::new(top + cond, top, RELU, device),
+            join: Join::new(top + cond, top, BlockActivation::Relu, device),
             residual: (0..config.residual_blocks)
-                .map(|_| Residual::new(top, RELU, device))
+                .map(|_| Residual::new(top, BlockActivation::Relu, device))
                 .collect(),
             ups: stage2_ups,
             head: ToImage::new(width, config.channels, device),
@@ -111,7 +111,7 @@ impl V1Generator {
         text: Tensor<2>,
         eps: [Tensor<2>; 2],
         stages: usize,
-    ) -> Drawing {
+    ) -> StageDrawing {
         let [eps1, eps2] = eps;
         let b = z.dims()[0];
         let s1 = &self.stage1;
@@ -128,7 +128,7 @@ impl V1Generator {
         }
         let low = s1.head.forward(h);
         if stages < 2 {
-            return Drawing {
+            return StageDrawing {
                 images: vec![low],
                 augmented: vec![a1],
             };
@@ -149,7 +149,7 @@ impl V1Generator {
             h = up.forward(h);
         }
         let high = s2.head.forward(h);
-        Drawing {
+        StageDrawing {
             images: vec![low, high],
             augmented: vec![a1, a2],
         }

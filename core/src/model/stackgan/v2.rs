@@ -6,9 +6,9 @@
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
+use super::conditioning::{Augmented, CondAugment};
 use super::config::StackGanConfig;
-use super::layers::{GLU, Join, Residual, ToImage, Up, glu, up_stack};
-use super::losses::{Augmented, CondAugment};
+use super::layers::{BlockActivation, Join, Residual, ToImage, Up, glu, up_stack};
 use crate::model::blocks::dcgan_init;
 use crate::model::maps::Maps;
 
@@ -23,11 +23,11 @@ pub struct NextStage {
 impl NextStage {
     fn new(width: usize, condition: usize, blocks: usize, device: &Device) -> Self {
         Self {
-            join: Join::new(width + condition, width, GLU, device),
+            join: Join::new(width + condition, width, BlockActivation::Glu, device),
             residual: (0..blocks)
-                .map(|_| Residual::new(width, GLU, device))
+                .map(|_| Residual::new(width, BlockActivation::Glu, device))
                 .collect(),
-            up: Up::new(width, width / 2, GLU, device),
+            up: Up::new(width, width / 2, BlockActivation::Glu, device),
         }
     }
 
@@ -59,7 +59,7 @@ pub struct V2Generator {
 
 /// What a generator draws for a batch.
 #[derive(Debug, Clone)]
-pub struct Drawing {
+pub struct StageDrawing {
     /// Images at every scale or stage, coarse to fine, in `[-1, 1]`.
     pub images: Vec<Tensor<4>>,
     /// Conditioning Augmentation's output for each CA network (v2: one; v1: one per stage
@@ -78,7 +78,7 @@ impl V2Generator {
         };
         let w0 = config.generator_width;
         let features = w0 * base_side * base_side;
-        let (up_blocks, mut width) = up_stack(w0, ups, GLU, device);
+        let (up_blocks, mut width) = up_stack(w0, ups, BlockActivation::Glu, device);
         let mut heads = vec![ToImage::new(width, config.channels, device)];
         let mut stages = Vec::new();
         for _ in 1..config.scales {
@@ -110,7 +110,7 @@ impl V2Generator {
 
     /// Draws every scale. `z`: `[b, z_dim]`; `text`: `[b, text_dim]` embeddings and `eps`:
     /// `[b, condition_dim]` normals for a conditional model (zeros: ĉ = μ).
-    pub fn forward(&self, z: Tensor<2>, text: Option<(Tensor<2>, Tensor<2>)>) -> Drawing {
+    pub fn forward(&self, z: Tensor<2>, text: Option<(Tensor<2>, Tensor<2>)>) -> StageDrawing {
         let b = z.dims()[0];
         let augmented = match (&self.ca, text) {
             (Some(ca), Some((embedding, eps))) => Some(ca.forward(embedding, eps)),
@@ -137,7 +137,7 @@ impl V2Generator {
             h = stage.forward(h, c.clone());
             images.push(head.forward(h.clone()));
         }
-        Drawing {
+        StageDrawing {
             images,
             augmented: augmented.into_iter().collect(),
         }

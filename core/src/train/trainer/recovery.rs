@@ -63,6 +63,7 @@ impl Trainer {
         Ok(on_disk)
     }
 
+    #[cfg(feature = "fault-injection")]
     /// Sets one discriminator weight to NaN (fault injection for tests, through
     /// [`super::Command::PoisonWeight`]).
     pub(super) fn poison_weight(&mut self) {
@@ -75,7 +76,10 @@ impl Trainer {
                 param.map(|t| t.mul_scalar(f32::NAN))
             }
         }
-        self.discriminator = self.discriminator.clone().map(&mut Poison(false));
+        use crate::model::gan::{Networks, each_model};
+        each_model!(&mut self.networks, Networks, p => {
+            p.critic = p.critic.clone().map(&mut Poison(false));
+        });
     }
 }
 

@@ -196,6 +196,7 @@ impl Trainer {
                         self.emit(event, sink);
                         let _ = self.log.flush();
                     }
+                    #[cfg(feature = "fault-injection")]
                     Command::PoisonWeight => self.poison_weight(),
                 }
                 if !paused {

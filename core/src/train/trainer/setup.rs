@@ -6,19 +6,18 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Bytes;
 
-use super::{FIXED_NOISE_STREAM, Preparing, TRAIN_NOISE_STREAM, Trainer, epoch_order, text};
+use super::{Preparing, TRAIN_NOISE_STREAM, Trainer, epoch_order, text};
 use crate::backend::BackendKind;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::eval::classifier;
 use crate::eval::collapse::CollapseWatch;
-use crate::model::gan::{Critic, Generator};
-use crate::model::seeded;
+use crate::model::gan::Networks;
+use crate::model::records::load_networks;
 use crate::model::stackgan::Mismatch;
+use crate::noise::NoiseStream;
 use crate::train::checkpoint::{self, Checkpoint, TrainingState};
 use crate::train::config::{ModelConfig, RunConfig};
-use crate::train::noise::NoiseStream;
-use crate::train::records::{load_critic, load_generator};
 use crate::train::run_dir::{EventLog, RunDir};
 
 fn adam(beta1: f32, beta2: f32) -> ModuleOptimizer {
@@ -59,13 +58,7 @@ impl Trainer {
         preparing: Preparing<'_>,
     ) -> Result<Self> {
         let train_device = device.clone().autodiff();
-        let spec = config.model.spec();
-        let (generator, discriminator) = seeded(&device, config.seed, || {
-            (
-                spec.init_generator(&train_device),
-                spec.init_critic(&train_device),
-            )
-        });
+        let networks = Networks::seeded(&config.model, &device, &train_device, config.seed);
         let state = TrainingState {
             step: 0,
             epoch: 0,
@@ -76,16 +69,7 @@ impl Trainer {
             elapsed_seconds: 0.0,
         };
         Self::assemble(
-            run,
-            config,
-            data,
-            device,
-            generator,
-            discriminator,
-            None,
-            state,
-            warnings,
-            preparing,
+            run, config, data, device, networks, None, state, warnings, preparing,
         )
     }
 
@@ -137,14 +121,9 @@ impl Trainer {
         }
         let (device, data) = Self::device_and_data(&config, preparing)?;
         let train_device = device.clone().autodiff();
-        let spec = config.model.spec();
-        let generator = load_generator(
-            spec.init_generator(&train_device),
+        let networks = load_networks(
+            Networks::init(&config.model, &train_device),
             ckpt.section("generator", &path)?,
-            &path,
-        )?;
-        let discriminator = load_critic(
-            spec.init_critic(&train_device),
             ckpt.section("discriminator", &path)?,
             &path,
         )?;
@@ -154,8 +133,7 @@ impl Trainer {
             config,
             data,
             device,
-            generator,
-            discriminator,
+            networks,
             Some((&ckpt, &path)),
             state,
             warnings,
@@ -209,8 +187,7 @@ impl Trainer {
         config: RunConfig,
         data: Dataset,
         device: Device,
-        generator: Generator,
-        discriminator: Critic,
+        networks: Networks,
         optimizers: Option<(&Checkpoint, &std::path::Path)>,
         state: TrainingState,
         warnings: Vec<String>,
@@ -240,15 +217,11 @@ impl Trainer {
             })?;
         noise.set_word_pos(pos);
         let order = epoch_order(config.seed, state.epoch, data.train.len());
-        let spec = config.model.spec();
-        // GRAN with noise per step keeps z for three times T, so the grid can show longer drawings.
         let n = config.train.sample_count;
-        let mut fixed = NoiseStream::new(config.seed, FIXED_NOISE_STREAM);
-        let fixed_z = spec.noise(n, 3 * spec.steps(), &mut |c| fixed.normals(c), &device);
         let text = text::text_conditions(&config, &run.root, &data, &device, preparing)?;
         let fixed_labels = match &text {
             Some(t) => Some(t.fixed.clone()),
-            None => spec.cycled_labels(0, n, &device),
+            None => networks.cycled_labels(0, n, &device),
         };
         let log = EventLog::open(&run)?;
         let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
@@ -258,14 +231,12 @@ impl Trainer {
             config,
             data,
             device,
-            generator,
-            discriminator,
+            networks,
             optim_g,
             optim_d,
             state,
             noise,
             order,
-            fixed_z,
             fixed_labels,
             text,
             log,

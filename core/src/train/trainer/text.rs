@@ -137,7 +137,7 @@ impl Trainer {
                 counterparts,
             );
         }
-        let classes = self.config.model.spec().classes();
+        let classes = self.config.model.classes();
         if classes == 0 {
             return (None, None);
         }

@@ -1,20 +1,14 @@
-//! GRAN, the Generative Recurrent Adversarial Network of Im et al. 2016 ("Generating images with
-//! recurrent adversarial networks", arXiv:1602.05110), and its DCGAN-style discriminator.
-//!
-//! The generator draws on a canvas in `T` steps (§3 of the paper):
-//! `h_z = tanh(W z + b)`, `h_c,1 = 0`, `h_c,t = g(ΔC_{t-1})`, `ΔC_t = f([h_z, h_c,t])`,
-//! `C = sigmoid(Σ_t ΔC_t)`, where `f` is a DCGAN decoder and `g` its mirror encoder. With `T = 1`
-//! GRAN is DCGAN.
+//! GRAN's configuration: the paper's MNIST model by default, its checks, and what it costs
+//! (parameters, FLOPs, training memory).
 
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::nn::{BatchNormConfig, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, tanh};
 use serde::{Deserialize, Serialize};
 
-use super::Flops;
-use super::blocks::{Decoder, Encoder, dcgan_init};
-use super::cpu::{self, Activation};
+use super::{GranDiscriminator, GranGenerator};
 use crate::error::{Error, Result};
+use crate::model::Flops;
+use crate::model::blocks::{ConvDecoder, ConvEncoder, dcgan_init};
 
 /// Whether the generator sees one z for the whole drawing or a fresh z at every step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -238,7 +232,7 @@ impl GranConfig {
             z_projection: LinearConfig::new(self.z_dim, self.hz_dim)
                 .with_initializer(dcgan_init())
                 .init(device),
-            decoder: Decoder::new(
+            decoder: ConvDecoder::new(
                 self.hz_dim + self.hc_dim,
                 &self.decoder_widths,
                 self.base_side(),
@@ -246,7 +240,7 @@ impl GranConfig {
                 self.batch_norm,
                 device,
             ),
-            encoder: Encoder::new(
+            encoder: ConvEncoder::new(
                 &self.encoder_widths(),
                 self.image_size,
                 self.kernel_size,
@@ -266,9 +260,9 @@ impl GranConfig {
     }
 
     /// Builds the discriminator (validate first).
-    pub fn init_discriminator(&self, device: &Device) -> Discriminator {
-        Discriminator {
-            encoder: Encoder::new(
+    pub fn init_discriminator(&self, device: &Device) -> GranDiscriminator {
+        GranDiscriminator {
+            encoder: ConvEncoder::new(
                 &self.discriminator_channels(),
                 self.image_size,
                 self.kernel_size,
@@ -282,25 +276,27 @@ impl GranConfig {
 
     /// FLOPs of drawing one image in `T` steps.
     pub fn generator_flops(&self) -> Flops {
-        let decoder = Decoder::flops(
+        let decoder = ConvDecoder::flops(
             self.hz_dim + self.hc_dim,
             &self.decoder_widths,
             self.base_side(),
             self.kernel_size,
         );
-        let encoder = Encoder::flops(
+        let encoder = ConvEncoder::flops(
             &self.encoder_widths(),
             self.image_size,
             self.kernel_size,
             self.hc_dim,
         );
         let steps = self.steps as Flops;
-        super::linear_flops(self.z_dim, self.hz_dim) + steps * decoder + (steps - 1) * encoder
+        crate::model::linear_flops(self.z_dim, self.hz_dim)
+            + steps * decoder
+            + (steps - 1) * encoder
     }
 
     /// FLOPs of the discriminator on one image.
     pub fn discriminator_flops(&self) -> Flops {
-        Encoder::flops(
+        ConvEncoder::flops(
             &self.discriminator_channels(),
             self.image_size,
             self.kernel_size,
@@ -346,133 +342,8 @@ impl GranConfig {
     }
 
     /// FLOPs of one training step (one D update then one G update) per image in the batch
-    /// ([`super::train_step_flops`]).
+    /// ([`crate::model::train_step_flops`]).
     pub fn train_step_flops(&self) -> Flops {
-        super::train_step_flops(self.generator_flops(), self.discriminator_flops())
+        crate::model::train_step_flops(self.generator_flops(), self.discriminator_flops())
     }
 }
-
-/// Every intermediate of a drawing: the updates ΔC_t and the canvases C_t = sigmoid(Σ_{i≤t} ΔC_i).
-#[derive(Debug, Clone)]
-pub struct Drawing {
-    /// ΔC_1..ΔC_steps, each `[batch, channels, side, side]` (unbounded).
-    pub delta_canvases: Vec<Tensor<4>>,
-    /// C_1..C_steps, each `[batch, channels, side, side]` in (0, 1).
-    pub canvases: Vec<Tensor<4>>,
-}
-
-/// GRAN's generator: the z projection, the decoder f and the encoder g.
-#[derive(Module, Debug)]
-pub struct GranGenerator {
-    z_projection: Linear,
-    decoder: Decoder,
-    encoder: Encoder,
-    /// BatchNorm before h_z's tanh ([`GranConfig::latent_norm`]).
-    hz_norm: Option<BatchNorm>,
-    /// BatchNorm before h_c's tanh.
-    hc_norm: Option<BatchNorm>,
-    hc_dim: usize,
-}
-
-impl GranGenerator {
-    /// Draws `steps` steps (any number, also more than the T trained) and keeps every
-    /// intermediate.
-    ///
-    /// # Shapes
-    /// - `z`: `[batch, 1, z_dim]` (noise once) or `[batch, ≥ steps, z_dim]` (noise per step; step
-    ///   `t` reads `z[:, t]`)
-    pub fn generate(&self, z: Tensor<3>, steps: usize) -> Drawing {
-        self.draw(z, steps, true)
-    }
-
-    /// The final canvas C after `steps` steps, without keeping the intermediates.
-    pub fn forward(&self, z: Tensor<3>, steps: usize) -> Tensor<4> {
-        let mut drawing = self.draw(z, steps, false);
-        drawing.canvases.pop().expect("draw keeps the final canvas")
-    }
-
-    fn draw(&self, z: Tensor<3>, steps: usize, keep_all: bool) -> Drawing {
-        let [batch, z_steps, z_dim] = z.dims();
-        let device = z.device();
-        let hz_once = (z_steps == 1).then(|| self.project(z.clone().reshape([batch, z_dim])));
-        let mut hc = Tensor::<2>::zeros([batch, self.hc_dim], &device); // h_c,1 = 0
-        let mut sum: Option<Tensor<4>> = None;
-        let mut drawing = Drawing {
-            delta_canvases: Vec::new(),
-            canvases: Vec::new(),
-        };
-        for t in 0..steps {
-            let hz = match &hz_once {
-                Some(hz) => hz.clone(),
-                None => self.project(
-                    z.clone()
-                        .narrow(1, t.min(z_steps - 1), 1)
-                        .reshape([batch, z_dim]),
-                ),
-            };
-            let delta = self.decoder.forward(Tensor::cat(vec![hz, hc.clone()], 1)); // [batch, C, H, W]
-            let total = match sum {
-                Some(s) => s + delta.clone(),
-                None => delta.clone(),
-            };
-            if keep_all {
-                drawing.canvases.push(sigmoid(total.clone()));
-                drawing.delta_canvases.push(delta.clone());
-            }
-            sum = Some(total);
-            if t + 1 < steps {
-                hc = tanh(normed(&self.hc_norm, self.encoder.forward(delta))); // h_c,t+1 = g(ΔC_t)
-            }
-        }
-        if !keep_all && let Some(total) = sum {
-            drawing.canvases.push(sigmoid(total));
-        }
-        drawing
-    }
-
-    /// h_z = tanh(W z + b). `[batch, z_dim] → [batch, hz_dim]`.
-    fn project(&self, z: Tensor<2>) -> Tensor<2> {
-        tanh(normed(&self.hz_norm, self.z_projection.forward(z)))
-    }
-}
-
-/// `x` through `norm` when there is one.
-fn normed(norm: &Option<BatchNorm>, x: Tensor<2>) -> Tensor<2> {
-    match norm {
-        Some(norm) => cpu::batch_norm_act(norm, x, Activation::Identity),
-        None => x,
-    }
-}
-
-/// A DCGAN discriminator: strided convolutions with LeakyReLU(0.2), BatchNorm except on the first
-/// layer, then one logit.
-#[derive(Module, Debug)]
-pub struct Discriminator {
-    encoder: Encoder,
-}
-
-impl Discriminator {
-    /// The logit of "real" for each image.
-    ///
-    /// # Shapes
-    /// - `images`: `[batch, channels, side, side]` in `[0, 1]`
-    /// - output: `[batch, 1]`
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.encoder.forward(images.mul_scalar(2.0).sub_scalar(1.0)) // centred to [-1, 1]
-    }
-
-    /// The activations D's last layer reads (its last convolution's, flattened): the feature
-    /// space of the nearest-neighbour memorisation check.
-    ///
-    /// # Shapes
-    /// - `images`: `[batch, channels, side, side]` in `[0, 1]`
-    /// - output: `[batch, features]`
-    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        self.encoder
-            .features(images.mul_scalar(2.0).sub_scalar(1.0))
-    }
-}
-
-#[cfg(test)]
-#[path = "gran_tests.rs"]
-mod tests;

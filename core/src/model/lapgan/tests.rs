@@ -5,6 +5,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Distribution;
 use burn::tensor::activation::softplus;
 
+use super::pyramid::upsample;
 use super::*;
 use crate::model::{parameters, seeded};
 
@@ -25,7 +26,7 @@ fn tiny(classes: usize) -> LapganConfig {
 }
 
 fn noise(g: &LapganGenerator, batch: usize, seed: u64, device: &Device) -> LapganNoise {
-    let mut stream = crate::train::noise::NoiseStream::new(seed, 0);
+    let mut stream = crate::noise::NoiseStream::new(seed, 0);
     let (coarse, planes) = g.noise_sizes(batch);
     let coarse = stream.normals(coarse);
     let planes = planes.into_iter().map(|n| stream.normals(n)).collect();
@@ -191,7 +192,7 @@ fn dropout_masks_come_from_the_caller() {
     let images = Tensor::<4>::random([3, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
     let real = RealPyramid::of(images, 3).unwrap();
     let run = |seed: u64| {
-        let mut stream = crate::train::noise::NoiseStream::new(seed, 0);
+        let mut stream = crate::noise::NoiseStream::new(seed, 0);
         let mut uniforms = |n| stream.uniforms(n);
         let mut draw = DropoutDraw {
             uniforms: &mut uniforms,

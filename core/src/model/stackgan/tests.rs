@@ -3,9 +3,9 @@
 
 use burn::tensor::{Distribution, TensorData};
 
+use super::conditioning::*;
 use super::losses::*;
 use super::*;
-use crate::text::EncoderChoice;
 
 fn device() -> Device {
     Device::flex()
@@ -164,18 +164,25 @@ fn every_stage_and_scale_has_its_shape() {
             .then(|| Tensor::<2>::random([b, config.text_dim], Distribution::Default, &d));
         let drawing = g.draw(&noise(&config, b, &d), text, sides.len());
         assert_eq!(drawing.images.len(), sides.len());
-        for ((image, &side), scale) in drawing.images.iter().zip(&sides).zip(&critic.scales) {
+        let scales = drawing.images.iter().zip(&sides).zip(&critic.scales);
+        for (i, ((image, &side), scale)) in scales.enumerate() {
             assert_eq!(image.dims(), [b, config.channels, side, side]);
             let values = image.clone().into_data().try_to_vec::<f32>().unwrap();
             assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)));
             let h = scale.encode(image.clone());
+            // Every conditional D has a conditional head; v1's Stage-I has no unconditional one.
             let mu = drawing.augmented.first().map(|a| a.mu.clone());
-            if let Some(m) = mu {
-                assert_eq!(scale.cond_logits(h.clone(), m).unwrap().dims(), [b, 1]);
-            }
-            if let Some(u) = scale.uncond_logits(h) {
-                assert_eq!(u.dims(), [b, 1]);
-            }
+            assert_eq!(mu.is_some(), config.conditional(), "{config:?}");
+            assert_eq!(scale.conditional(), config.conditional(), "scale {i}");
+            let cond = mu.map(|m| scale.cond_logits(h.clone(), m).map(|l| l.dims()));
+            let want = config.conditional().then_some(Some([b, 1]));
+            assert_eq!(cond, want, "scale {i}: the conditional head");
+            let unconditional = config.version == Version::V2 || i > 0;
+            assert_eq!(
+                scale.uncond_logits(h).map(|l| l.dims()),
+                unconditional.then_some([b, 1]),
+                "scale {i}: the unconditional head"
+            );
         }
         assert_eq!(
             drawing.augmented.len(),
@@ -341,11 +348,7 @@ fn instance_noise_falls_linearly_and_is_added_to_what_each_discriminator_reads()
         count.set(count.get() + n);
         vec![1.0; n]
     };
-    let crate::model::gan::Noise::StackGan(drawn) =
-        crate::model::gan::ModelSpec::StackGan(&config).noise(b, 3, &mut normals, &d)
-    else {
-        unreachable!()
-    };
+    let drawn = crate::model::gan::Gan::noise(&config, b, 3, &mut normals, &d);
     assert!(drawn.instance.is_empty());
     assert_eq!(count.get(), b * (10 + 6));
     let planes = StackNoise::instance_normals(&config, b, &mut normals, &d);
@@ -400,12 +403,8 @@ fn instance_noise_changes_the_losses_until_it_has_fallen_off() {
     let g = config.init_generator(&d);
     let critic = config.init_discriminator(&d);
     let b = 4;
-    let mut stream = crate::train::noise::NoiseStream::new(7, 0);
-    let crate::model::gan::Noise::StackGan(mut n) =
-        crate::model::gan::ModelSpec::StackGan(&config).noise(b, 3, &mut |c| stream.normals(c), &d)
-    else {
-        unreachable!()
-    };
+    let mut stream = crate::noise::NoiseStream::new(7, 0);
+    let mut n = crate::model::gan::Gan::noise(&config, b, 3, &mut |c| stream.normals(c), &d);
     n.instance = StackNoise::instance_normals(&config, b, &mut |c| stream.normals(c), &d);
     let real = Tensor::<4>::random([b, 3, 32, 32], Distribution::Default, &d);
     let text = Tensor::<2>::random([b, 12], Distribution::Normal(0.0, 1.0), &d);
@@ -598,13 +597,13 @@ fn the_generator_step_trains_on_the_discriminator_steps_drawing() {
         None,
         0,
     );
-    assert_eq!(f.drawing.images.len(), 3, "every scale drawn once");
-    let g_loss = |n: &StackNoise, drawn: Option<Drawing>| {
+    assert_eq!(f.fakes.images.len(), 3, "every scale drawn once");
+    let g_loss = |n: &StackNoise, drawn: Option<StageDrawing>| {
         generator_loss(&config, &g, &critic, n, Some(text.clone()), drawn, 0).0
     };
     // Handed the D step's drawing (from `first`), G's loss is `first`'s, whatever noise comes
     // with it; drawn afresh from `second`, another.
-    let reused = g_loss(&second, Some(f.drawing));
+    let reused = g_loss(&second, Some(f.fakes));
     let fresh = g_loss(&first, None);
     let other = g_loss(&second, None);
     close(scalar(reused.clone()), scalar(fresh.clone()));

@@ -2,6 +2,7 @@
 //! error counting at D's 0.5 threshold.
 
 use super::*;
+use crate::model::gan::Pair;
 
 fn e(errors: usize, total: usize) -> ErrorRate {
     ErrorRate { errors, total }
@@ -79,7 +80,7 @@ fn error_counting_matches_the_threshold() {
         batch_norm: false,
         ..Default::default()
     };
-    let d = Critic::Gran(cfg.init_discriminator(&device));
+    let d = Networks::Gran(Pair::init(&cfg, &device));
     let set = ImageSet {
         channels: 1,
         height: 16,
@@ -102,7 +103,7 @@ fn error_counting_matches_the_threshold() {
     assert_eq!(as_real.errors + as_samples.errors, 20);
     // By hand: the logits' signs.
     let logits: Vec<f32> = d
-        .forward(
+        .logits(
             Tensor::<4>::from_data(
                 TensorData::new(batch.pixels.clone(), [20, 1, 16, 16]),
                 &device,
@@ -134,9 +135,7 @@ fn battles_judge_with_each_batchs_own_statistics() {
         kernel_size: 4,
         ..Default::default()
     };
-    let d = Critic::Gran(crate::model::seeded(&device, 3, || {
-        cfg.init_discriminator(&device)
-    }));
+    let d = Networks::seeded(&crate::train::ModelConfig::Gran(cfg), &device, &device, 3);
     let a: Vec<f32> = (0..12 * 256)
         .map(|i| ((i * 37) % 256) as f32 / 255.0)
         .collect();

@@ -1,6 +1,10 @@
 //! Tests of GRAN's networks: drawing shapes and extra steps, the canvas equation, the
 //! recurrence, the latent normalisation, validation and parameter counts.
 
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+
 use super::*;
 
 fn tiny(steps: usize) -> GranConfig {
