@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod heatmap;
+pub mod inference;
 pub mod panels;
 pub mod picker;
 pub mod studio;

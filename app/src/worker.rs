@@ -133,6 +133,11 @@ impl TrainSession {
         })
     }
 
+    /// The networks the job last handed over (see [`easel_core::train::Snapshot`]).
+    pub fn snapshot(&self) -> Option<easel_core::train::Snapshot> {
+        self.job.snapshot()
+    }
+
     /// Whether the job can still take commands.
     pub fn is_live(&self) -> bool {
         matches!(

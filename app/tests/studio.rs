@@ -1,6 +1,7 @@
 //! The studio driven through its labelled widgets with egui_kittest (no display needed): train on
 //! the built-in data, pause, single steps, scrub the canvas past T, export, open a run and move its
-//! history, and an invalid value that disables Start with the reason.
+//! history, and an invalid value that disables Start with the reason; the Canvas on the live model
+//! before any checkpoint, and on the backend chosen.
 
 mod common;
 
@@ -443,6 +444,102 @@ fn a_divergence_pauses_and_the_studio_rolls_back_with_half_the_learning_rates() 
     assert!(session.divergence.is_none());
     assert_eq!(session.latest().unwrap().learning_rates, (1e-4, 1e-4));
     h.get_by_label_contains(&format!("to the checkpoint at step {good}"));
+    h.get_by_label("Stop").click();
+    wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
+}
+
+/// Pauses a fresh run before its first checkpoint, then opens the Canvas: it draws the live
+/// model (the networks the job handed over on pausing), scrubs its steps, and follows D and G
+/// steps taken while paused — all with no checkpoint on disk.
+#[test]
+fn the_canvas_draws_the_live_model_before_the_first_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut studio = studio(dir.path(), None);
+    studio.state.model.config.train.checkpoint_every = 100_000;
+    let mut h = harness(studio);
+    h.run_ok();
+    nav(&mut h, "Train");
+    h.get_by_label("Start").click();
+    wait_until(&mut h, 60, "training to run", |s| step_of(s) >= 3);
+    h.get_by_label("Pause").click();
+    wait_until(&mut h, 30, "the pause", |s| {
+        s.session().unwrap().status == SessionStatus::Paused
+    });
+    let paused_at = step_of(h.state());
+    let run = h.state().session().unwrap().run_dir.clone();
+    let checkpoints = || std::fs::read_dir(run.join("checkpoints")).unwrap().count();
+    assert_eq!(checkpoints(), 0, "no checkpoint yet");
+
+    nav(&mut h, "Canvas");
+    h.get_by_label("Draw samples").click();
+    wait_until(&mut h, 60, "the drawing", |s| s.canvas().has_drawing());
+    h.get_by_label(&format!(
+        "Drawn from the live model at step {paused_at}, on cpu"
+    ));
+    assert_eq!(h.state().canvas().max_steps(), Some(9), "T′ = 3 × T");
+    let slider = h.get_by_role_and_label(Role::Slider, "step t");
+    slider.set_value_accesskit(5.0);
+    h.run_ok();
+    assert_eq!(h.state().state.canvas.t, 5);
+    h.get_by_label_contains(&format!("at t = 5 (live model step {paused_at})"));
+
+    nav(&mut h, "Train");
+    h.get_by_label("Step D").click();
+    wait_until(&mut h, 30, "a D step", |s| step_of(s) == paused_at + 1);
+    h.get_by_label("Step G").click();
+    wait_until(&mut h, 30, "a G step", |s| step_of(s) == paused_at + 2);
+    nav(&mut h, "Canvas");
+    h.get_by_label("Draw samples").click();
+    let drawn_at = paused_at + 2;
+    let want = format!("the live model at step {drawn_at}, on cpu");
+    wait_until(&mut h, 60, "the redrawing", |s| {
+        s.canvas().has_drawing() && s.canvas().source() == Some(want.as_str())
+    });
+    h.get_by_label(&format!("Drawn from {want}"));
+    assert_eq!(checkpoints(), 0, "still no checkpoint");
+
+    nav(&mut h, "Train");
+    h.get_by_label("Stop").click();
+    wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
+}
+
+/// The backend chosen in the Model panel is the one the Canvas draws on (WGPU on lavapipe in
+/// CI), and back on the CPU when chosen again.
+#[test]
+fn inference_follows_the_chosen_backend() {
+    use easel_core::backend::BackendKind;
+    if let Err(e) = BackendKind::Wgpu.usable() {
+        assert!(
+            std::env::var_os("EASEL_REQUIRE_WGPU").is_none(),
+            "CI provides lavapipe: {e}"
+        );
+        eprintln!("no WGPU device ({e}); skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(studio(dir.path(), None));
+    h.run_ok();
+    nav(&mut h, "Train");
+    h.get_by_label("Start").click();
+    wait_until(&mut h, 60, "training to run", |s| step_of(s) >= 2);
+    h.get_by_label("Pause").click();
+    wait_until(&mut h, 30, "the pause", |s| {
+        s.session().unwrap().status == SessionStatus::Paused
+    });
+    let step = step_of(h.state());
+    nav(&mut h, "Canvas");
+    for backend in [BackendKind::Wgpu, BackendKind::Cpu] {
+        h.state_mut().state.model.config.backend = backend;
+        h.run_ok();
+        h.get_by_label("Draw samples").click();
+        let want = format!("the live model at step {step}, on {backend}");
+        wait_until(&mut h, 120, "the drawing", |s| {
+            s.canvas().source() == Some(want.as_str())
+        });
+        h.get_by_label(&format!("Drawn from {want}"));
+        h.get_by_label(&format!("backend {backend}")); // the status bar says the same
+    }
+    nav(&mut h, "Train");
     h.get_by_label("Stop").click();
     wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
 }

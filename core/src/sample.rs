@@ -25,23 +25,49 @@ use crate::train::run_dir::RunDir;
 /// Images are drawn in chunks of this many to bound memory.
 const CHUNK: usize = 100;
 
-/// A generator and discriminator loaded from a checkpoint, ready for inference.
+/// A generator and discriminator loaded from a checkpoint, or handed over by a training job,
+/// ready for inference.
 pub struct LoadedModel {
     /// The run's config.
     pub config: RunConfig,
-    /// The checkpoint file.
-    pub checkpoint: PathBuf,
-    /// SHA-256 of the checkpoint file, hex.
-    pub checkpoint_sha256: String,
-    /// The step the checkpoint was taken at.
+    /// Where the weights came from.
+    pub origin: Origin,
+    /// The step the weights are at.
     pub step: u64,
     /// The generator and discriminator (inference mode).
     pub networks: Networks,
-    /// The device they live on.
+    /// The backend they compute on.
+    pub backend: BackendKind,
+    /// Its device.
     pub device: Device,
     /// What a text model draws from (see [`Self::prompts`]); filled on first use.
     prompts: OnceLock<Prompts>,
     encoder: Option<Encoder>,
+}
+
+/// Where a [`LoadedModel`]'s weights came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A checkpoint file.
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// A training job's networks as they stood (see [`crate::train::Snapshot`]); no file holds
+    /// them yet.
+    Live,
+}
+
+impl Origin {
+    /// The checkpoint file, when the weights came from one.
+    pub fn checkpoint(&self) -> Option<&Path> {
+        match self {
+            Origin::Checkpoint { path, .. } => Some(path),
+            Origin::Live => None,
+        }
+    }
 }
 
 /// Sentences a text model draws from, with their embeddings.
@@ -141,6 +167,47 @@ impl LoadedModel {
             ckpt.section("discriminator", &path)?,
             &path,
         )?;
+        let origin = Origin::Checkpoint { path, sha256: sha };
+        Self::assemble(
+            run_dir,
+            config,
+            origin,
+            ckpt.state.step,
+            networks.valid(),
+            backend,
+        )
+    }
+
+    /// The networks a training job of the run in `run_dir` handed over, moved to `backend`'s
+    /// device: the model as it stands while the run trains or is paused, before or between
+    /// checkpoints.
+    pub fn from_snapshot(
+        run_dir: &Path,
+        snapshot: crate::train::Snapshot,
+        backend: BackendKind,
+    ) -> Result<Self> {
+        let device = backend.device()?;
+        let networks = snapshot.networks.to_device(&device);
+        let step = snapshot.step;
+        Self::assemble(
+            run_dir,
+            snapshot.config,
+            Origin::Live,
+            step,
+            networks,
+            backend,
+        )
+    }
+
+    fn assemble(
+        run_dir: &Path,
+        config: RunConfig,
+        origin: Origin,
+        step: u64,
+        networks: Networks,
+        backend: BackendKind,
+    ) -> Result<Self> {
+        let device = backend.device()?;
         let encoder =
             match &config.model {
                 crate::train::ModelConfig::StackGan(s) if s.conditional() => Some(
@@ -149,11 +216,11 @@ impl LoadedModel {
                 _ => None,
             };
         Ok(Self {
-            step: ckpt.state.step,
+            step,
             config,
-            checkpoint: path,
-            checkpoint_sha256: sha,
-            networks: networks.valid(),
+            origin,
+            networks,
+            backend,
             device,
             prompts: OnceLock::new(),
             encoder,

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use easel_core::export::bundle::{self, ExportRequest};
 use easel_core::model::gran::NoiseMode;
-use easel_core::sample::LoadedModel;
+use easel_core::sample::{LoadedModel, Origin};
 
 /// `easel sample`.
 #[derive(Debug, Args)]
@@ -55,7 +55,10 @@ pub fn sample(args: SampleArgs) -> Result<()> {
         each: true,
         frames: args.frames,
     };
-    let sha = &model.checkpoint_sha256[..16];
+    let sha = match &model.origin {
+        Origin::Checkpoint { sha256, .. } => &sha256[..16],
+        Origin::Live => "live",
+    };
     if let Some(dir) = &args.bundle {
         let report = bundle::export_bundle(&model, &request, dir)?;
         println!(

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use easel_core::backend::BackendKind;
 use easel_core::eval::arena::{self, Arena};
 use easel_core::eval::classifier;
 use easel_core::eval::gam::{self, Battle, BattleConfig, DEFAULT_TOLERANCE};
@@ -20,6 +19,7 @@ use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
 use super::arena_views as views;
+use crate::inference::Inference;
 use crate::picker::Wake;
 use crate::worker::Pending;
 
@@ -142,12 +142,10 @@ fn play_battle(
     m1: &Path,
     m2: &Path,
     config: &BattleConfig,
+    inference: &Inference,
     progress: &AtomicU32,
 ) -> easel_core::Result<BattleView> {
-    let models = [
-        LoadedModel::load(m1, None, BackendKind::Cpu)?,
-        LoadedModel::load(m2, None, BackendKind::Cpu)?,
-    ];
+    let models = [inference.load(m1, None)?, inference.load(m2, None)?];
     let data = models[0].dataset()?;
     let cross = gam::cross_table(&[&models[0], &models[1]], &data, config, &mut |d, t| {
         progress.store((900 * d / t.max(1)) as u32, Ordering::Relaxed)
@@ -181,11 +179,12 @@ fn play_battle(
 fn play_round_robin(
     runs: &[PathBuf],
     config: &BattleConfig,
+    inference: &Inference,
     progress: &AtomicU32,
 ) -> easel_core::Result<Arena> {
     let models = runs
         .iter()
-        .map(|r| LoadedModel::load(r, None, BackendKind::Cpu))
+        .map(|r| inference.load(r, None))
         .collect::<easel_core::Result<Vec<_>>>()?;
     let data = models[0].dataset()?;
     let names: Vec<String> = runs.iter().map(|r| name_of(r)).collect();
@@ -199,9 +198,10 @@ fn take_score(
     run: &Path,
     samples: usize,
     seed: u64,
+    inference: &Inference,
     progress: &AtomicU32,
 ) -> easel_core::Result<ScoreView> {
-    let model = LoadedModel::load(run, None, BackendKind::Cpu)?;
+    let model = inference.load(run, None)?;
     let data = model.dataset()?;
     let trained = classifier::load_or_train(&data, &model.device, &mut |f| {
         progress.store((500.0 * f) as u32, Ordering::Relaxed)
@@ -278,7 +278,7 @@ impl ArenaPanel {
     }
 
     /// Starts the computation of the current mode.
-    pub fn start(&mut self, wake: Wake) {
+    pub fn start(&mut self, inference: &Inference, wake: Wake) {
         if self.missing().is_some() || self.is_busy() {
             return;
         }
@@ -295,6 +295,7 @@ impl ArenaPanel {
             self.scored.clone(),
         );
         let waker = wake.clone();
+        let inference = inference.clone();
         self.pending = Some(Pending::spawn(
             "easel-arena",
             move || waker(),
@@ -304,15 +305,19 @@ impl ArenaPanel {
                         m1.as_deref().expect("checked by missing()"),
                         m2.as_deref().expect("checked by missing()"),
                         &config,
+                        &inference,
                         &progress,
                     )
                     .map(|b| Outcome::Battle(Box::new(b))),
-                    ArenaMode::RoundRobin => play_round_robin(&field, &config, &progress)
-                        .map(|a| Outcome::RoundRobin(Box::new(a))),
+                    ArenaMode::RoundRobin => {
+                        play_round_robin(&field, &config, &inference, &progress)
+                            .map(|a| Outcome::RoundRobin(Box::new(a)))
+                    }
                     ArenaMode::Score => take_score(
                         scored.as_deref().expect("checked by missing()"),
                         config.samples,
                         config.seed,
+                        &inference,
                         &progress,
                     )
                     .map(|s| Outcome::Score(Box::new(s))),
@@ -379,7 +384,7 @@ impl ArenaPanel {
     }
 
     /// Draws the panel; `runs` are the runs to offer (the live one and the recent ones).
-    pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], inference: &Inference, wake: Wake) {
         self.poll();
         ui.heading("Arena");
         ui.horizontal(|ui| {
@@ -420,7 +425,7 @@ impl ArenaPanel {
         ui.horizontal(|ui| {
             let ready = self.missing().is_none() && !self.is_busy();
             if ui.add_enabled(ready, egui::Button::new(action)).clicked() {
-                self.start(wake.clone());
+                self.start(inference, wake.clone());
             }
             if let Some(why) = self.missing() {
                 ui.label(why);

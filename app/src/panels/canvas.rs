@@ -5,15 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
-use easel_core::backend::BackendKind;
 use easel_core::export;
 use easel_core::images::ImageBatch;
 use easel_core::model::gran::NoiseMode;
-use easel_core::sample::{LoadedModel, Samples};
+use easel_core::sample::Samples;
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
 use crate::heatmap::{self, HeatmapRenderer, SignedGrid};
+use crate::inference::Inference;
 use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
@@ -23,7 +23,10 @@ const FRAME_SECONDS: f64 = 0.5;
 
 struct Drawn {
     run: PathBuf,
-    checkpoint_step: u64,
+    /// Where the model came from and computed, in words.
+    source: String,
+    /// Where its weights stood, briefly.
+    step_of: String,
     trained_steps: usize,
     samples: Samples,
     canvases: Vec<TextureHandle>,
@@ -31,7 +34,7 @@ struct Drawn {
     columns: usize,
 }
 
-type Drawing = easel_core::Result<(u64, usize, Samples)>;
+type Drawing = easel_core::Result<(String, String, usize, Samples)>;
 
 /// The Canvas panel.
 #[derive(Serialize, Deserialize)]
@@ -117,14 +120,21 @@ impl CanvasPanel {
         self.drawn.as_ref().map(|d| d.samples.canvases.len())
     }
 
+    /// Where the shown samples were drawn from, in words ("the live model at step 12, on cpu").
+    pub fn source(&self) -> Option<&str> {
+        self.drawn.as_ref().map(|d| d.source.as_str())
+    }
+
     /// Whether samples are drawn and shown.
     pub fn has_drawing(&self) -> bool {
         self.drawn.is_some()
     }
 
-    /// Draws new samples from the newest checkpoint of `run`.
-    pub fn draw(&mut self, run: &Path, wake: Wake) {
+    /// Draws new samples of `run`: from [`Self::checkpoint`] when set, else from the live
+    /// model while `run` trains, else from its newest checkpoint (see [`Inference::load`]).
+    pub fn draw(&mut self, run: &Path, inference: &Inference, wake: Wake) {
         let checkpoint = self.checkpoint.clone();
+        let inference = inference.clone();
         let (run_dir, seed, count, factor, per_step) = (
             run.to_path_buf(),
             self.seed,
@@ -136,7 +146,7 @@ impl CanvasPanel {
             "easel-sample",
             move || wake(),
             move || {
-                let model = LoadedModel::load(&run_dir, checkpoint.as_deref(), BackendKind::Cpu)?;
+                let model = inference.load(&run_dir, checkpoint.as_deref())?;
                 let trained = model.trained_steps();
                 let noise = if per_step {
                     NoiseMode::PerStep
@@ -150,7 +160,8 @@ impl CanvasPanel {
                     trained
                 };
                 let samples = model.sample_with_noise(count, Some(steps), seed, true, noise)?;
-                Ok((model.step, trained, samples))
+                let source = Inference::describe(&model);
+                Ok((source, Inference::step_of(&model), trained, samples))
             },
         );
         self.error = None;
@@ -166,7 +177,7 @@ impl CanvasPanel {
         };
         let (run, _) = self.pending.take().expect("checked above");
         match result {
-            Ok((checkpoint_step, trained_steps, samples)) => {
+            Ok((source, step_of, trained_steps, samples)) => {
                 let columns = samples.images.square_columns();
                 let canvases = samples
                     .canvases
@@ -185,7 +196,8 @@ impl CanvasPanel {
                 self.t = self.t.clamp(1, samples.canvases.len());
                 self.drawn = Some(Drawn {
                     run,
-                    checkpoint_step,
+                    source,
+                    step_of,
                     trained_steps,
                     samples,
                     canvases,
@@ -264,7 +276,7 @@ impl CanvasPanel {
     }
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
-    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, inference: &Inference, wake: Wake) {
         self.poll(ui.ctx());
         ui.heading("Canvas");
         let Some(run) = run else {
@@ -277,11 +289,11 @@ impl CanvasPanel {
                 .add_enabled(!busy, egui::Button::new("Draw samples"))
                 .clicked()
             {
-                self.draw(run, wake.clone());
+                self.draw(run, inference, wake.clone());
             }
             if ui.add_enabled(!busy, egui::Button::new("Reseed")).clicked() {
                 self.seed += 1;
-                self.draw(run, wake.clone());
+                self.draw(run, inference, wake.clone());
             }
             ui.label(format!("seed {}", self.seed));
             if ui
@@ -289,7 +301,7 @@ impl CanvasPanel {
                 .changed()
                 && !busy
             {
-                self.draw(run, wake.clone());
+                self.draw(run, inference, wake.clone());
             }
             if busy {
                 ui.spinner();
@@ -300,6 +312,7 @@ impl CanvasPanel {
             ui.colored_label(ui.visuals().error_fg_color, format!("Could not draw: {e}"));
         }
         let Some(drawn) = &self.drawn else { return };
+        ui.label(format!("Drawn from {}", drawn.source));
         let max = drawn.canvases.len();
         let trained = drawn.trained_steps;
         let mut changed_view = false;
@@ -334,14 +347,14 @@ impl CanvasPanel {
                 .request_repaint_after(std::time::Duration::from_secs_f64(FRAME_SECONDS / 4.0));
         }
         ui.label(format!(
-            "{} at t = {} (checkpoint step {}); click a sample for its strip of steps",
+            "{} at t = {} ({}); click a sample for its strip of steps",
             if self.show_delta {
                 "ΔC_t: blue negative, white 0, red positive (each image scaled by its largest change)"
             } else {
                 "C_t = sigmoid(Σ ΔC)"
             },
             self.t,
-            drawn.checkpoint_step
+            drawn.step_of
         ));
         let texture = &drawn.canvases[self.t - 1];
         let size = texture.size_vec2();

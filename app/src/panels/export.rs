@@ -6,13 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
-use easel_core::backend::BackendKind;
 use easel_core::export::bundle::{self, ExportRequest};
 use easel_core::model::gran::NoiseMode;
-use easel_core::sample::LoadedModel;
 use easel_core::train::{RunDir, checkpoint};
 use serde::{Deserialize, Serialize};
 
+use crate::inference::Inference;
 use crate::picker::{FolderPicker, Wake};
 use crate::worker::Pending;
 
@@ -163,7 +162,7 @@ impl ExportPanel {
         }
     }
 
-    fn start(&mut self, as_bundle: bool, wake: Wake) {
+    fn start(&mut self, as_bundle: bool, inference: &Inference, wake: Wake) {
         let Some(run) = self.run.clone() else { return };
         let out = if self.out.trim().is_empty() {
             default_out(&run, as_bundle)
@@ -172,13 +171,19 @@ impl ExportPanel {
         };
         let request = self.request();
         let checkpoint = self.checkpoint.clone();
+        let inference = inference.clone();
         self.result = None;
         self.pending = Some(Pending::spawn(
             "easel-export",
             move || wake(),
             move || -> Outcome {
                 let work = || -> easel_core::Result<Done> {
-                    let model = LoadedModel::load(&run, checkpoint.as_deref(), BackendKind::Cpu)?;
+                    // A bundle holds a checkpoint file; images may come from the live model.
+                    let model = if as_bundle {
+                        inference.load_checkpoint(&run, checkpoint.as_deref())?
+                    } else {
+                        inference.load(&run, checkpoint.as_deref())?
+                    };
                     if as_bundle {
                         let report = bundle::export_bundle(&model, &request, &out)?;
                         Ok(Done {
@@ -244,6 +249,7 @@ impl ExportPanel {
         ui: &mut egui::Ui,
         runs: &[PathBuf],
         picker: &dyn FolderPicker,
+        inference: &Inference,
         wake: Wake,
     ) -> Option<PathBuf> {
         let mut opened = Vec::new();
@@ -411,14 +417,14 @@ impl ExportPanel {
         ui.horizontal(|ui| {
             let ready = invalid.is_none() && self.pending.is_none();
             if ui.add_enabled(ready, egui::Button::new("Export images")).clicked() {
-                self.start(false, wake.clone());
+                self.start(false, inference, wake.clone());
             }
             if ui
                 .add_enabled(ready, egui::Button::new("Export bundle"))
                 .on_hover_text("A folder with the config, the checkpoint and its SHA-256, the seed and the images: `easel verify <folder>` redraws them")
                 .clicked()
             {
-                self.start(true, wake.clone());
+                self.start(true, inference, wake.clone());
             }
             if self.pending.is_some() {
                 ui.spinner();

@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use easel_core::backend::BackendKind;
 use easel_core::export;
 use easel_core::images::ImageBatch;
-use easel_core::sample::{LoadedModel, PyramidLevel};
+use easel_core::sample::PyramidLevel;
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
+use crate::inference::Inference;
 use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
@@ -125,7 +125,8 @@ impl PyramidPanel {
     }
 
     /// Draws the pyramid of `run` with the current seeds (one per level, made up when missing).
-    pub fn draw(&mut self, run: &Path, wake: Wake) {
+    pub fn draw(&mut self, run: &Path, inference: &Inference, wake: Wake) {
+        let inference = inference.clone();
         let (dir, count, class, seeds) = (
             run.to_path_buf(),
             self.count,
@@ -136,7 +137,7 @@ impl PyramidPanel {
             "easel-pyramid",
             move || wake(),
             move || {
-                let model = LoadedModel::load(&dir, None, BackendKind::Cpu)?;
+                let model = inference.load(&dir, None)?;
                 let levels = model.trained_steps();
                 let mut seeds = seeds;
                 seeds.resize(levels, 0);
@@ -154,13 +155,13 @@ impl PyramidPanel {
     }
 
     /// Re-rolls level `level` (0 = coarsest as shown) and redraws.
-    pub fn reroll(&mut self, run: &Path, level: usize, wake: Wake) {
+    pub fn reroll(&mut self, run: &Path, level: usize, inference: &Inference, wake: Wake) {
         let levels = self.levels().len().max(self.seeds.len());
         self.seeds.resize(levels, 0);
         // Shown coarse to fine; seeds are kept finest first.
         let index = levels - 1 - level;
         self.seeds[index] = self.seeds[index].wrapping_add(1);
-        self.draw(run, wake);
+        self.draw(run, inference, wake);
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
@@ -220,7 +221,7 @@ impl PyramidPanel {
     }
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
-    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, inference: &Inference, wake: Wake) {
         self.poll(ui.ctx());
         ui.heading("Pyramid");
         let Some(run) = run else {
@@ -233,7 +234,7 @@ impl PyramidPanel {
                 .add_enabled(!busy, egui::Button::new("Draw the pyramid"))
                 .clicked()
             {
-                self.draw(run, wake.clone());
+                self.draw(run, inference, wake.clone());
             }
             ui.add(
                 egui::DragValue::new(&mut self.count)
@@ -248,7 +249,7 @@ impl PyramidPanel {
                         .prefix("class "),
                 );
                 if self.class != before && !busy {
-                    self.draw(run, wake.clone());
+                    self.draw(run, inference, wake.clone());
                 }
             }
             if ui
@@ -336,7 +337,7 @@ impl PyramidPanel {
                 });
         });
         if let Some(k) = reroll {
-            self.reroll(run, k, wake);
+            self.reroll(run, k, inference, wake);
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use easel_core::backend::BackendKind;
 use easel_core::data::DataSource;
 use easel_core::export;
 use easel_core::images::{ImageBatch, colour_gap};
@@ -15,6 +14,7 @@ use easel_core::train::{ModelConfig, RunDir};
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
+use crate::inference::Inference;
 use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
@@ -116,8 +116,11 @@ impl Default for TextPanel {
     }
 }
 
-fn load_stackgan(run: &Path) -> easel_core::Result<(LoadedModel, Vec<usize>)> {
-    let model = LoadedModel::load(run, None, BackendKind::Cpu)?;
+fn load_stackgan(
+    run: &Path,
+    inference: &Inference,
+) -> easel_core::Result<(LoadedModel, Vec<usize>)> {
+    let model = inference.load(run, None)?;
     let ModelConfig::StackGan(config) = &model.config.model else {
         return Err(easel_core::Error::config(
             "run",
@@ -197,8 +200,9 @@ impl TextPanel {
     }
 
     /// Draws the prompt (a model without text draws from z alone).
-    pub fn draw(&mut self, run: &Path, wake: Wake) {
+    pub fn draw(&mut self, run: &Path, inference: &Inference, wake: Wake) {
         self.adopt(run, wake.clone());
+        let inference = inference.clone();
         let own = self.pending_adopt.is_some() && self.untouched();
         let (dir, prompt, count, seed) = (
             run.to_path_buf(),
@@ -215,7 +219,7 @@ impl TextPanel {
                     Some((first, _)) => first,
                     None => prompt,
                 };
-                let (mut model, sides) = load_stackgan(&dir)?;
+                let (mut model, sides) = load_stackgan(&dir, &inference)?;
                 let encoder = model.encoder().map(|e| e.name().to_string());
                 let unknown = model
                     .encoder()
@@ -233,8 +237,9 @@ impl TextPanel {
     }
 
     /// Walks between the two sentences (or seeds).
-    pub fn walk_between(&mut self, run: &Path, wake: Wake) {
+    pub fn walk_between(&mut self, run: &Path, inference: &Inference, wake: Wake) {
         self.adopt(run, wake.clone());
+        let inference = inference.clone();
         let own = self.pending_adopt.is_some() && self.untouched();
         let dir = run.to_path_buf();
         let (from, to, steps, seed, sampled, seeds) = (
@@ -253,7 +258,7 @@ impl TextPanel {
                     .then(|| own_sentences(&dir))
                     .flatten()
                     .unwrap_or((from, to));
-                let (model, _) = load_stackgan(&dir)?;
+                let (model, _) = load_stackgan(&dir, &inference)?;
                 if model.reads_text() {
                     interpolate::between_texts(&model, &from, &to, steps, seed, sampled)
                 } else {
@@ -353,7 +358,7 @@ impl TextPanel {
     }
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
-    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, inference: &Inference, wake: Wake) {
         self.poll(ui.ctx());
         ui.heading("Text");
         let Some(run) = run else {
@@ -362,10 +367,10 @@ impl TextPanel {
             );
             return;
         };
-        egui::ScrollArea::vertical().show(ui, |ui| self.body(ui, run, wake));
+        egui::ScrollArea::vertical().show(ui, |ui| self.body(ui, run, inference, wake));
     }
 
-    fn body(&mut self, ui: &mut egui::Ui, run: &Path, wake: Wake) {
+    fn body(&mut self, ui: &mut egui::Ui, run: &Path, inference: &Inference, wake: Wake) {
         self.adopt(run, wake.clone());
         let busy = self.busy();
         ui.label(format!("From {}", run.display()));
@@ -379,7 +384,7 @@ impl TextPanel {
                     .prefix("samples "),
             );
             if ui.add_enabled(!busy, egui::Button::new("Draw")).clicked() {
-                self.draw(run, wake.clone());
+                self.draw(run, inference, wake.clone());
             }
             if ui
                 .add_enabled(!busy, egui::Button::new("New z"))
@@ -387,7 +392,7 @@ impl TextPanel {
                 .clicked()
             {
                 self.seed = self.seed.wrapping_add(1);
-                self.draw(run, wake.clone());
+                self.draw(run, inference, wake.clone());
             }
             if busy {
                 ui.spinner();
@@ -472,7 +477,7 @@ impl TextPanel {
                 .on_hover_text("Off: the generator reads μ of each embedding");
             }
             if ui.add_enabled(!busy, egui::Button::new("Walk")).clicked() {
-                self.walk_between(run, wake.clone());
+                self.walk_between(run, inference, wake.clone());
             }
             if ui
                 .add_enabled(self.walked.is_some(), egui::Button::new("Export walk"))

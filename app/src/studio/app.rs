@@ -12,6 +12,7 @@ use std::time::Instant;
 use easel_core::train::{Command, JobStart, RunConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::inference::Inference;
 use crate::panels::PanelKind;
 use crate::panels::arena::ArenaPanel;
 use crate::panels::canvas::CanvasPanel;
@@ -261,6 +262,18 @@ impl Studio {
         }
     }
 
+    /// Inference as it stands this frame: on the Model panel's backend (the CPU where that one
+    /// cannot be used here), drawing the run in training from the networks its job last handed
+    /// over.
+    pub fn inference(&self) -> Inference {
+        let live = self
+            .session
+            .as_ref()
+            .filter(|s| s.is_live())
+            .and_then(|s| Some((s.run_dir.clone(), s.snapshot()?)));
+        Inference::new(self.state.model.config.backend, live)
+    }
+
     /// The training session, if one was started.
     pub fn session(&self) -> Option<&TrainSession> {
         self.session.as_ref()
@@ -443,6 +456,7 @@ impl Studio {
         }
         let repaint = ctx.clone();
         let wake: Wake = Arc::new(move || repaint.request_repaint());
+        let inference = self.inference();
         egui::Panel::left("nav")
             .resizable(false)
             .exact_size(120.0)
@@ -486,15 +500,21 @@ impl Studio {
                     }
                     PanelKind::Canvas => {
                         let run = self.canvas_run.clone();
-                        self.state.canvas.ui(ui, run.as_deref(), wake.clone());
+                        self.state
+                            .canvas
+                            .ui(ui, run.as_deref(), &inference, wake.clone());
                     }
                     PanelKind::Pyramid => {
                         let run = self.canvas_run.clone();
-                        self.state.pyramid.ui(ui, run.as_deref(), wake.clone());
+                        self.state
+                            .pyramid
+                            .ui(ui, run.as_deref(), &inference, wake.clone());
                     }
                     PanelKind::Text => {
                         let run = self.canvas_run.clone();
-                        self.state.text.ui(ui, run.as_deref(), wake.clone());
+                        self.state
+                            .text
+                            .ui(ui, run.as_deref(), &inference, wake.clone());
                     }
                     PanelKind::Runs => {
                         let root = self.state.runs_root.clone();
@@ -520,7 +540,7 @@ impl Studio {
                             Some(RunsAction::OpenInCanvas(dir, checkpoint)) => {
                                 self.canvas_run = Some(dir.clone());
                                 self.state.canvas.checkpoint = checkpoint;
-                                self.state.canvas.draw(&dir, wake.clone());
+                                self.state.canvas.draw(&dir, &inference, wake.clone());
                                 self.state.panel = PanelKind::Canvas;
                                 self.remember(dir);
                             }
@@ -530,15 +550,17 @@ impl Studio {
                     }
                     PanelKind::Arena => {
                         let runs = self.known_runs();
-                        self.state.arena.ui(ui, &runs, wake.clone());
+                        self.state.arena.ui(ui, &runs, &inference, wake.clone());
                     }
                     PanelKind::Export => {
                         let runs = self.known_runs();
-                        if let Some(dir) =
-                            self.state
-                                .export
-                                .ui(ui, &runs, self.picker.as_ref(), wake.clone())
-                        {
+                        if let Some(dir) = self.state.export.ui(
+                            ui,
+                            &runs,
+                            self.picker.as_ref(),
+                            &inference,
+                            wake.clone(),
+                        ) {
                             self.remember(dir);
                         }
                     }

@@ -15,7 +15,7 @@ use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::images::ImageBatch;
 use crate::model::gran::NoiseMode;
-use crate::sample::{LoadedModel, Samples};
+use crate::sample::{LoadedModel, Origin, Samples};
 use crate::train::run_dir::RunDir;
 
 use super::{create_dir, save_each, save_gif, save_grid};
@@ -208,18 +208,27 @@ pub fn export_bundle(
             reason: "the bundle folder is not empty; choose a new one".into(),
         });
     }
+    let Origin::Checkpoint {
+        path: source,
+        sha256,
+    } = &model.origin
+    else {
+        return Err(Error::config(
+            "checkpoint",
+            "a bundle holds its checkpoint: save one (Save now) and export from it",
+        ));
+    };
     let samples = request.draw(model)?;
     let run = RunDir::new(out);
     run.create(&model.config)?;
-    let bytes = std::fs::read(&model.checkpoint).map_err(|e| Error::io(&model.checkpoint, e))?;
-    if sha256_hex(&bytes) != model.checkpoint_sha256 {
+    let bytes = std::fs::read(source).map_err(|e| Error::io(source, e))?;
+    if &sha256_hex(&bytes) != sha256 {
         return Err(Error::Checkpoint {
-            path: model.checkpoint.clone(),
+            path: source.clone(),
             reason: "the file changed since it was loaded".into(),
         });
     }
-    let name = model
-        .checkpoint
+    let name = source
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| crate::train::checkpoint::file_name(model.step));
@@ -250,14 +259,13 @@ pub fn export_bundle(
     let manifest = Manifest {
         version: BUNDLE_VERSION,
         easel_version: env!("CARGO_PKG_VERSION").into(),
-        source_run: model
-            .checkpoint
+        source_run: source
             .parent()
             .and_then(Path::parent)
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         checkpoint,
-        checkpoint_sha256: model.checkpoint_sha256.clone(),
+        checkpoint_sha256: sha256.clone(),
         checkpoint_step: model.step,
         request: request.clone(),
         steps,

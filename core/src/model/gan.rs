@@ -253,6 +253,15 @@ impl<M: Gan> Pair<M> {
         }
     }
 
+    /// Both networks moved to `device`.
+    pub fn to_device(self, device: &Device) -> Self {
+        Self {
+            model: self.model,
+            generator: self.generator.to_device(device),
+            critic: self.critic.to_device(device),
+        }
+    }
+
     /// Both networks in inference mode (no autodiff).
     pub fn valid(&self) -> Self {
         Self {
@@ -334,6 +343,15 @@ impl Networks {
             Networks::Gran(p) => Networks::Gran(p.valid()),
             Networks::Lapgan(p) => Networks::Lapgan(p.valid()),
             Networks::StackGan(p) => Networks::StackGan(p.valid()),
+        }
+    }
+
+    /// Both networks moved to `device`.
+    pub fn to_device(self, device: &Device) -> Self {
+        match self {
+            Networks::Gran(p) => Networks::Gran(p.to_device(device)),
+            Networks::Lapgan(p) => Networks::Lapgan(p.to_device(device)),
+            Networks::StackGan(p) => Networks::StackGan(p.to_device(device)),
         }
     }
 

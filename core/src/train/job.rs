@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::config::RunConfig;
 use super::events::{Command, Event};
 use super::trainer::Trainer;
 use crate::backend::BackendKind;
+use crate::model::gan::Networks;
 
 /// How a job begins.
 #[derive(Debug, Clone)]
@@ -29,11 +31,28 @@ pub enum JobStart {
     },
 }
 
+/// A training job's networks as they stood at `step`, handed over by the job (when training
+/// starts, with every sample grid, on pause, roll-back and finish): what the studio draws from
+/// while a run is training or paused, before or between its checkpoints.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The step the networks are at.
+    pub step: u64,
+    /// The run's config.
+    pub config: RunConfig,
+    /// Both networks, in inference mode, on the training device.
+    pub networks: Networks,
+}
+
+/// Where a trainer publishes its [`Snapshot`]s.
+pub type LiveSlot = Arc<Mutex<Option<Snapshot>>>;
+
 /// A running (or finished) training job.
 pub struct TrainingJob {
     commands: Sender<Command>,
     events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
+    live: LiveSlot,
 }
 
 impl TrainingJob {
@@ -42,6 +61,8 @@ impl TrainingJob {
     pub fn spawn(start: JobStart, wake: impl Fn() + Send + 'static) -> std::io::Result<Self> {
         let (command_tx, command_rx) = mpsc::channel();
         let (event_tx, event_rx) = mpsc::channel();
+        let live = LiveSlot::default();
+        let published = live.clone();
         let thread = std::thread::Builder::new()
             .name("easel-train".into())
             .spawn(move || {
@@ -65,6 +86,7 @@ impl TrainingJob {
                 };
                 match trainer {
                     Ok(mut trainer) => {
+                        trainer.share_live(published);
                         let _ = trainer.run(&command_rx, &mut sink);
                     }
                     Err(e) => sink(Event::Error {
@@ -77,7 +99,13 @@ impl TrainingJob {
             commands: command_tx,
             events: event_rx,
             thread: Some(thread),
+            live,
         })
+    }
+
+    /// The newest networks the job handed over, if it has started training.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.live.lock().ok().and_then(|live| live.clone())
     }
 
     /// Sends a command; false when the job has ended.

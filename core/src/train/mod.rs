@@ -12,6 +12,6 @@ pub mod trainer;
 pub use config::{ModelConfig, Preset, RunConfig, TrainConfig};
 pub use curves::{Curves, Metric};
 pub use events::{Command, Divergence, Event, StepKind, StepStats, StopReason};
-pub use job::{JobStart, TrainingJob};
+pub use job::{JobStart, LiveSlot, Snapshot, TrainingJob};
 pub use run_dir::RunDir;
 pub use trainer::Trainer;

@@ -63,6 +63,8 @@ pub struct Trainer {
     warnings: Vec<String>,
     /// The step that diverged, until a step succeeds or the run rolls back.
     diverged: Option<u64>,
+    /// Where the networks are published for the studio (see [`super::job::Snapshot`]).
+    live: Option<super::job::LiveSlot>,
 }
 
 impl Trainer {

@@ -102,6 +102,7 @@ impl Studio {
     /// What a user would do on arriving at a stop.
     fn enter_stop(&mut self, panel: PanelKind, delta: bool, wake: Wake) {
         let run = self.canvas_run.clone();
+        let inference = self.inference();
         match (panel, run) {
             (PanelKind::Train, _) => {
                 // Save a checkpoint now so the later stops have one.
@@ -109,13 +110,15 @@ impl Studio {
                     s.send(Command::SaveNow);
                 }
             }
-            (PanelKind::Canvas, Some(run)) if !delta => self.state.canvas.draw(&run, wake),
+            (PanelKind::Canvas, Some(run)) if !delta => {
+                self.state.canvas.draw(&run, &inference, wake)
+            }
             (PanelKind::Canvas, _) => {
                 self.state.canvas.show_delta = true;
                 self.state.canvas.t = self.state.canvas.max_steps().unwrap_or(1).min(3);
             }
-            (PanelKind::Pyramid, Some(run)) => self.state.pyramid.draw(&run, wake),
-            (PanelKind::Text, Some(run)) => self.state.text.draw(&run, wake),
+            (PanelKind::Pyramid, Some(run)) => self.state.pyramid.draw(&run, &inference, wake),
+            (PanelKind::Text, Some(run)) => self.state.text.draw(&run, &inference, wake),
             (PanelKind::Runs, Some(run)) => self.runs.open(&run, false),
             (PanelKind::Export, Some(run)) => self.state.export.set_run(&run),
             (PanelKind::Arena, Some(run)) => {
@@ -125,7 +128,7 @@ impl Studio {
                 arena.m1 = Some(run.clone());
                 arena.m2 = Some(run);
                 arena.samples = arena.samples.min(500);
-                arena.start(wake);
+                arena.start(&inference, wake);
             }
             _ => {}
         }

@@ -29,7 +29,41 @@ impl Trainer {
         // The log is a record for people; a full disk must not stop training here (checkpoint
         // writes report it).
         let _ = self.log.append(&event);
+        if matches!(
+            event,
+            Event::Started { .. }
+                | Event::Samples { .. }
+                | Event::Paused { .. }
+                | Event::RolledBack { .. }
+                | Event::Finished { .. }
+        ) {
+            self.publish();
+        }
         sink(event);
+    }
+
+    /// Hands the networks as they stand to whoever shares the live slot (the studio): when
+    /// training starts, with every sample grid, when it pauses, rolls back or finishes — not at
+    /// every step, so the optimiser keeps updating its tensors in place in between. Not after a
+    /// divergence, whose step may have updated one network.
+    fn publish(&self) {
+        let Some(slot) = &self.live else { return };
+        if self.diverged.is_some() {
+            return;
+        }
+        let snapshot = super::super::job::Snapshot {
+            step: self.state.step,
+            config: self.config.clone(),
+            networks: self.networks(),
+        };
+        if let Ok(mut live) = slot.lock() {
+            *live = Some(snapshot);
+        }
+    }
+
+    /// Publishes the networks to `slot` from now on (see [`Self::publish`]).
+    pub fn share_live(&mut self, slot: super::super::job::LiveSlot) {
+        self.live = Some(slot);
     }
 
     fn finish(&mut self, reason: StopReason, sink: &mut dyn FnMut(Event)) -> Result<StopReason> {

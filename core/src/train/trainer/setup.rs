@@ -246,6 +246,7 @@ impl Trainer {
             last_checkpoint_step,
             warnings,
             diverged: None,
+            live: None,
         })
     }
 }
