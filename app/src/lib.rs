@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments; everything else lives here so tests can drive it.
 
 pub mod cli;
+pub mod commands;
 pub mod heatmap;
 pub mod inference;
 pub mod panels;

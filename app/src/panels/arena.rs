@@ -19,6 +19,7 @@ use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
 use super::arena_views as views;
+use crate::commands::PanelContext;
 use crate::inference::Inference;
 use crate::picker::Wake;
 use crate::worker::Pending;
@@ -384,7 +385,8 @@ impl ArenaPanel {
     }
 
     /// Draws the panel; `runs` are the runs to offer (the live one and the recent ones).
-    pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], inference: &Inference, wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], cx: &PanelContext) {
+        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll();
         ui.heading("Arena");
         ui.horizontal(|ui| {

@@ -12,6 +12,7 @@ use easel_core::sample::Samples;
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
+use crate::commands::PanelContext;
 use crate::heatmap::{self, HeatmapRenderer, SignedGrid};
 use crate::inference::Inference;
 use crate::picker::Wake;
@@ -276,7 +277,8 @@ impl CanvasPanel {
     }
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
-    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, inference: &Inference, wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, cx: &PanelContext) {
+        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll(ui.ctx());
         ui.heading("Canvas");
         let Some(run) = run else {

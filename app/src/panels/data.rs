@@ -8,7 +8,8 @@ use easel_core::data::{DataSource, Dataset, FASHION_MNIST_DIR, fashion_mnist_ins
 use egui::{RichText, TextureHandle};
 use serde::{Deserialize, Serialize};
 
-use crate::picker::{FolderPicker, Wake};
+use crate::commands::PanelContext;
+use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
 
@@ -205,13 +206,8 @@ impl DataPanel {
     }
 
     /// Draws the panel; `shape` is the model's (image side, channels).
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        shape: (usize, usize),
-        picker: &dyn FolderPicker,
-        wake: Wake,
-    ) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, shape: (usize, usize), cx: &PanelContext) {
+        let (picker, wake) = (cx.picker, cx.wake.clone());
         self.poll(ui.ctx());
         ui.heading("Data");
         let before = (self.choice, self.folder.clone());

@@ -11,8 +11,9 @@ use easel_core::model::gran::NoiseMode;
 use easel_core::train::{RunDir, checkpoint};
 use serde::{Deserialize, Serialize};
 
+use crate::commands::{PanelContext, StudioCommand};
 use crate::inference::Inference;
-use crate::picker::{FolderPicker, Wake};
+use crate::picker::Wake;
 use crate::worker::Pending;
 
 /// What an export wrote, in words, or why it failed.
@@ -242,16 +243,10 @@ impl ExportPanel {
         }
     }
 
-    /// Draws the panel. `runs` are the runs to offer (the live one and the recent ones); returns
-    /// a run the user opened with the dialog, for the recent list.
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        runs: &[PathBuf],
-        picker: &dyn FolderPicker,
-        inference: &Inference,
-        wake: Wake,
-    ) -> Option<PathBuf> {
+    /// Draws the panel. `runs` are the runs to offer (the live one and the recent ones); a run
+    /// the user opens with the dialog goes to the recent list.
+    pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], cx: &PanelContext) {
+        let (inference, picker, wake) = (cx.inference, cx.picker, cx.wake.clone());
         let mut opened = Vec::new();
         self.poll(&mut opened);
         if self.run.is_none()
@@ -455,6 +450,8 @@ impl ExportPanel {
             }
             None => {}
         }
-        opened.pop()
+        for dir in opened {
+            cx.send(StudioCommand::Remember(dir));
+        }
     }
 }

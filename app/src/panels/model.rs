@@ -3,6 +3,8 @@
 //! estimated training memory, and the backend.
 
 use easel_core::backend::BackendKind;
+
+use crate::commands::{PanelContext, StudioCommand};
 use easel_core::model::gran::NoiseMode;
 use easel_core::model::stackgan::{DiscriminatorText, Mismatch, StackGanConfig, Version};
 use easel_core::train::config::DEFAULT_PRESET;
@@ -140,7 +142,7 @@ impl ModelPanel {
     }
 
     /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<Preset> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &PanelContext) {
         let mut picked = None;
         ui.heading("Model");
         ui.horizontal(|ui| {
@@ -165,6 +167,7 @@ impl ModelPanel {
         });
         if let Some(p) = &picked {
             self.apply_preset(p.name);
+            cx.send(StudioCommand::UseData(p.config.data.clone()));
         }
         let result = self.build();
         let invalid = result.as_ref().err().cloned();
@@ -372,7 +375,6 @@ impl ModelPanel {
                 );
             }
         }
-        picked
     }
 }
 

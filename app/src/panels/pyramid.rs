@@ -11,6 +11,7 @@ use easel_core::sample::PyramidLevel;
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
+use crate::commands::PanelContext;
 use crate::inference::Inference;
 use crate::picker::Wake;
 use crate::textures;
@@ -221,7 +222,8 @@ impl PyramidPanel {
     }
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
-    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, inference: &Inference, wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, cx: &PanelContext) {
+        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll(ui.ctx());
         ui.heading("Pyramid");
         let Some(run) = run else {

@@ -8,18 +8,8 @@ use easel_core::train::checkpoint;
 use easel_core::train::{Curves, Metric, RunDir};
 use egui::TextureHandle;
 
-use crate::picker::{FolderPicker, Wake};
+use crate::commands::{PanelContext, StudioCommand};
 use crate::textures;
-
-/// What the Runs panel asks the studio to do.
-pub enum RunsAction {
-    /// Continue this run's training.
-    Resume(PathBuf),
-    /// Scrub this run in the Canvas panel: its newest checkpoint, or the one given.
-    OpenInCanvas(PathBuf, Option<PathBuf>),
-    /// Remember this run in the recent list.
-    Opened(PathBuf),
-}
 
 /// One run as loaded for display.
 struct RunView {
@@ -144,14 +134,8 @@ impl RunsPanel {
     }
 
     /// Draws the panel.
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        root: &Path,
-        recent: &[PathBuf],
-        picker: &dyn FolderPicker,
-        wake: Wake,
-    ) -> Option<RunsAction> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, root: &Path, recent: &[PathBuf], cx: &PanelContext) {
+        let (picker, wake) = (cx.picker, cx.wake.clone());
         let mut action = None;
         if let Some(rx) = &self.picking
             && let Ok(answer) = rx.try_recv()
@@ -160,7 +144,7 @@ impl RunsPanel {
             if let Some(dir) = answer {
                 if RunDir::is_run(&dir) {
                     self.open(&dir, false);
-                    action = Some(RunsAction::Opened(dir));
+                    action = Some(StudioCommand::Remember(dir));
                 } else {
                     self.notice = Some(format!(
                         "{} is not an Easel run folder (no config.toml)",
@@ -207,7 +191,7 @@ impl RunsPanel {
                         let selected = self.opened() == Some(run.as_path());
                         if ui.selectable_label(selected, &name).clicked() {
                             self.open(run, false);
-                            action = Some(RunsAction::Opened(run.clone()));
+                            action = Some(StudioCommand::Remember(run.clone()));
                         }
                         if ui
                             .small_button("compare")
@@ -255,7 +239,9 @@ impl RunsPanel {
         if confirm.is_some() {
             self.confirm_delete = confirm;
         }
-        action
+        if let Some(command) = action {
+            cx.send(command);
+        }
     }
 }
 
@@ -264,7 +250,7 @@ fn run_ui(
     view: &mut RunView,
     ctx: &egui::Context,
     salt: &str,
-    action: &mut Option<RunsAction>,
+    action: &mut Option<StudioCommand>,
     confirm: &mut Option<PathBuf>,
 ) {
     ui.strong(view.dir.display().to_string());
@@ -279,7 +265,7 @@ fn run_ui(
             )
             .clicked()
         {
-            *action = Some(RunsAction::Resume(view.dir.clone()));
+            *action = Some(StudioCommand::Resume(view.dir.clone()));
         }
         if ui
             .add_enabled(
@@ -288,7 +274,7 @@ fn run_ui(
             )
             .clicked()
         {
-            *action = Some(RunsAction::OpenInCanvas(view.dir.clone(), None));
+            *action = Some(StudioCommand::OpenInCanvas(view.dir.clone(), None));
         }
     });
     if !view.grids.is_empty() {
@@ -334,7 +320,7 @@ fn run_ui(
                         .on_hover_text("Draw from this checkpoint in the Canvas panel")
                         .clicked()
                     {
-                        *action = Some(RunsAction::OpenInCanvas(
+                        *action = Some(StudioCommand::OpenInCanvas(
                             view.dir.clone(),
                             Some(path.clone()),
                         ));

@@ -14,6 +14,7 @@ use easel_core::train::{ModelConfig, RunDir};
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
+use crate::commands::PanelContext;
 use crate::inference::Inference;
 use crate::picker::Wake;
 use crate::textures;
@@ -358,7 +359,8 @@ impl TextPanel {
     }
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
-    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, inference: &Inference, wake: Wake) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, cx: &PanelContext) {
+        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll(ui.ctx());
         ui.heading("Text");
         let Some(run) = run else {

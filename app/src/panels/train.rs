@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use easel_core::train::{Command, Metric, RunConfig};
 use egui::TextureHandle;
 
+use crate::commands::{PanelContext, StudioCommand};
 use crate::textures;
 use crate::worker::{SessionStatus, TrainSession};
 
@@ -18,12 +19,6 @@ pub struct TrainPanel {
     pub start_error: Option<String>,
     /// A start held back by a question (the backend): what it will do once answered.
     pub held_back: Option<String>,
-}
-
-/// What the Train panel asks the studio to do.
-pub enum TrainAction {
-    /// Start a new run with this config in this folder.
-    Start(PathBuf, Box<RunConfig>),
 }
 
 /// A folder name for a new run: `<preset>-<UTC date>-<time>`.
@@ -66,18 +61,33 @@ fn format_seconds(s: f64) -> String {
     }
 }
 
+/// The run Start would begin: the Model and Data panels' config (or why it is invalid), where
+/// its folder goes and the preset that names it.
+pub struct NextRun<'a> {
+    /// The config, or why it is invalid.
+    pub config: Result<RunConfig, String>,
+    /// The runs root.
+    pub runs_root: &'a Path,
+    /// The preset the config started from.
+    pub preset: &'a str,
+}
+
 impl TrainPanel {
-    /// Draws the panel. `config` is the Model and Data panels' config, or why it is invalid.
+    /// Draws the panel: `session` is the training job, `next` the run Start would begin, `seed`
+    /// the Model panel's seed.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         session: Option<&TrainSession>,
-        config: Result<RunConfig, String>,
-        runs_root: &Path,
-        preset: &str,
+        next: NextRun,
         seed: &mut u64,
-    ) -> Option<TrainAction> {
-        let mut action = None;
+        cx: &PanelContext,
+    ) {
+        let NextRun {
+            config,
+            runs_root,
+            preset,
+        } = next;
         ui.heading("Train");
         let live = session.is_some_and(TrainSession::is_live);
         let status = session.map(|s| s.status.clone());
@@ -89,16 +99,12 @@ impl TrainPanel {
             if start.clicked()
                 && let Ok(c) = &config
             {
-                action = Some(TrainAction::Start(
+                cx.send(StudioCommand::Start(
                     new_run_dir(runs_root, preset),
                     Box::new(c.clone()),
                 ));
             }
-            let send = |c: Command| {
-                if let Some(s) = session {
-                    s.send(c);
-                }
-            };
+            let send = |c: Command| cx.send(StudioCommand::Job(c));
             if ui
                 .add_enabled(running, egui::Button::new("Pause"))
                 .clicked()
@@ -176,9 +182,9 @@ impl TrainPanel {
             ));
         }
         let Some(session) = session else {
-            return action;
+            return;
         };
-        self.status_ui(ui, session);
+        self.status_ui(ui, session, cx);
         if (session.samples_changed
             || self.samples.as_ref().map(|(s, _)| *s) != session.samples.as_ref().map(|(s, _)| *s))
             && let Some((step, images)) = &session.samples
@@ -207,10 +213,9 @@ impl TrainPanel {
                 }
             }
         });
-        action
     }
 
-    fn status_ui(&self, ui: &mut egui::Ui, session: &TrainSession) {
+    fn status_ui(&self, ui: &mut egui::Ui, session: &TrainSession, cx: &PanelContext) {
         let step = session.latest().map_or(0, |s| s.step);
         let text = match &session.status {
             SessionStatus::Starting => "Loading data and building the model…".to_string(),
@@ -265,8 +270,8 @@ impl TrainPanel {
                         )
                         .clicked()
                     {
-                        session.send(Command::RollBack { lr_scale: 0.5 });
-                        session.send(Command::Resume);
+                        cx.send(StudioCommand::Job(Command::RollBack { lr_scale: 0.5 }));
+                        cx.send(StudioCommand::Job(Command::Resume));
                     }
                 }
                 None => {

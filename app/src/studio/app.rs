@@ -7,11 +7,13 @@ mod tour;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use easel_core::train::{Command, JobStart, RunConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::commands::{Commands, PanelContext, StudioCommand};
 use crate::inference::Inference;
 use crate::panels::PanelKind;
 use crate::panels::arena::ArenaPanel;
@@ -20,9 +22,9 @@ use crate::panels::data::DataPanel;
 use crate::panels::export::ExportPanel;
 use crate::panels::model::ModelPanel;
 use crate::panels::pyramid::PyramidPanel;
-use crate::panels::runs::{RunsAction, RunsPanel};
+use crate::panels::runs::RunsPanel;
 use crate::panels::text::TextPanel;
-use crate::panels::train::{TrainAction, TrainPanel};
+use crate::panels::train::{NextRun, TrainPanel};
 use crate::picker::{FolderPicker, Wake};
 use crate::worker::TrainSession;
 
@@ -96,6 +98,9 @@ pub struct Studio {
     session: Option<TrainSession>,
     canvas_run: Option<PathBuf>,
     picker: Box<dyn FolderPicker>,
+    /// Where panels queue their commands, and the end drained once per frame.
+    commands: Commands,
+    queued: Receiver<StudioCommand>,
     frame_seconds: VecDeque<f32>,
     all_frame_seconds: Vec<f32>,
     /// `--load-log`: this interval's frame times, and when it began.
@@ -123,7 +128,10 @@ impl Studio {
 
     /// The studio with given state (tests).
     pub fn with_state(state: Persisted, picker: Box<dyn FolderPicker>) -> Self {
+        let (commands, queued) = Commands::channel();
         Self {
+            commands,
+            queued,
             state,
             train: TrainPanel::default(),
             runs: RunsPanel::default(),
@@ -342,6 +350,47 @@ impl Studio {
         Some((at(0.5), at(0.99)))
     }
 
+    /// Carries out one panel's command (see [`StudioCommand`]).
+    fn execute(
+        &mut self,
+        command: StudioCommand,
+        ctx: &egui::Context,
+        inference: &Inference,
+        wake: &Wake,
+    ) {
+        match command {
+            StudioCommand::Start(run_dir, config) => {
+                self.start(JobStart::New { run_dir, config }, ctx);
+            }
+            StudioCommand::Resume(run_dir) => {
+                if self.session.as_ref().is_some_and(TrainSession::is_live) {
+                    // One job at a time: the Train panel shows the live one.
+                    self.state.panel = PanelKind::Train;
+                } else {
+                    let start = JobStart::Resume {
+                        run_dir,
+                        backend: None,
+                    };
+                    self.start(start, ctx);
+                }
+            }
+            StudioCommand::Job(command) => {
+                if let Some(s) = &self.session {
+                    s.send(command);
+                }
+            }
+            StudioCommand::OpenInCanvas(dir, checkpoint) => {
+                self.canvas_run = Some(dir.clone());
+                self.state.canvas.checkpoint = checkpoint;
+                self.state.canvas.draw(&dir, inference, wake.clone());
+                self.state.panel = PanelKind::Canvas;
+                self.remember(dir);
+            }
+            StudioCommand::Remember(dir) => self.remember(dir),
+            StudioCommand::UseData(source) => self.state.data.set_source(&source),
+        }
+    }
+
     fn remember(&mut self, run: PathBuf) {
         self.state.recent_runs.retain(|r| r != &run);
         self.state.recent_runs.insert(0, run);
@@ -457,6 +506,7 @@ impl Studio {
         let repaint = ctx.clone();
         let wake: Wake = Arc::new(move || repaint.request_repaint());
         let inference = self.inference();
+        let commands = self.commands.clone();
         egui::Panel::left("nav")
             .resizable(false)
             .exact_size(120.0)
@@ -465,107 +515,55 @@ impl Studio {
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
-                .show(ui, |ui| match self.state.panel {
-                    PanelKind::Data => {
-                        let shape = self.state.model.image_shape();
-                        self.state
-                            .data
-                            .ui(ui, shape, self.picker.as_ref(), wake.clone());
-                    }
-                    PanelKind::Model => {
-                        if let Some(preset) = self.state.model.ui(ui) {
-                            self.state.data.set_source(&preset.config.data);
+                .show(ui, |ui| {
+                    let cx = PanelContext {
+                        inference: &inference,
+                        commands: &commands,
+                        picker: self.picker.as_ref(),
+                        wake: wake.clone(),
+                    };
+                    let run = self.canvas_run.clone();
+                    match self.state.panel {
+                        PanelKind::Data => {
+                            let shape = self.state.model.image_shape();
+                            self.state.data.ui(ui, shape, &cx);
                         }
-                    }
-                    PanelKind::Train => {
-                        let config = self.config();
-                        let preset = self.state.model.preset.clone();
-                        let root = self.state.runs_root.clone();
-                        if let Some(TrainAction::Start(dir, config)) = self.train.ui(
-                            ui,
-                            self.session.as_ref(),
-                            config,
-                            &root,
-                            &preset,
-                            &mut self.state.model.config.seed,
-                        ) {
-                            self.start(
-                                JobStart::New {
-                                    run_dir: dir,
-                                    config,
-                                },
-                                &ctx,
-                            );
+                        PanelKind::Model => self.state.model.ui(ui, &cx),
+                        PanelKind::Train => {
+                            let config = self.config();
+                            let preset = self.state.model.preset.clone();
+                            let root = self.state.runs_root.clone();
+                            let next = NextRun {
+                                config,
+                                runs_root: &root,
+                                preset: &preset,
+                            };
+                            let seed = &mut self.state.model.config.seed;
+                            self.train.ui(ui, self.session.as_ref(), next, seed, &cx);
                         }
-                    }
-                    PanelKind::Canvas => {
-                        let run = self.canvas_run.clone();
-                        self.state
-                            .canvas
-                            .ui(ui, run.as_deref(), &inference, wake.clone());
-                    }
-                    PanelKind::Pyramid => {
-                        let run = self.canvas_run.clone();
-                        self.state
-                            .pyramid
-                            .ui(ui, run.as_deref(), &inference, wake.clone());
-                    }
-                    PanelKind::Text => {
-                        let run = self.canvas_run.clone();
-                        self.state
-                            .text
-                            .ui(ui, run.as_deref(), &inference, wake.clone());
-                    }
-                    PanelKind::Runs => {
-                        let root = self.state.runs_root.clone();
-                        let recent = self.state.recent_runs.clone();
-                        match self
-                            .runs
-                            .ui(ui, &root, &recent, self.picker.as_ref(), wake.clone())
-                        {
-                            Some(RunsAction::Resume(dir)) => {
-                                if self.session.as_ref().is_some_and(TrainSession::is_live) {
-                                    // One job at a time: the Train panel shows the live one.
-                                    self.state.panel = PanelKind::Train;
-                                } else {
-                                    self.start(
-                                        JobStart::Resume {
-                                            run_dir: dir,
-                                            backend: None,
-                                        },
-                                        &ctx,
-                                    );
-                                }
-                            }
-                            Some(RunsAction::OpenInCanvas(dir, checkpoint)) => {
-                                self.canvas_run = Some(dir.clone());
-                                self.state.canvas.checkpoint = checkpoint;
-                                self.state.canvas.draw(&dir, &inference, wake.clone());
-                                self.state.panel = PanelKind::Canvas;
-                                self.remember(dir);
-                            }
-                            Some(RunsAction::Opened(dir)) => self.remember(dir),
-                            None => {}
+                        PanelKind::Canvas => self.state.canvas.ui(ui, run.as_deref(), &cx),
+                        PanelKind::Pyramid => self.state.pyramid.ui(ui, run.as_deref(), &cx),
+                        PanelKind::Text => self.state.text.ui(ui, run.as_deref(), &cx),
+                        PanelKind::Runs => {
+                            let root = self.state.runs_root.clone();
+                            let recent = self.state.recent_runs.clone();
+                            self.runs.ui(ui, &root, &recent, &cx);
                         }
-                    }
-                    PanelKind::Arena => {
-                        let runs = self.known_runs();
-                        self.state.arena.ui(ui, &runs, &inference, wake.clone());
-                    }
-                    PanelKind::Export => {
-                        let runs = self.known_runs();
-                        if let Some(dir) = self.state.export.ui(
-                            ui,
-                            &runs,
-                            self.picker.as_ref(),
-                            &inference,
-                            wake.clone(),
-                        ) {
-                            self.remember(dir);
+                        PanelKind::Arena => {
+                            let runs = self.known_runs();
+                            self.state.arena.ui(ui, &runs, &cx);
+                        }
+                        PanelKind::Export => {
+                            let runs = self.known_runs();
+                            self.state.export.ui(ui, &runs, &cx);
                         }
                     }
                 });
         });
+        // What the panels asked for, carried out once, in order.
+        while let Ok(command) = self.queued.try_recv() {
+            self.execute(command, &ctx, &inference, &wake);
+        }
         self.close_ui(&ctx);
         self.backend_question_ui(&ctx);
         let seconds = started.elapsed().as_secs_f32();
