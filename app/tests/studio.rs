@@ -338,8 +338,9 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
         .iter()
         .map(|&(name, steps)| {
             let run = dir.path().join("runs").join(name);
-            let mut trainer =
-                easel_core::train::Trainer::create(&run, easel_tests_config()).unwrap();
+            let mut config = easel_tests_config();
+            config.train.checkpoint_every = 2; // b keeps steps 2, 4 and 6
+            let mut trainer = easel_core::train::Trainer::create(&run, config).unwrap();
             trainer.set_schedule(Some(steps), None, None).unwrap();
             let (_tx, rx) = std::sync::mpsc::channel();
             trainer.run(&rx, &mut |_| {}).unwrap();
@@ -389,8 +390,14 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
     h.get_by_role_and_label(Role::Button, "Round robin").click();
     h.run_ok();
     h.get_by_label("Tick two or more runs trained on the same data.");
-    for r in &runs {
-        h.get_by_label(&r.display().to_string()).click();
+    // Both runs at their newest, and b at an older checkpoint it keeps: a run meets its past.
+    let b_at_2 = format!("{} @ step 2", runs[1].display());
+    for label in [
+        runs[0].display().to_string(),
+        runs[1].display().to_string(),
+        b_at_2,
+    ] {
+        h.get_by_label(&label).click();
         h.run_ok();
     }
     h.get_by_label("Play the round robin").click();
@@ -406,8 +413,9 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
     h.run_ok();
     let saved = h.state().arena().saved().unwrap().clone().unwrap();
     let csv = std::fs::read_to_string(saved.with_extension("csv")).unwrap();
-    assert_eq!(csv.lines().count(), 3, "header and two runs: {csv}");
+    assert_eq!(csv.lines().count(), 4, "header and three entrants: {csv}");
     assert!(csv.starts_with("rank,name,wins,ties,losses,rating,rating_se"));
+    assert!(csv.contains(",\"b @ step 2\","), "{csv}");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! fooled it most) above D's errors on real images, and r_test, r_sample and the verdict with its
 //! reason in one banner. A round robin of several runs shows the leaderboard and a heatmap of
 //! r_sample. Score shows one run's quality figures beside real held-out images' and its samples'
-//! nearest training images. Work runs on worker threads; results save as JSON or CSV.
+//! nearest training images. Each run plays at its newest (its live model while it trains) or at
+//! any checkpoint it keeps, so a run can meet its own past. Work runs on worker threads; results
+//! save as JSON or CSV.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use easel_core::eval::gam::{self, Battle, BattleConfig, DEFAULT_TOLERANCE};
 use easel_core::eval::score::{self, ScoreConfig, ScoreReport};
 use easel_core::images::ImageBatch;
 use easel_core::sample::LoadedModel;
+use easel_core::train::checkpoint;
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
@@ -120,9 +123,51 @@ impl Default for ArenaPanel {
     }
 }
 
-fn name_of(run: &Path) -> String {
-    run.file_name()
-        .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into())
+/// A contestant: a run folder (its live model while it trains, else its newest checkpoint) or
+/// one of its kept checkpoint files (`<run>/checkpoints/step-N.ckpt`). Returns the run and the
+/// checkpoint, if one was named.
+fn contestant(path: &Path) -> (PathBuf, Option<PathBuf>) {
+    let folder = path.parent().filter(|p| p.ends_with("checkpoints"));
+    match folder.and_then(Path::parent) {
+        Some(run) if path.is_file() => (run.to_path_buf(), Some(path.to_path_buf())),
+        _ => (path.to_path_buf(), None),
+    }
+}
+
+/// A contestant's name: the run's folder name, with the checkpoint's step when one was named
+/// ("b @ step 4").
+fn name_of(path: &Path) -> String {
+    let (run, checkpoint) = contestant(path);
+    let name = run
+        .file_name()
+        .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into());
+    match checkpoint.and_then(|c| step_of(&c)) {
+        Some(step) => format!("{name} @ step {step}"),
+        None => name,
+    }
+}
+
+/// The step of a checkpoint file named as [`checkpoint::file_name`] writes it.
+fn step_of(path: &Path) -> Option<u64> {
+    let stem = path.file_stem()?.to_str()?;
+    stem.strip_prefix("step-")?.parse().ok()
+}
+
+/// What can be chosen for `run`: the run itself, then each checkpoint it keeps, newest last.
+fn choices(run: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = vec![(run.to_path_buf(), run.display().to_string())];
+    let kept = checkpoint::list(&run.join("checkpoints")).unwrap_or_default();
+    out.extend(
+        kept.into_iter()
+            .map(|(step, path)| (path, format!("{} @ step {step}", run.display()))),
+    );
+    out
+}
+
+/// Loads a contestant (see [`contestant`]).
+fn load(path: &Path, inference: &Inference) -> easel_core::Result<LoadedModel> {
+    let (run, checkpoint) = contestant(path);
+    inference.load(&run, checkpoint.as_deref())
 }
 
 fn pick(images: &ImageBatch, indices: &[usize]) -> ImageBatch {
@@ -146,7 +191,7 @@ fn play_battle(
     inference: &Inference,
     progress: &AtomicU32,
 ) -> easel_core::Result<BattleView> {
-    let models = [inference.load(m1, None)?, inference.load(m2, None)?];
+    let models = [load(m1, inference)?, load(m2, inference)?];
     let data = models[0].dataset()?;
     let cross = gam::cross_table(&[&models[0], &models[1]], &data, config, &mut |d, t| {
         progress.store((900 * d / t.max(1)) as u32, Ordering::Relaxed)
@@ -185,7 +230,7 @@ fn play_round_robin(
 ) -> easel_core::Result<Arena> {
     let models = runs
         .iter()
-        .map(|r| inference.load(r, None))
+        .map(|r| load(r, inference))
         .collect::<easel_core::Result<Vec<_>>>()?;
     let data = models[0].dataset()?;
     let names: Vec<String> = runs.iter().map(|r| name_of(r)).collect();
@@ -202,7 +247,7 @@ fn take_score(
     inference: &Inference,
     progress: &AtomicU32,
 ) -> easel_core::Result<ScoreView> {
-    let model = inference.load(run, None)?;
+    let model = load(run, inference)?;
     let data = model.dataset()?;
     let trained = classifier::load_or_train(&data, &model.device, &mut |f| {
         progress.store((500.0 * f) as u32, Ordering::Relaxed)
@@ -364,7 +409,9 @@ impl ArenaPanel {
                 None,
             ),
         };
-        let Some(home) = home else { return };
+        let Some(home) = home.map(|h| contestant(&h).0) else {
+            return;
+        };
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -478,7 +525,9 @@ impl ArenaPanel {
                     .width(320.0)
                     .show_ui(ui, |ui| {
                         for r in runs {
-                            ui.selectable_value(slot, Some(r.clone()), r.display().to_string());
+                            for (path, label) in choices(r) {
+                                ui.selectable_value(slot, Some(path), label);
+                            }
                         }
                     })
                     .response
@@ -492,14 +541,19 @@ impl ArenaPanel {
             }
             ArenaMode::Score => combo(ui, "arena-scored", "Run", &mut self.scored),
             ArenaMode::RoundRobin => {
-                ui.label("Runs in the round robin (trained on the same data):");
+                ui.label(
+                    "Runs in the round robin (trained on the same data), each at its newest \
+                     or at a checkpoint it keeps:",
+                );
                 for r in runs {
-                    let mut on = self.field.contains(r);
-                    if ui.checkbox(&mut on, r.display().to_string()).changed() {
-                        if on {
-                            self.field.push(r.clone());
-                        } else {
-                            self.field.retain(|x| x != r);
+                    for (path, label) in choices(r) {
+                        let mut on = self.field.contains(&path);
+                        if ui.checkbox(&mut on, label).changed() {
+                            if on {
+                                self.field.push(path);
+                            } else {
+                                self.field.retain(|x| x != &path);
+                            }
                         }
                     }
                 }
