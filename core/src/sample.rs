@@ -26,7 +26,8 @@ use crate::train::run_dir::RunDir;
 const CHUNK: usize = 100;
 
 /// A generator and discriminator loaded from a checkpoint, or handed over by a training job,
-/// ready for inference.
+/// ready for inference. (Cloning shares the weights: burn's tensors are reference-counted.)
+#[derive(Debug, Clone)]
 pub struct LoadedModel {
     /// The run's config.
     pub config: RunConfig,

@@ -165,7 +165,7 @@ fn choices(run: &Path) -> Vec<(PathBuf, String)> {
 }
 
 /// Loads a contestant (see [`contestant`]).
-fn load(path: &Path, inference: &Inference) -> easel_core::Result<LoadedModel> {
+fn load(path: &Path, inference: &Inference) -> easel_core::Result<Arc<LoadedModel>> {
     let (run, checkpoint) = contestant(path);
     inference.load(&run, checkpoint.as_deref())
 }
@@ -234,7 +234,7 @@ fn play_round_robin(
         .collect::<easel_core::Result<Vec<_>>>()?;
     let data = models[0].dataset()?;
     let names: Vec<String> = runs.iter().map(|r| name_of(r)).collect();
-    let refs: Vec<&LoadedModel> = models.iter().collect();
+    let refs: Vec<&LoadedModel> = models.iter().map(AsRef::as_ref).collect();
     arena::round_robin(&refs, &names, &data, config, &mut |d, t| {
         progress.store((1000 * d / t.max(1)) as u32, Ordering::Relaxed)
     })

@@ -133,7 +133,8 @@ fn load_stackgan(
         ));
     };
     let sides = config.sides();
-    Ok((model, sides))
+    // A copy of the kept model (sharing its weights), which this drawing's sentences may change.
+    Ok((LoadedModel::clone(&model), sides))
 }
 
 /// A text run's own first held-out caption and one of another class (or another sentence), when

@@ -14,7 +14,7 @@ use easel_core::train::{Command, JobStart, RunConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::{Commands, PanelContext, StudioCommand};
-use crate::inference::Inference;
+use crate::inference::{Inference, ModelCache};
 use crate::panels::PanelKind;
 use crate::panels::arena::ArenaPanel;
 use crate::panels::canvas::CanvasPanel;
@@ -98,6 +98,8 @@ pub struct Studio {
     session: Option<TrainSession>,
     canvas_run: Option<PathBuf>,
     picker: Box<dyn FolderPicker>,
+    /// The models loaded for inference, kept across frames.
+    models: ModelCache,
     /// Where panels queue their commands, and the end drained once per frame.
     commands: Commands,
     queued: Receiver<StudioCommand>,
@@ -130,6 +132,7 @@ impl Studio {
     pub fn with_state(state: Persisted, picker: Box<dyn FolderPicker>) -> Self {
         let (commands, queued) = Commands::channel();
         Self {
+            models: ModelCache::default(),
             commands,
             queued,
             state,
@@ -279,7 +282,7 @@ impl Studio {
             .as_ref()
             .filter(|s| s.is_live())
             .and_then(|s| Some((s.run_dir.clone(), s.snapshot()?)));
-        Inference::new(self.state.model.config.backend, live)
+        Inference::new(self.state.model.config.backend, live, self.models.clone())
     }
 
     /// The training session, if one was started.
