@@ -5,6 +5,7 @@
 use easel_core::backend::BackendKind;
 
 use crate::commands::{PanelContext, StudioCommand};
+use easel_core::model::Estimates;
 use easel_core::model::gran::NoiseMode;
 use easel_core::model::stackgan::{DiscriminatorText, Mismatch, StackGanConfig, Version};
 use easel_core::train::config::DEFAULT_PRESET;
@@ -27,6 +28,10 @@ pub struct ModelPanel {
     pub max_steps: String,
     /// `train.minutes` as typed (empty = none).
     pub minutes: String,
+    /// The costs of the model last shown, with the model and batch they were counted for
+    /// (counting parameters builds the networks: once per change, not every frame).
+    #[serde(skip)]
+    estimates: Option<(ModelConfig, usize, Estimates)>,
 }
 
 impl Default for ModelPanel {
@@ -38,6 +43,7 @@ impl Default for ModelPanel {
             discriminator_widths: String::new(),
             max_steps: String::new(),
             minutes: String::new(),
+            estimates: None,
         };
         panel.apply_preset(DEFAULT_PRESET);
         panel
@@ -82,6 +88,18 @@ fn parse_optional<T: std::str::FromStr>(
 }
 
 impl ModelPanel {
+    /// The costs of `model` at `batch`, counted again only when either changed.
+    fn costs(&mut self, model: &ModelConfig, batch: usize) -> Estimates {
+        match &self.estimates {
+            Some((m, b, e)) if m == model && *b == batch => *e,
+            _ => {
+                let e = model.estimates(batch);
+                self.estimates = Some((model.clone(), batch, e));
+                e
+            }
+        }
+    }
+
     /// Replaces the form with preset `name` (keeps nothing of the old form).
     pub fn apply_preset(&mut self, name: &str) {
         if let Ok(p) = Preset::find(name) {
@@ -333,41 +351,32 @@ impl ModelPanel {
         });
         ui.separator();
         match &result {
-            Ok(config) => match &config.model {
-                ModelConfig::Gran(g) => {
-                    let (gp, dp) = g.parameter_counts();
-                    ui.label(format!(
-                            "{}: G {:.2} M parameters, D {:.2} M · {:.1} MFLOP to draw one image, {:.1} MFLOP per image per training step · about {:.0} MB to train at batch {}",
-                            config.model.label(),
-                            gp as f64 / 1e6,
-                            dp as f64 / 1e6,
-                            g.generator_flops() as f64 / 1e6,
-                            g.train_step_flops() as f64 / 1e6,
-                            g.training_memory_bytes(config.train.batch_size) as f64 / 1e6,
-                            config.train.batch_size
-                        ));
+            Ok(config) => {
+                let e = self.costs(&config.model, config.train.batch_size);
+                let detail = match &config.model {
+                    ModelConfig::Gran(_) => String::new(),
+                    ModelConfig::Lapgan(l) => {
+                        format!("levels {:?} · ", l.sides().unwrap_or_default())
+                    }
+                    ModelConfig::StackGan(s) => format!("scales {:?} · ", s.sides()),
+                };
+                let mut line = format!(
+                    "{}: {detail}G {:.2} M parameters, D {:.2} M · {:.1} MFLOP to draw one image, {:.1} MFLOP per image per training step",
+                    config.model.label(),
+                    e.generator_parameters as f64 / 1e6,
+                    e.critic_parameters as f64 / 1e6,
+                    e.draw_flops as f64 / 1e6,
+                    e.step_flops as f64 / 1e6,
+                );
+                if let Some(bytes) = e.training_bytes {
+                    line += &format!(
+                        " · about {:.0} MB to train at batch {}",
+                        bytes as f64 / 1e6,
+                        config.train.batch_size
+                    );
                 }
-                ModelConfig::StackGan(s) => {
-                    ui.label(format!(
-                        "{}: scales {:?} · {:.1} MFLOP to draw one image, {:.1} MFLOP per image per training step",
-                        config.model.label(),
-                        s.sides(),
-                        s.generator_flops() as f64 / 1e6,
-                        s.train_step_flops() as f64 / 1e6,
-                    ));
-                }
-                ModelConfig::Lapgan(l) => {
-                    let (gp, dp) = l.parameter_counts();
-                    ui.label(format!(
-                            "{}: levels {:?} · G {:.2} M parameters, D {:.2} M · {:.1} MFLOP per image per training step",
-                            config.model.label(),
-                            l.sides().unwrap_or_default(),
-                            gp as f64 / 1e6,
-                            dp as f64 / 1e6,
-                            l.train_step_flops() as f64 / 1e6,
-                        ));
-                }
-            },
+                ui.label(line);
+            }
             Err((field, reason)) => {
                 ui.colored_label(
                     ui.visuals().error_fg_color,

@@ -8,6 +8,21 @@ use super::gran::GranConfig;
 use super::lapgan::LapganConfig;
 use super::stackgan::{StackGanConfig, Version};
 
+/// What a model costs (see [`ModelConfig::estimates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimates {
+    /// The generator's parameters.
+    pub generator_parameters: usize,
+    /// The discriminator's.
+    pub critic_parameters: usize,
+    /// FLOPs to draw one image.
+    pub draw_flops: super::Flops,
+    /// FLOPs per image of one training step.
+    pub step_flops: super::Flops,
+    /// Bytes to train at the batch asked about, where the model counts them.
+    pub training_bytes: Option<u64>,
+}
+
 /// The model a run trains (`[model.gran]`, `[model.lapgan]` or `[model.stackgan]` in its config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -56,6 +71,21 @@ impl ModelConfig {
     /// FLOPs of one training step per image.
     pub fn train_step_flops(&self) -> crate::model::Flops {
         each_model!(self, ModelConfig, c => Gan::train_step_flops(c))
+    }
+
+    /// What the model costs: parameters (built on the CPU to count them, so not every frame),
+    /// FLOPs, and training memory at `batch` where the model counts it.
+    pub fn estimates(&self, batch: usize) -> Estimates {
+        each_model!(self, ModelConfig, c => {
+            let (generator_parameters, critic_parameters) = c.parameter_counts();
+            Estimates {
+                generator_parameters,
+                critic_parameters,
+                draw_flops: c.generator_flops(),
+                step_flops: c.train_step_flops(),
+                training_bytes: Gan::training_memory_bytes(c, batch),
+            }
+        })
     }
 
     /// GRAN's config, when the model is GRAN.

@@ -198,8 +198,32 @@ pub trait Gan: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
         step: u64,
     ) -> Result<(Tensor<1>, Tensor<1>)>;
 
-    /// FLOPs of one training step per image.
-    fn train_step_flops(&self) -> Flops;
+    /// FLOPs of drawing one image (GRAN: in its T steps).
+    fn generator_flops(&self) -> Flops;
+
+    /// FLOPs of the discriminator's verdict on one image (LAPGAN and StackGAN: every level's or
+    /// scale's).
+    fn discriminator_flops(&self) -> Flops;
+
+    /// FLOPs of one training step per image ([`super::train_step_flops`]).
+    fn train_step_flops(&self) -> Flops {
+        super::train_step_flops(self.generator_flops(), self.discriminator_flops())
+    }
+
+    /// The parameters of (G, D), counted on networks built on the CPU (validate first).
+    fn parameter_counts(&self) -> (usize, usize) {
+        let device = Device::flex();
+        (
+            self.init_generator(&device).num_params(),
+            self.init_critic(&device).num_params(),
+        )
+    }
+
+    /// About how many bytes training takes at `batch` images (weights, Adam's moments and the
+    /// activations kept for backward), where the model counts its activations.
+    fn training_memory_bytes(&self, _batch: usize) -> Option<u64> {
+        None
+    }
 
     /// One-hot labels for images `start..start + count` cycling through the classes (image i
     /// gets class i mod classes), or `None` for a model without classes: the fixed grid's and

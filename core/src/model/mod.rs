@@ -16,7 +16,7 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use config::ModelConfig;
+pub use config::{Estimates, ModelConfig};
 
 /// Floating-point operations of a layer or model, counted as 2 per multiply-add.
 pub type Flops = u64;

@@ -1,5 +1,6 @@
 //! The counting formulas against hand counts, and every shipped preset built.
 
+use burn::module::Module;
 use burn::prelude::*;
 
 use super::gan::Networks;
@@ -23,6 +24,14 @@ fn each_flop_formula_matches_a_hand_count() {
     assert_eq!(train_step_flops(g, d), (g + 6 * d) + (3 * d + 2 * g));
 }
 
+fn g_params(n: &Networks) -> usize {
+    super::gan::each_model!(n, Networks, p => p.generator.num_params())
+}
+
+fn d_params(n: &Networks) -> usize {
+    super::gan::each_model!(n, Networks, p => p.critic.num_params())
+}
+
 #[test]
 fn every_preset_validates_and_builds_its_networks() {
     let device = Device::flex();
@@ -38,6 +47,21 @@ fn every_preset_validates_and_builds_its_networks() {
         let d: usize = networks.critic_parameters().values().map(Vec::len).sum();
         assert!(g > 1000 && d > 1000, "{}: {g} and {d} weights", preset.name);
         assert!(config.model.train_step_flops() > 0, "{}", preset.name);
+        let e = config.model.estimates(config.train.batch_size);
+        assert_eq!(
+            (e.generator_parameters, e.critic_parameters),
+            (g_params(&networks), d_params(&networks)),
+            "{}: parameters counted on the networks",
+            preset.name
+        );
+        assert!(
+            e.draw_flops > 0 && e.step_flops > 3 * e.draw_flops,
+            "{}",
+            preset.name
+        );
+        // Only GRAN counts its activations.
+        let counts_memory = matches!(config.model, crate::model::ModelConfig::Gran(_));
+        assert_eq!(e.training_bytes.is_some(), counts_memory, "{}", preset.name);
         assert_eq!(networks.steps(), config.model.steps(), "{}", preset.name);
         let (side, channels) = config.model.image_shape();
         assert!(

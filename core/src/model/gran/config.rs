@@ -9,6 +9,7 @@ use super::{GranDiscriminator, GranGenerator};
 use crate::error::{Error, Result};
 use crate::model::Flops;
 use crate::model::blocks::{ConvDecoder, ConvEncoder, dcgan_init};
+use crate::model::gan::Gan;
 
 /// Whether the generator sees one z for the whole drawing or a fresh z at every step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -304,15 +305,6 @@ impl GranConfig {
         )
     }
 
-    /// Parameters of (G, D), counted without allocating them (burn initialises lazily).
-    pub fn parameter_counts(&self) -> (usize, usize) {
-        let device = Device::flex();
-        (
-            self.init_generator(&device).num_params(),
-            self.init_discriminator(&device).num_params(),
-        )
-    }
-
     /// Floats of activation kept for the backward pass per image: every feature map of f (T times),
     /// g (T − 1 times) and D (three passes per step), counted once each.
     fn activation_floats_per_image(&self) -> usize {
@@ -336,14 +328,8 @@ impl GranConfig {
     /// Estimated memory of training at `batch_size`: weights, gradients and Adam's two moments
     /// (4 floats per parameter) plus the activations kept for backward, in bytes.
     pub fn training_memory_bytes(&self, batch_size: usize) -> u64 {
-        let (g, d) = self.parameter_counts();
+        let (g, d) = Gan::parameter_counts(self);
         let floats = 4 * (g + d) + batch_size * self.activation_floats_per_image();
         4 * floats as u64
-    }
-
-    /// FLOPs of one training step (one D update then one G update) per image in the batch
-    /// ([`crate::model::train_step_flops`]).
-    pub fn train_step_flops(&self) -> Flops {
-        crate::model::train_step_flops(self.generator_flops(), self.discriminator_flops())
     }
 }

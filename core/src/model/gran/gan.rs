@@ -129,7 +129,15 @@ impl Gan for GranConfig {
         Ok(bce_g(d.clone().no_grad().forward(fake)))
     }
 
-    fn train_step_flops(&self) -> Flops {
-        GranConfig::train_step_flops(self)
+    fn generator_flops(&self) -> Flops {
+        GranConfig::generator_flops(self)
+    }
+
+    fn discriminator_flops(&self) -> Flops {
+        GranConfig::discriminator_flops(self)
+    }
+
+    fn training_memory_bytes(&self, batch: usize) -> Option<u64> {
+        Some(GranConfig::training_memory_bytes(self, batch))
     }
 }

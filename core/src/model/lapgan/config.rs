@@ -1,7 +1,6 @@
 //! LAPGAN's configuration: fields with the reference code's defaults, validation, the builders of
 //! every level's networks, parameter and FLOP counts.
 
-use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -224,18 +223,9 @@ impl LapganConfig {
         }
     }
 
-    /// Parameters of (G, D), every level together.
-    pub fn parameter_counts(&self) -> (usize, usize) {
-        let device = Device::flex();
-        (
-            self.init_generator(&device).num_params(),
-            self.init_discriminator(&device).num_params(),
-        )
-    }
-
-    /// FLOPs of one training step (one D update then one G update) per image, counting a
-    /// backward pass as twice its forward, as GRAN's [`crate::model::gran::GranConfig::train_step_flops`].
-    pub fn train_step_flops(&self) -> crate::model::Flops {
+    /// FLOPs of (G, D) on one image: every level's generator drawing, every level's
+    /// discriminator judging.
+    pub fn flops(&self) -> (crate::model::Flops, crate::model::Flops) {
         use crate::model::{conv_flops, linear_flops};
         let sides = self.sides().expect("validated");
         let low = sides[self.levels - 1];
@@ -261,7 +251,7 @@ impl LapganConfig {
                 + conv_flops(wd, wd, 5, out)
                 + linear_flops(wd * out * out, 1);
         }
-        crate::model::train_step_flops(g, d)
+        (g, d)
     }
 
     fn label_plane(&self, side: usize, device: &Device) -> Option<Linear> {

@@ -224,7 +224,11 @@ impl Gan for LapganConfig {
         Ok((loss, d_fake))
     }
 
-    fn train_step_flops(&self) -> Flops {
-        LapganConfig::train_step_flops(self)
+    fn generator_flops(&self) -> Flops {
+        self.flops().0
+    }
+
+    fn discriminator_flops(&self) -> Flops {
+        self.flops().1
     }
 }

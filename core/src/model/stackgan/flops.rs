@@ -113,9 +113,4 @@ impl StackGanConfig {
             })
             .sum()
     }
-
-    /// One training step per image ([`crate::model::train_step_flops`]).
-    pub fn train_step_flops(&self) -> Flops {
-        crate::model::train_step_flops(self.generator_flops(), self.discriminator_flops())
-    }
 }

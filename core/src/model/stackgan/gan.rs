@@ -176,7 +176,11 @@ impl Gan for StackGanConfig {
         ))
     }
 
-    fn train_step_flops(&self) -> Flops {
-        StackGanConfig::train_step_flops(self)
+    fn generator_flops(&self) -> Flops {
+        StackGanConfig::generator_flops(self)
+    }
+
+    fn discriminator_flops(&self) -> Flops {
+        StackGanConfig::discriminator_flops(self)
     }
 }
