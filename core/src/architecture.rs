@@ -213,3 +213,63 @@ fn the_scan_sees_a_forbidden_import() {
     );
     assert!(row_of(&rows, "core/src/d.rs").is_none());
 }
+
+/// The `pub` fields of struct `name` in `source`.
+fn struct_fields<'a>(source: &'a str, name: &str) -> Vec<&'a str> {
+    let start = source
+        .find(&format!("pub struct {name} {{"))
+        .unwrap_or_else(|| panic!("struct {name}"));
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").expect("the struct's end")];
+    body.lines()
+        .filter_map(|l| l.trim().strip_prefix("pub ")?.split_once(':'))
+        .map(|(field, _)| field)
+        .filter(|f| {
+            f.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect()
+}
+
+#[test]
+fn every_config_field_is_in_docs_models_md() {
+    let root = workspace();
+    let docs = std::fs::read_to_string(root.join("docs/models.md")).expect("docs/models.md");
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
+    let structs = [
+        ("core/src/train/config.rs", "RunConfig"),
+        ("core/src/train/config.rs", "TrainConfig"),
+        ("core/src/model/gran/config.rs", "GranConfig"),
+        ("core/src/model/lapgan/config.rs", "LapganConfig"),
+        ("core/src/model/stackgan/config.rs", "StackGanConfig"),
+    ];
+    let mut missing = Vec::new();
+    for (path, name) in structs {
+        let fields = struct_fields(&read(path), name)
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        assert!(fields.len() >= 5, "{name}: {fields:?}");
+        missing.extend(
+            fields
+                .into_iter()
+                .filter(|f| !docs.contains(&format!("| `{f}` |")))
+                .map(|f| format!("{name}.{f}")),
+        );
+    }
+    // The data sources' fields: `name: Type,` lines inside `enum DataSource`.
+    let data = read("core/src/data/mod.rs");
+    let start = data.find("pub enum DataSource {").expect("enum DataSource");
+    let body = &data[start..start + data[start..].find("\n}\n").expect("its end")];
+    for (field, _) in body.lines().filter_map(|l| l.trim().split_once(": ")) {
+        if field.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            && !docs.contains(&format!("| `{field}` |"))
+        {
+            missing.push(format!("DataSource.{field}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fields docs/models.md does not list: {missing:?}"
+    );
+}
