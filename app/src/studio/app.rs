@@ -2,6 +2,7 @@
 //! bar with its frame-time readout, and the question asked when closing during training.
 
 mod backend;
+mod execute;
 mod tour;
 
 use std::collections::VecDeque;
@@ -351,47 +352,6 @@ impl Studio {
         v.sort_by(f32::total_cmp);
         let at = |q: f32| v[((v.len() - 1) as f32 * q).round() as usize] * 1e3;
         Some((at(0.5), at(0.99)))
-    }
-
-    /// Carries out one panel's command (see [`StudioCommand`]).
-    fn execute(
-        &mut self,
-        command: StudioCommand,
-        ctx: &egui::Context,
-        inference: &Inference,
-        wake: &Wake,
-    ) {
-        match command {
-            StudioCommand::Start(run_dir, config) => {
-                self.start(JobStart::New { run_dir, config }, ctx);
-            }
-            StudioCommand::Resume(run_dir) => {
-                if self.session.as_ref().is_some_and(TrainSession::is_live) {
-                    // One job at a time: the Train panel shows the live one.
-                    self.state.panel = PanelKind::Train;
-                } else {
-                    let start = JobStart::Resume {
-                        run_dir,
-                        backend: None,
-                    };
-                    self.start(start, ctx);
-                }
-            }
-            StudioCommand::Job(command) => {
-                if let Some(s) = &self.session {
-                    s.send(command);
-                }
-            }
-            StudioCommand::OpenInCanvas(dir, checkpoint) => {
-                self.canvas_run = Some(dir.clone());
-                self.state.canvas.checkpoint = checkpoint;
-                self.state.canvas.draw(&dir, inference, wake.clone());
-                self.state.panel = PanelKind::Canvas;
-                self.remember(dir);
-            }
-            StudioCommand::Remember(dir) => self.remember(dir),
-            StudioCommand::UseData(source) => self.state.data.set_source(&source),
-        }
     }
 
     fn remember(&mut self, run: PathBuf) {
