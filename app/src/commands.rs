@@ -10,6 +10,7 @@ use easel_core::train::{Command, RunConfig};
 
 use crate::inference::Inference;
 use crate::picker::{FolderPicker, Wake};
+use crate::worker::{Jobs, Pending};
 
 /// Something a panel asks the studio to do.
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ pub struct PanelContext<'a> {
     pub commands: &'a Commands,
     /// Folder dialogs.
     pub picker: &'a dyn FolderPicker,
+    /// Where one-shot background jobs start (the studio lists what runs).
+    pub jobs: &'a Jobs,
     /// Repaints when a background job answers.
     pub wake: Wake,
 }
@@ -64,5 +67,16 @@ impl PanelContext<'_> {
     /// Queues `command` for the studio.
     pub fn send(&self, command: StudioCommand) {
         self.commands.send(command);
+    }
+
+    /// Runs `work` on a background thread named `name`, listed with the studio's jobs; the
+    /// studio repaints when it answers.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        name: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Pending<T> {
+        let wake = self.wake.clone();
+        self.jobs.spawn(name, move || wake(), work)
     }
 }

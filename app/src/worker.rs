@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 
 use easel_core::images::ImageBatch;
 use easel_core::train::{
@@ -257,6 +258,50 @@ impl TrainSession {
     }
 }
 
+/// The studio's one-shot background jobs (sampling, previews, battles, exports): panels start
+/// them through it, so the studio knows what is running — the status bar names them — and each
+/// leaves the list when its work ends, answered, panicked or never started.
+#[derive(Debug, Clone, Default)]
+pub struct Jobs(Arc<Mutex<Vec<String>>>);
+
+/// Takes a job off the list when dropped: when its work returns or panics, or with the work
+/// when its thread could not start.
+struct Running(Arc<Mutex<Vec<String>>>, String);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.0.lock()
+            && let Some(i) = running.iter().position(|n| n == &self.1)
+        {
+            running.remove(i);
+        }
+    }
+}
+
+impl Jobs {
+    /// Runs `work` on a thread named `name` as [`Pending::spawn`] does, listed while it runs.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        name: &str,
+        wake: impl Fn() + Send + 'static,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Pending<T> {
+        if let Ok(mut running) = self.0.lock() {
+            running.push(name.to_string());
+        }
+        let listed = Running(self.0.clone(), name.to_string());
+        Pending::spawn(name, wake, move || {
+            let _listed = listed;
+            work()
+        })
+    }
+
+    /// The jobs running now, by thread name, oldest first.
+    pub fn running(&self) -> Vec<String> {
+        self.0.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
 /// A one-shot background computation whose result the UI polls for.
 pub struct Pending<T> {
     receiver: Receiver<T>,
@@ -348,6 +393,27 @@ mod tests {
         // Within the margin's inner edge is not pinned.
         let mut edge = PinnedWatch::default();
         assert!((1..=2 * PINNED_STEPS as u64).all(|s| edge.observe(s, PINNED_MARGIN).is_none()));
+    }
+
+    #[test]
+    fn jobs_are_listed_while_they_run() {
+        let jobs = Jobs::default();
+        let (go, held) = mpsc::channel::<()>();
+        let job = jobs.spawn("easel-test-wait", || {}, move || held.recv().is_ok());
+        let panics: Pending<u8> = jobs.spawn("easel-test-panic", || {}, || panic!("deliberate"));
+        assert!(wait(&panics).is_err(), "a panic answers in words");
+        assert_eq!(
+            jobs.running(),
+            ["easel-test-wait"],
+            "the panicked job left the list"
+        );
+        go.send(()).unwrap();
+        assert_eq!(wait(&job), Ok(true));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !jobs.running().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "{:?}", jobs.running());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     #[test]

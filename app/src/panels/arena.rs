@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use super::arena_views as views;
 use crate::commands::PanelContext;
 use crate::inference::Inference;
-use crate::picker::Wake;
 use crate::worker::Pending;
 
 /// Example images shown per Table 1 cell.
@@ -324,7 +323,7 @@ impl ArenaPanel {
     }
 
     /// Starts the computation of the current mode.
-    pub fn start(&mut self, inference: &Inference, wake: Wake) {
+    pub fn start(&mut self, cx: &PanelContext) {
         if self.missing().is_some() || self.is_busy() {
             return;
         }
@@ -340,38 +339,32 @@ impl ArenaPanel {
             self.field.clone(),
             self.scored.clone(),
         );
-        let waker = wake.clone();
-        let inference = inference.clone();
-        self.pending = Some(Pending::spawn(
-            "easel-arena",
-            move || waker(),
-            move || {
-                let done = match mode {
-                    ArenaMode::Battle => play_battle(
-                        m1.as_deref().expect("checked by missing()"),
-                        m2.as_deref().expect("checked by missing()"),
-                        &config,
-                        &inference,
-                        &progress,
-                    )
-                    .map(|b| Outcome::Battle(Box::new(b))),
-                    ArenaMode::RoundRobin => {
-                        play_round_robin(&field, &config, &inference, &progress)
-                            .map(|a| Outcome::RoundRobin(Box::new(a)))
-                    }
-                    ArenaMode::Score => take_score(
-                        scored.as_deref().expect("checked by missing()"),
-                        config.samples,
-                        config.seed,
-                        &inference,
-                        &progress,
-                    )
-                    .map(|s| Outcome::Score(Box::new(s))),
-                };
-                wake();
-                done.map_err(|e| e.to_string())
-            },
-        ));
+        let wake = cx.wake.clone();
+        let inference = cx.inference.clone();
+        self.pending = Some(cx.spawn("easel-arena", move || {
+            let done = match mode {
+                ArenaMode::Battle => play_battle(
+                    m1.as_deref().expect("checked by missing()"),
+                    m2.as_deref().expect("checked by missing()"),
+                    &config,
+                    &inference,
+                    &progress,
+                )
+                .map(|b| Outcome::Battle(Box::new(b))),
+                ArenaMode::RoundRobin => play_round_robin(&field, &config, &inference, &progress)
+                    .map(|a| Outcome::RoundRobin(Box::new(a))),
+                ArenaMode::Score => take_score(
+                    scored.as_deref().expect("checked by missing()"),
+                    config.samples,
+                    config.seed,
+                    &inference,
+                    &progress,
+                )
+                .map(|s| Outcome::Score(Box::new(s))),
+            };
+            wake();
+            done.map_err(|e| e.to_string())
+        }));
     }
 
     fn poll(&mut self) {
@@ -433,7 +426,6 @@ impl ArenaPanel {
 
     /// Draws the panel; `runs` are the runs to offer (the live one and the recent ones).
     pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], cx: &PanelContext) {
-        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll();
         ui.heading("Arena");
         ui.horizontal(|ui| {
@@ -474,7 +466,7 @@ impl ArenaPanel {
         ui.horizontal(|ui| {
             let ready = self.missing().is_none() && !self.is_busy();
             if ui.add_enabled(ready, egui::Button::new(action)).clicked() {
-                self.start(inference, wake.clone());
+                self.start(cx);
             }
             if let Some(why) = self.missing() {
                 ui.label(why);

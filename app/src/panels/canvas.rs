@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use crate::commands::PanelContext;
 use crate::heatmap::{self, HeatmapRenderer, SignedGrid};
 use crate::inference::Inference;
-use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
 
@@ -133,9 +132,9 @@ impl CanvasPanel {
 
     /// Draws new samples of `run`: from [`Self::checkpoint`] when set, else from the live
     /// model while `run` trains, else from its newest checkpoint (see [`Inference::load`]).
-    pub fn draw(&mut self, run: &Path, inference: &Inference, wake: Wake) {
+    pub fn draw(&mut self, run: &Path, cx: &PanelContext) {
         let checkpoint = self.checkpoint.clone();
-        let inference = inference.clone();
+        let inference = cx.inference.clone();
         let (run_dir, seed, count, factor, per_step) = (
             run.to_path_buf(),
             self.seed,
@@ -143,28 +142,24 @@ impl CanvasPanel {
             self.extra_factor,
             self.noise_per_step,
         );
-        let pending = Pending::spawn(
-            "easel-sample",
-            move || wake(),
-            move || {
-                let model = inference.load(&run_dir, checkpoint.as_deref())?;
-                let trained = model.trained_steps();
-                let noise = if per_step {
-                    NoiseMode::PerStep
-                } else {
-                    NoiseMode::Once
-                };
-                // GRAN may draw past its T; LAPGAN's steps are its pyramid levels, fixed.
-                let steps = if model.config.model.gran().is_some() {
-                    trained * factor
-                } else {
-                    trained
-                };
-                let samples = model.sample_with_noise(count, Some(steps), seed, true, noise)?;
-                let source = Inference::describe(&model);
-                Ok((source, Inference::step_of(&model), trained, samples))
-            },
-        );
+        let pending = cx.spawn("easel-sample", move || {
+            let model = inference.load(&run_dir, checkpoint.as_deref())?;
+            let trained = model.trained_steps();
+            let noise = if per_step {
+                NoiseMode::PerStep
+            } else {
+                NoiseMode::Once
+            };
+            // GRAN may draw past its T; LAPGAN's steps are its pyramid levels, fixed.
+            let steps = if model.config.model.gran().is_some() {
+                trained * factor
+            } else {
+                trained
+            };
+            let samples = model.sample_with_noise(count, Some(steps), seed, true, noise)?;
+            let source = Inference::describe(&model);
+            Ok((source, Inference::step_of(&model), trained, samples))
+        });
         self.error = None;
         self.pending = Some((run.to_path_buf(), pending));
     }
@@ -278,7 +273,6 @@ impl CanvasPanel {
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
     pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, cx: &PanelContext) {
-        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll(ui.ctx());
         ui.heading("Canvas");
         let Some(run) = run else {
@@ -291,11 +285,11 @@ impl CanvasPanel {
                 .add_enabled(!busy, egui::Button::new("Draw samples"))
                 .clicked()
             {
-                self.draw(run, inference, wake.clone());
+                self.draw(run, cx);
             }
             if ui.add_enabled(!busy, egui::Button::new("Reseed")).clicked() {
                 self.seed += 1;
-                self.draw(run, inference, wake.clone());
+                self.draw(run, cx);
             }
             ui.label(format!("seed {}", self.seed));
             if ui
@@ -303,7 +297,7 @@ impl CanvasPanel {
                 .changed()
                 && !busy
             {
-                self.draw(run, inference, wake.clone());
+                self.draw(run, cx);
             }
             if busy {
                 ui.spinner();

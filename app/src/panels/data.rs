@@ -9,7 +9,6 @@ use egui::{RichText, TextureHandle};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::PanelContext;
-use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
 
@@ -129,16 +128,12 @@ impl DataPanel {
         self.preview.as_ref().map(|p| (p.train, p.test))
     }
 
-    fn start_loading(&mut self, shape: (usize, usize), wake: Wake) {
+    fn start_loading(&mut self, shape: (usize, usize), cx: &PanelContext) {
         match self.source() {
             Ok(source) => {
                 self.error = None;
                 let s = source.clone();
-                let pending = Pending::spawn(
-                    "easel-data",
-                    move || wake(),
-                    move || s.load(shape.0, shape.1, None),
-                );
+                let pending = cx.spawn("easel-data", move || s.load(shape.0, shape.1, None));
                 self.loading = Some((source, shape, pending));
             }
             Err(e) => self.error = Some(e),
@@ -265,7 +260,7 @@ impl DataPanel {
                 .add_enabled(!loading, egui::Button::new("Load preview"))
                 .clicked()
             {
-                self.start_loading(shape, wake.clone());
+                self.start_loading(shape, cx);
             }
             if loading {
                 ui.spinner();
@@ -278,7 +273,7 @@ impl DataPanel {
             && self.loading.is_none()
             && self.error.is_none()
         {
-            self.start_loading(shape, wake.clone());
+            self.start_loading(shape, cx);
         }
         if let Some(e) = &self.error {
             ui.colored_label(

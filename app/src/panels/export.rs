@@ -12,8 +12,6 @@ use easel_core::train::{RunDir, checkpoint};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::{PanelContext, StudioCommand};
-use crate::inference::Inference;
-use crate::picker::Wake;
 use crate::worker::Pending;
 
 /// What an export wrote, in words, or why it failed.
@@ -163,7 +161,7 @@ impl ExportPanel {
         }
     }
 
-    fn start(&mut self, as_bundle: bool, inference: &Inference, wake: Wake) {
+    fn start(&mut self, as_bundle: bool, cx: &PanelContext) {
         let Some(run) = self.run.clone() else { return };
         let out = if self.out.trim().is_empty() {
             default_out(&run, as_bundle)
@@ -172,42 +170,38 @@ impl ExportPanel {
         };
         let request = self.request();
         let checkpoint = self.checkpoint.clone();
-        let inference = inference.clone();
+        let inference = cx.inference.clone();
         self.result = None;
-        self.pending = Some(Pending::spawn(
-            "easel-export",
-            move || wake(),
-            move || -> Outcome {
-                let work = || -> easel_core::Result<Done> {
-                    // A bundle holds a checkpoint file; images may come from the live model.
-                    let model = if as_bundle {
-                        inference.load_checkpoint(&run, checkpoint.as_deref())?
-                    } else {
-                        inference.load(&run, checkpoint.as_deref())?
-                    };
-                    if as_bundle {
-                        let report = bundle::export_bundle(&model, &request, &out)?;
-                        Ok(Done {
-                            dir: out,
-                            files: report.manifest.files.len(),
-                            bundle: Some((
-                                report.manifest.checkpoint_sha256,
-                                report.manifest.regenerate,
-                            )),
-                        })
-                    } else {
-                        let samples = request.draw(&model)?;
-                        let written = bundle::write_samples(&samples, &request, &out)?;
-                        Ok(Done {
-                            dir: out,
-                            files: written.len(),
-                            bundle: None,
-                        })
-                    }
+        self.pending = Some(cx.spawn("easel-export", move || -> Outcome {
+            let work = || -> easel_core::Result<Done> {
+                // A bundle holds a checkpoint file; images may come from the live model.
+                let model = if as_bundle {
+                    inference.load_checkpoint(&run, checkpoint.as_deref())?
+                } else {
+                    inference.load(&run, checkpoint.as_deref())?
                 };
-                work().map_err(|e| e.to_string())
-            },
-        ));
+                if as_bundle {
+                    let report = bundle::export_bundle(&model, &request, &out)?;
+                    Ok(Done {
+                        dir: out,
+                        files: report.manifest.files.len(),
+                        bundle: Some((
+                            report.manifest.checkpoint_sha256,
+                            report.manifest.regenerate,
+                        )),
+                    })
+                } else {
+                    let samples = request.draw(&model)?;
+                    let written = bundle::write_samples(&samples, &request, &out)?;
+                    Ok(Done {
+                        dir: out,
+                        files: written.len(),
+                        bundle: None,
+                    })
+                }
+            };
+            work().map_err(|e| e.to_string())
+        }));
     }
 
     fn poll(&mut self, picker_runs: &mut Vec<PathBuf>) {
@@ -246,7 +240,7 @@ impl ExportPanel {
     /// Draws the panel. `runs` are the runs to offer (the live one and the recent ones); a run
     /// the user opens with the dialog goes to the recent list.
     pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], cx: &PanelContext) {
-        let (inference, picker, wake) = (cx.inference, cx.picker, cx.wake.clone());
+        let (picker, wake) = (cx.picker, cx.wake.clone());
         let mut opened = Vec::new();
         self.poll(&mut opened);
         if self.run.is_none()
@@ -412,14 +406,14 @@ impl ExportPanel {
         ui.horizontal(|ui| {
             let ready = invalid.is_none() && self.pending.is_none();
             if ui.add_enabled(ready, egui::Button::new("Export images")).clicked() {
-                self.start(false, inference, wake.clone());
+                self.start(false, cx);
             }
             if ui
                 .add_enabled(ready, egui::Button::new("Export bundle"))
                 .on_hover_text("A folder with the config, the checkpoint and its SHA-256, the seed and the images: `easel verify <folder>` redraws them")
                 .clicked()
             {
-                self.start(true, inference, wake.clone());
+                self.start(true, cx);
             }
             if self.pending.is_some() {
                 ui.spinner();

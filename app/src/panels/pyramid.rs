@@ -12,8 +12,6 @@ use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
 use crate::commands::PanelContext;
-use crate::inference::Inference;
-use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
 
@@ -126,27 +124,23 @@ impl PyramidPanel {
     }
 
     /// Draws the pyramid of `run` with the current seeds (one per level, made up when missing).
-    pub fn draw(&mut self, run: &Path, inference: &Inference, wake: Wake) {
-        let inference = inference.clone();
+    pub fn draw(&mut self, run: &Path, cx: &PanelContext) {
+        let inference = cx.inference.clone();
         let (dir, count, class, seeds) = (
             run.to_path_buf(),
             self.count,
             self.class,
             self.seeds.clone(),
         );
-        let pending = Pending::spawn(
-            "easel-pyramid",
-            move || wake(),
-            move || {
-                let model = inference.load(&dir, None)?;
-                let levels = model.trained_steps();
-                let mut seeds = seeds;
-                seeds.resize(levels, 0);
-                let classes = model.config.model.classes();
-                let class = (classes > 0).then(|| class.min(classes as u32 - 1));
-                Ok((classes, model.pyramid(count, &seeds, class)?))
-            },
-        );
+        let pending = cx.spawn("easel-pyramid", move || {
+            let model = inference.load(&dir, None)?;
+            let levels = model.trained_steps();
+            let mut seeds = seeds;
+            seeds.resize(levels, 0);
+            let classes = model.config.model.classes();
+            let class = (classes > 0).then(|| class.min(classes as u32 - 1));
+            Ok((classes, model.pyramid(count, &seeds, class)?))
+        });
         self.pending = Some((run.to_path_buf(), pending));
         self.error = None;
         self.notice = None;
@@ -156,13 +150,13 @@ impl PyramidPanel {
     }
 
     /// Re-rolls level `level` (0 = coarsest as shown) and redraws.
-    pub fn reroll(&mut self, run: &Path, level: usize, inference: &Inference, wake: Wake) {
+    pub fn reroll(&mut self, run: &Path, level: usize, cx: &PanelContext) {
         let levels = self.levels().len().max(self.seeds.len());
         self.seeds.resize(levels, 0);
         // Shown coarse to fine; seeds are kept finest first.
         let index = levels - 1 - level;
         self.seeds[index] = self.seeds[index].wrapping_add(1);
-        self.draw(run, inference, wake);
+        self.draw(run, cx);
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
@@ -223,7 +217,6 @@ impl PyramidPanel {
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
     pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, cx: &PanelContext) {
-        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll(ui.ctx());
         ui.heading("Pyramid");
         let Some(run) = run else {
@@ -236,7 +229,7 @@ impl PyramidPanel {
                 .add_enabled(!busy, egui::Button::new("Draw the pyramid"))
                 .clicked()
             {
-                self.draw(run, inference, wake.clone());
+                self.draw(run, cx);
             }
             ui.add(
                 egui::DragValue::new(&mut self.count)
@@ -251,7 +244,7 @@ impl PyramidPanel {
                         .prefix("class "),
                 );
                 if self.class != before && !busy {
-                    self.draw(run, inference, wake.clone());
+                    self.draw(run, cx);
                 }
             }
             if ui
@@ -339,7 +332,7 @@ impl PyramidPanel {
                 });
         });
         if let Some(k) = reroll {
-            self.reroll(run, k, inference, wake);
+            self.reroll(run, k, cx);
         }
     }
 }

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::PanelContext;
 use crate::inference::Inference;
-use crate::picker::Wake;
 use crate::textures;
 use crate::worker::Pending;
 
@@ -186,25 +185,22 @@ impl TextPanel {
 
     /// On a run first seen with the sentences untouched, looks up (on a worker thread: a
     /// folder's captions take a walk over the folder) the run's own held-out sentences.
-    fn adopt(&mut self, run: &Path, wake: Wake) {
+    fn adopt(&mut self, run: &Path, cx: &PanelContext) {
         if self.adopted.as_deref() == Some(run) {
             return;
         }
         self.adopted = Some(run.to_path_buf());
         if self.untouched() {
             let dir = run.to_path_buf();
-            self.pending_adopt = Some(Pending::spawn(
-                "easel-text-adopt",
-                move || wake(),
-                move || Ok(own_sentences(&dir)),
-            ));
+            self.pending_adopt =
+                Some(cx.spawn("easel-text-adopt", move || Ok(own_sentences(&dir))));
         }
     }
 
     /// Draws the prompt (a model without text draws from z alone).
-    pub fn draw(&mut self, run: &Path, inference: &Inference, wake: Wake) {
-        self.adopt(run, wake.clone());
-        let inference = inference.clone();
+    pub fn draw(&mut self, run: &Path, cx: &PanelContext) {
+        self.adopt(run, cx);
+        let inference = cx.inference.clone();
         let own = self.pending_adopt.is_some() && self.untouched();
         let (dir, prompt, count, seed) = (
             run.to_path_buf(),
@@ -212,36 +208,32 @@ impl TextPanel {
             self.count,
             self.seed,
         );
-        self.pending_prompt = Some(Pending::spawn(
-            "easel-text",
-            move || wake(),
-            move || {
-                // Asked before the run's own sentences arrived: look them up here too.
-                let prompt = match own.then(|| own_sentences(&dir)).flatten() {
-                    Some((first, _)) => first,
-                    None => prompt,
-                };
-                let (mut model, sides) = load_stackgan(&dir, &inference)?;
-                let encoder = model.encoder().map(|e| e.name().to_string());
-                let unknown = model
-                    .encoder()
-                    .map(|e| e.unknown_words(&prompt))
-                    .unwrap_or_default();
-                if model.reads_text() {
-                    model.set_prompts(&[prompt])?;
-                }
-                let drawn = model.sample(count, None, seed, true)?;
-                Ok((encoder, sides, drawn.canvases, unknown))
-            },
-        ));
+        self.pending_prompt = Some(cx.spawn("easel-text", move || {
+            // Asked before the run's own sentences arrived: look them up here too.
+            let prompt = match own.then(|| own_sentences(&dir)).flatten() {
+                Some((first, _)) => first,
+                None => prompt,
+            };
+            let (mut model, sides) = load_stackgan(&dir, &inference)?;
+            let encoder = model.encoder().map(|e| e.name().to_string());
+            let unknown = model
+                .encoder()
+                .map(|e| e.unknown_words(&prompt))
+                .unwrap_or_default();
+            if model.reads_text() {
+                model.set_prompts(&[prompt])?;
+            }
+            let drawn = model.sample(count, None, seed, true)?;
+            Ok((encoder, sides, drawn.canvases, unknown))
+        }));
         self.error = None;
         self.notice = None;
     }
 
     /// Walks between the two sentences (or seeds).
-    pub fn walk_between(&mut self, run: &Path, inference: &Inference, wake: Wake) {
-        self.adopt(run, wake.clone());
-        let inference = inference.clone();
+    pub fn walk_between(&mut self, run: &Path, cx: &PanelContext) {
+        self.adopt(run, cx);
+        let inference = cx.inference.clone();
         let own = self.pending_adopt.is_some() && self.untouched();
         let dir = run.to_path_buf();
         let (from, to, steps, seed, sampled, seeds) = (
@@ -252,22 +244,18 @@ impl TextPanel {
             self.sampled_c,
             self.seeds,
         );
-        self.pending_walk = Some(Pending::spawn(
-            "easel-walk",
-            move || wake(),
-            move || {
-                let (from, to) = own
-                    .then(|| own_sentences(&dir))
-                    .flatten()
-                    .unwrap_or((from, to));
-                let (model, _) = load_stackgan(&dir, &inference)?;
-                if model.reads_text() {
-                    interpolate::between_texts(&model, &from, &to, steps, seed, sampled)
-                } else {
-                    interpolate::between_seeds(&model, seeds.0, seeds.1, steps)
-                }
-            },
-        ));
+        self.pending_walk = Some(cx.spawn("easel-walk", move || {
+            let (from, to) = own
+                .then(|| own_sentences(&dir))
+                .flatten()
+                .unwrap_or((from, to));
+            let (model, _) = load_stackgan(&dir, &inference)?;
+            if model.reads_text() {
+                interpolate::between_texts(&model, &from, &to, steps, seed, sampled)
+            } else {
+                interpolate::between_seeds(&model, seeds.0, seeds.1, steps)
+            }
+        }));
         self.error = None;
         self.notice = None;
     }
@@ -361,7 +349,6 @@ impl TextPanel {
 
     /// Draws the panel; `run` is the run to draw from (the current or the opened one).
     pub fn ui(&mut self, ui: &mut egui::Ui, run: Option<&Path>, cx: &PanelContext) {
-        let (inference, wake) = (cx.inference, cx.wake.clone());
         self.poll(ui.ctx());
         ui.heading("Text");
         let Some(run) = run else {
@@ -370,11 +357,11 @@ impl TextPanel {
             );
             return;
         };
-        egui::ScrollArea::vertical().show(ui, |ui| self.body(ui, run, inference, wake));
+        egui::ScrollArea::vertical().show(ui, |ui| self.body(ui, run, cx));
     }
 
-    fn body(&mut self, ui: &mut egui::Ui, run: &Path, inference: &Inference, wake: Wake) {
-        self.adopt(run, wake.clone());
+    fn body(&mut self, ui: &mut egui::Ui, run: &Path, cx: &PanelContext) {
+        self.adopt(run, cx);
         let busy = self.busy();
         ui.label(format!("From {}", run.display()));
         ui.horizontal(|ui| {
@@ -387,7 +374,7 @@ impl TextPanel {
                     .prefix("samples "),
             );
             if ui.add_enabled(!busy, egui::Button::new("Draw")).clicked() {
-                self.draw(run, inference, wake.clone());
+                self.draw(run, cx);
             }
             if ui
                 .add_enabled(!busy, egui::Button::new("New z"))
@@ -395,7 +382,7 @@ impl TextPanel {
                 .clicked()
             {
                 self.seed = self.seed.wrapping_add(1);
-                self.draw(run, inference, wake.clone());
+                self.draw(run, cx);
             }
             if busy {
                 ui.spinner();
@@ -480,7 +467,7 @@ impl TextPanel {
                 .on_hover_text("Off: the generator reads μ of each embedding");
             }
             if ui.add_enabled(!busy, egui::Button::new("Walk")).clicked() {
-                self.walk_between(run, inference, wake.clone());
+                self.walk_between(run, cx);
             }
             if ui
                 .add_enabled(self.walked.is_some(), egui::Button::new("Export walk"))
@@ -543,7 +530,15 @@ mod tests {
         let fashion = run_on(DataSource::FashionMnist { path: None });
         let ctx = egui::Context::default();
         let adopted = |mut panel: TextPanel, run: &Path| {
-            panel.adopt(run, std::sync::Arc::new(|| {}));
+            let (commands, _queued) = crate::commands::Commands::channel();
+            let cx = PanelContext {
+                inference: &crate::inference::Inference::default(),
+                commands: &commands,
+                picker: &crate::picker::FixedPicker(None),
+                jobs: &crate::worker::Jobs::default(),
+                wake: std::sync::Arc::new(|| {}),
+            };
+            panel.adopt(run, &cx);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             while panel.pending_adopt.is_some() {
                 assert!(std::time::Instant::now() < deadline);

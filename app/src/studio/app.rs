@@ -27,7 +27,7 @@ use crate::panels::runs::RunsPanel;
 use crate::panels::text::TextPanel;
 use crate::panels::train::{NextRun, TrainPanel};
 use crate::picker::{FolderPicker, Wake};
-use crate::worker::TrainSession;
+use crate::worker::{Jobs, TrainSession};
 
 /// Frames kept for the frame-time readout.
 const FRAME_WINDOW: usize = 600;
@@ -101,6 +101,8 @@ pub struct Studio {
     picker: Box<dyn FolderPicker>,
     /// The models loaded for inference, kept across frames.
     models: ModelCache,
+    /// The one-shot background jobs the panels started.
+    jobs: Jobs,
     /// Where panels queue their commands, and the end drained once per frame.
     commands: Commands,
     queued: Receiver<StudioCommand>,
@@ -134,6 +136,7 @@ impl Studio {
         let (commands, queued) = Commands::channel();
         Self {
             models: ModelCache::default(),
+            jobs: Jobs::default(),
             commands,
             queued,
             state,
@@ -416,6 +419,13 @@ impl Studio {
             }
             ui.separator();
             ui.label(format!("backend {}", self.state.model.config.backend));
+            let running = self.jobs.running();
+            if !running.is_empty() {
+                ui.separator();
+                ui.spinner();
+                ui.label(format!("working: {}", running.join(", ")))
+                    .on_hover_text("Background jobs the panels started");
+            }
             if self.state.frame_time_readout
                 && let Some((p50, p99)) = self.frame_time_ms()
             {
@@ -483,6 +493,7 @@ impl Studio {
                         inference: &inference,
                         commands: &commands,
                         picker: self.picker.as_ref(),
+                        jobs: &self.jobs,
                         wake: wake.clone(),
                     };
                     let run = self.canvas_run.clone();

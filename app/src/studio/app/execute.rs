@@ -4,7 +4,7 @@
 use easel_core::train::JobStart;
 
 use super::Studio;
-use crate::commands::StudioCommand;
+use crate::commands::{PanelContext, StudioCommand};
 use crate::inference::Inference;
 use crate::panels::PanelKind;
 use crate::picker::Wake;
@@ -43,7 +43,14 @@ impl Studio {
             StudioCommand::OpenInCanvas(dir, checkpoint) => {
                 self.canvas_run = Some(dir.clone());
                 self.state.canvas.checkpoint = checkpoint;
-                self.state.canvas.draw(&dir, inference, wake.clone());
+                let cx = PanelContext {
+                    inference,
+                    commands: &self.commands,
+                    picker: self.picker.as_ref(),
+                    jobs: &self.jobs,
+                    wake: wake.clone(),
+                };
+                self.state.canvas.draw(&dir, &cx);
                 self.state.panel = PanelKind::Canvas;
                 self.remember(dir);
             }

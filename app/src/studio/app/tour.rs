@@ -8,6 +8,7 @@ use std::sync::Arc;
 use easel_core::train::{Command, ModelConfig, RunDir};
 
 use super::Studio;
+use crate::commands::PanelContext;
 use crate::panels::PanelKind;
 use crate::picker::Wake;
 
@@ -103,6 +104,13 @@ impl Studio {
     fn enter_stop(&mut self, panel: PanelKind, delta: bool, wake: Wake) {
         let run = self.canvas_run.clone();
         let inference = self.inference();
+        let cx = PanelContext {
+            inference: &inference,
+            commands: &self.commands,
+            picker: self.picker.as_ref(),
+            jobs: &self.jobs,
+            wake,
+        };
         match (panel, run) {
             (PanelKind::Train, _) => {
                 // Save a checkpoint now so the later stops have one.
@@ -110,15 +118,13 @@ impl Studio {
                     s.send(Command::SaveNow);
                 }
             }
-            (PanelKind::Canvas, Some(run)) if !delta => {
-                self.state.canvas.draw(&run, &inference, wake)
-            }
+            (PanelKind::Canvas, Some(run)) if !delta => self.state.canvas.draw(&run, &cx),
             (PanelKind::Canvas, _) => {
                 self.state.canvas.show_delta = true;
                 self.state.canvas.t = self.state.canvas.max_steps().unwrap_or(1).min(3);
             }
-            (PanelKind::Pyramid, Some(run)) => self.state.pyramid.draw(&run, &inference, wake),
-            (PanelKind::Text, Some(run)) => self.state.text.draw(&run, &inference, wake),
+            (PanelKind::Pyramid, Some(run)) => self.state.pyramid.draw(&run, &cx),
+            (PanelKind::Text, Some(run)) => self.state.text.draw(&run, &cx),
             (PanelKind::Runs, Some(run)) => self.runs.open(&run, false),
             (PanelKind::Export, Some(run)) => self.state.export.set_run(&run),
             (PanelKind::Arena, Some(run)) => {
@@ -128,7 +134,7 @@ impl Studio {
                 arena.m1 = Some(run.clone());
                 arena.m2 = Some(run);
                 arena.samples = arena.samples.min(500);
-                arena.start(&inference, wake);
+                arena.start(&cx);
             }
             _ => {}
         }
