@@ -28,9 +28,41 @@ impl SplitMix64 {
     }
 }
 
+use std::collections::BTreeMap;
+
 use easel_core::data::DataSource;
 use easel_core::model::gran::GranConfig;
-use easel_core::train::{ModelConfig, RunConfig, TrainConfig};
+use easel_core::train::{Event, ModelConfig, RunConfig, StopReason, TrainConfig, Trainer};
+
+/// The tensors (by dotted path) whose values differ between two snapshots of a network.
+pub fn changed(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> Vec<String> {
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// [`changed`] without BatchNorm's running statistics, which move in any forward pass in
+/// training mode (as in PyTorch): the learned weights that differ.
+pub fn learned_changes(
+    a: &BTreeMap<String, Vec<f32>>,
+    b: &BTreeMap<String, Vec<f32>>,
+) -> Vec<String> {
+    changed(a, b)
+        .into_iter()
+        .filter(|k| !k.contains("running_"))
+        .collect()
+}
+
+/// Trains `t` until step `max_steps` (it must stop there), returning the events it sent.
+pub fn run_steps(t: &mut Trainer, max_steps: u64) -> Vec<Event> {
+    t.set_schedule(Some(max_steps), None, None).unwrap();
+    let (_tx, rx) = std::sync::mpsc::channel();
+    let mut events = Vec::new();
+    let reason = t.run(&rx, &mut |e| events.push(e)).unwrap();
+    assert_eq!(reason, StopReason::MaxSteps);
+    events
+}
 
 /// A GRAN small enough to train a few steps in well under a second, on 16 × 16 shapes.
 pub fn tiny_config(steps: usize, seed: u64) -> RunConfig {

@@ -1,20 +1,11 @@
 //! LAPGAN end to end: each update touches only its network, training resumes exactly (dropout
 //! masks included), checkpoints load for sampling, and the pyramid sampler's levels add up.
 
-use std::collections::BTreeMap;
-use std::sync::mpsc;
-
 use easel_core::backend::BackendKind;
 use easel_core::sample::LoadedModel;
-use easel_core::train::{StepKind, StopReason, Trainer};
+use easel_core::train::{StepKind, Trainer};
 use easel_tests::tiny_lapgan_config;
-
-fn changed(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> Vec<String> {
-    a.iter()
-        .filter(|(k, v)| b.get(*k) != Some(v))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
+use easel_tests::{changed, run_steps};
 
 #[test]
 fn a_d_step_changes_only_the_discriminators_and_a_g_step_only_the_generators() {
@@ -61,13 +52,6 @@ fn a_d_step_changes_only_the_discriminators_and_a_g_step_only_the_generators() {
             );
         }
     }
-}
-
-fn run_steps(t: &mut Trainer, max_steps: u64) {
-    t.set_schedule(Some(max_steps), None, None).unwrap();
-    let (_tx, rx) = mpsc::channel();
-    let reason = t.run(&rx, &mut |_| {}).unwrap();
-    assert_eq!(reason, StopReason::MaxSteps);
 }
 
 #[test]

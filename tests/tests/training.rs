@@ -8,13 +8,7 @@ use easel_core::train::{
     Command, Divergence, Event, JobStart, StepKind, StopReason, Trainer, TrainingJob,
 };
 use easel_tests::tiny_config;
-
-fn changed(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> Vec<String> {
-    a.iter()
-        .filter(|(k, v)| b.get(*k) != Some(v))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
+use easel_tests::{changed, run_steps};
 
 fn learnable(names: Vec<String>) -> Vec<String> {
     names
@@ -61,15 +55,6 @@ fn a_d_step_changes_only_d_and_a_g_step_only_g() {
     );
     assert_eq!(t.state().d_updates, 1);
     assert_eq!(t.state().g_updates, 1);
-}
-
-fn run_steps(t: &mut Trainer, max_steps: u64) -> Vec<Event> {
-    t.set_schedule(Some(max_steps), None, None).unwrap();
-    let (_tx, rx) = mpsc::channel();
-    let mut events = Vec::new();
-    let reason = t.run(&rx, &mut |e| events.push(e)).unwrap();
-    assert_eq!(reason, StopReason::MaxSteps);
-    events
 }
 
 #[test]

@@ -6,6 +6,7 @@ pub mod canvas;
 pub mod data;
 pub mod export;
 pub mod model;
+mod model_stackgan;
 pub mod pyramid;
 pub mod runs;
 pub mod text;
