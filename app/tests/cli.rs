@@ -70,7 +70,11 @@ fn train_resume_and_sample_from_the_command_line() {
         "{said}"
     );
     assert!(!ckpts.join("step-000000008.ckpt").exists());
+    // A stop asked while nothing trains is left in the folder and cleared by the next session.
+    assert!(ok(&["stop", run_s]).contains("asked"));
+    assert!(run.join("stop-requested").is_file());
     ok(&["resume", run_s, "--max-steps", "8", "--backend", "cpu"]);
+    assert!(!run.join("stop-requested").exists());
     assert!(ckpts.join("step-000000008.ckpt").is_file());
     std::fs::write(&toml, config).unwrap();
     // Already there: it says so and touches nothing (no second grid or log entries for step 8).
@@ -188,6 +192,8 @@ fn errors_are_one_line_and_exit_non_zero() {
     let out_s = out.to_str().unwrap();
     let e = fails(&["train", "--preset", "nope", "--out", out_s]);
     assert!(e.contains("gran-fmnist"), "{e}");
+    let e = fails(&["stop", out_s]);
+    assert!(e.contains("not an Easel run folder"), "{e}");
     let e = fails(&[
         "train",
         "--preset",

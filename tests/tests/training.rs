@@ -511,3 +511,75 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A stop asked through the run folder (what `easel stop` and other machines sharing the folder
+/// write) makes a training process save a checkpoint and stop, running or paused, and is taken
+/// when seen; a request left from an earlier session does not stop the next.
+#[test]
+fn a_stop_request_in_the_run_folder_saves_and_stops_the_trainer() {
+    use easel_core::train::RunDir;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut config = tiny_config(1, 3);
+    config.train.max_steps = Some(1_000_000);
+    let job = TrainingJob::spawn(
+        JobStart::New {
+            run_dir: run.clone(),
+            config: Box::new(config),
+        },
+        || {},
+    )
+    .unwrap();
+    let folder = RunDir::new(&run);
+    let mut stepped = 0;
+    while stepped < 3 {
+        if let Some(Event::Step(s)) = job.next_event() {
+            stepped = s.step;
+        }
+    }
+    folder.request_stop().unwrap();
+    let mut finished = None;
+    while let Some(event) = job.next_event() {
+        if let Event::Finished { step, reason } = event {
+            finished = Some((step, reason));
+        }
+    }
+    let (step, reason) = finished.expect("the job finished");
+    assert_eq!(reason, StopReason::Requested);
+    assert!(!folder.stop_request().exists(), "the request is taken");
+    let newest = easel_core::train::checkpoint::list(&folder.checkpoints()).unwrap();
+    assert_eq!(
+        newest.last().map(|(s, _)| *s),
+        Some(step),
+        "saved at the step it stopped"
+    );
+
+    // A request left behind, then a resumed session: it is cleared, not obeyed; paused, a new
+    // request stops it.
+    folder.request_stop().unwrap();
+    let job = TrainingJob::spawn(
+        JobStart::Resume {
+            run_dir: run.clone(),
+            backend: None,
+        },
+        || {},
+    )
+    .unwrap();
+    let mut resumed_steps = 0;
+    while resumed_steps < 2 {
+        if let Some(Event::Step(_)) = job.next_event() {
+            resumed_steps += 1;
+        }
+    }
+    job.send(Command::Pause);
+    while !matches!(job.next_event(), Some(Event::Paused { .. })) {}
+    folder.request_stop().unwrap();
+    let reason = std::iter::from_fn(|| job.next_event())
+        .find_map(|e| match e {
+            Event::Finished { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .expect("the paused job finished");
+    assert_eq!(reason, StopReason::Requested);
+    assert!(!folder.stop_request().exists());
+}

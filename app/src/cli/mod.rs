@@ -38,6 +38,9 @@ pub enum Action {
     Train(train::TrainArgs),
     /// Continue a run from its newest intact checkpoint.
     Resume(train::ResumeArgs),
+    /// Ask the process training a run (here or elsewhere, sharing the folder) to save a
+    /// checkpoint and stop.
+    Stop(train::StopArgs),
     /// Draw samples from a run's checkpoint (or write a bundle that can redraw them).
     Sample(sample::SampleArgs),
     /// Redraw a bundle's images and check they match.
@@ -77,6 +80,7 @@ pub fn run(command: Action) -> Result<()> {
         }
         Action::Train(a) => train::train(a),
         Action::Resume(a) => train::resume(a),
+        Action::Stop(a) => train::stop(a),
         Action::Sample(a) => sample::sample(a),
         Action::Verify(a) => sample::verify(a),
         Action::Battle(a) => battle::battle(a),

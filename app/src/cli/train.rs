@@ -280,3 +280,21 @@ fn drive(mut trainer: Trainer) -> Result<()> {
     result?;
     Ok(())
 }
+
+/// `easel stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The run folder.
+    run: PathBuf,
+}
+
+/// Writes the run's stop request: its trainer saves a checkpoint and stops at its next step
+/// (within half a second when paused).
+pub fn stop(args: StopArgs) -> Result<()> {
+    easel_core::train::RunDir::new(&args.run).request_stop()?;
+    println!(
+        "asked {} to stop: its trainer saves a checkpoint and stops at its next step",
+        args.run.display()
+    );
+    Ok(())
+}

@@ -42,6 +42,25 @@ impl RunDir {
         self.root.join("samples")
     }
 
+    /// `stop-requested`: a file whose presence asks the process training the run — this one or
+    /// another, on this machine or one sharing the folder — to save a checkpoint and stop.
+    pub fn stop_request(&self) -> PathBuf {
+        self.root.join("stop-requested")
+    }
+
+    /// Asks whoever trains the run to save a checkpoint and stop (see [`Self::stop_request`]);
+    /// refused for a folder that holds no run.
+    pub fn request_stop(&self) -> Result<()> {
+        if !Self::is_run(&self.root) {
+            return Err(crate::error::Error::Run {
+                path: self.root.clone(),
+                reason: "not an Easel run folder (no config.toml)".into(),
+            });
+        }
+        let path = self.stop_request();
+        std::fs::write(&path, b"stop\n").map_err(|e| crate::error::Error::io(&path, e))
+    }
+
     /// Creates the folder for a new run and writes its config; refuses a folder that already
     /// holds a run, so nothing is overwritten.
     pub fn create(&self, config: &RunConfig) -> Result<()> {

@@ -25,6 +25,12 @@ impl Trainer {
         }
     }
 
+    /// Whether a stop was asked through the run folder ([`crate::train::RunDir::request_stop`]);
+    /// the request is taken (its file removed) when it is seen.
+    fn stop_requested(&self) -> bool {
+        std::fs::remove_file(self.run.stop_request()).is_ok()
+    }
+
     fn emit(&mut self, event: Event, sink: &mut dyn FnMut(Event)) {
         // The log is a record for people; a full disk must not stop training here (checkpoint
         // writes report it).
@@ -174,6 +180,8 @@ impl Trainer {
             warnings: std::mem::take(&mut self.warnings),
         };
         self.emit(started, sink);
+        // A stop asked of an earlier session is not this one's.
+        let _ = std::fs::remove_file(self.run.stop_request());
         // The fixed-z grid where training starts (or resumes), so a listener has one at once.
         let clock = Instant::now();
         let event = self.sample_event()?;
@@ -183,9 +191,18 @@ impl Trainer {
         loop {
             loop {
                 let command = if paused {
-                    match commands.recv() {
+                    // Paused, the stop request is looked for twice a second.
+                    match commands.recv_timeout(std::time::Duration::from_millis(500)) {
                         Ok(c) => c,
-                        Err(_) => return self.finish(StopReason::Requested, sink),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            if self.stop_requested() {
+                                return self.finish(StopReason::Requested, sink);
+                            }
+                            continue;
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                            return self.finish(StopReason::Requested, sink);
+                        }
                     }
                 } else {
                     match commands.try_recv() {
@@ -239,6 +256,9 @@ impl Trainer {
             }
             if let Some(reason) = self.stop_reason() {
                 return self.finish(reason, sink);
+            }
+            if self.stop_requested() {
+                return self.finish(StopReason::Requested, sink);
             }
             if self.take_step(StepKind::Full, sink)? {
                 paused = true;
