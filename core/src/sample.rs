@@ -175,7 +175,7 @@ impl LoadedModel {
             origin,
             ckpt.state.step,
             networks.valid(),
-            backend,
+            (backend, device),
         )
     }
 
@@ -196,19 +196,19 @@ impl LoadedModel {
             Origin::Live,
             step,
             networks,
-            backend,
+            (backend, device),
         )
     }
 
+    /// The model with its networks on `device`, `backend`'s, and a text run's encoder.
     fn assemble(
         run_dir: &Path,
         config: RunConfig,
         origin: Origin,
         step: u64,
         networks: Networks,
-        backend: BackendKind,
+        (backend, device): (BackendKind, Device),
     ) -> Result<Self> {
-        let device = backend.device()?;
         let encoder =
             match &config.model {
                 crate::train::ModelConfig::StackGan(s) if s.conditional() => Some(

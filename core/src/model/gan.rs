@@ -363,20 +363,12 @@ impl Networks {
 
     /// Both networks in inference mode (no autodiff).
     pub fn valid(&self) -> Self {
-        match self {
-            Networks::Gran(p) => Networks::Gran(p.valid()),
-            Networks::Lapgan(p) => Networks::Lapgan(p.valid()),
-            Networks::StackGan(p) => Networks::StackGan(p.valid()),
-        }
+        each_model!(self, Networks, p => Networks::from(p.valid()))
     }
 
     /// Both networks moved to `device`.
     pub fn to_device(self, device: &Device) -> Self {
-        match self {
-            Networks::Gran(p) => Networks::Gran(p.to_device(device)),
-            Networks::Lapgan(p) => Networks::Lapgan(p.to_device(device)),
-            Networks::StackGan(p) => Networks::StackGan(p.to_device(device)),
-        }
+        each_model!(self, Networks, p => Networks::from(p.to_device(device)))
     }
 
     /// Every floating-point tensor of the generator, by dotted path (see [`parameters`]).
@@ -467,20 +459,10 @@ impl Networks {
     /// The critic in training mode (BatchNorm on each batch's statistics), on `device`'s
     /// autodiff twin: how GAM judges.
     pub fn critic_in_training_mode(&self) -> Self {
-        match self {
-            Networks::Gran(p) => Networks::Gran(Pair {
-                critic: p.critic.clone().train(),
-                ..p.clone()
-            }),
-            Networks::Lapgan(p) => Networks::Lapgan(Pair {
-                critic: p.critic.clone().train(),
-                ..p.clone()
-            }),
-            Networks::StackGan(p) => Networks::StackGan(Pair {
-                critic: p.critic.clone().train(),
-                ..p.clone()
-            }),
-        }
+        each_model!(self, Networks, p => Networks::from(Pair {
+            critic: p.critic.clone().train(),
+            ..p.clone()
+        }))
     }
 }
 

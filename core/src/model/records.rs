@@ -40,11 +40,7 @@ pub(crate) fn load_networks(
             model: p.model,
         })
     }
-    Ok(match networks {
-        Networks::Gran(p) => Networks::Gran(load(p, generator, critic, path)?),
-        Networks::Lapgan(p) => Networks::Lapgan(load(p, generator, critic, path)?),
-        Networks::StackGan(p) => Networks::StackGan(load(p, generator, critic, path)?),
-    })
+    Ok(each_model!(networks, Networks, p => Networks::from(load(p, generator, critic, path)?)))
 }
 
 pub(crate) fn load_module<M: Module>(

@@ -15,3 +15,21 @@ pub fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, what: &str) {
         .fold(0f32, f32::max);
     assert!(worst < 2e-4, "{what}: differs by {worst}");
 }
+
+/// `values` as a `[rows, values.len() / rows]` tensor.
+pub fn t2(values: &[f32], rows: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), [rows, values.len() / rows]),
+        device,
+    )
+}
+
+/// The one value of a `[1]` tensor.
+pub fn scalar(t: Tensor<1>) -> f32 {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0]
+}
+
+/// Asserts `a` and `b` agree to 10⁻⁵.
+pub fn close(a: f32, b: f32) {
+    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+}

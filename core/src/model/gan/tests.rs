@@ -5,6 +5,7 @@ use burn::tensor::Gradients;
 
 use super::*;
 use crate::model::lapgan::LapganConfig;
+use crate::model::testing::scalar;
 use crate::noise::NoiseStream;
 
 fn gran(steps: usize) -> GranConfig {
@@ -36,10 +37,6 @@ fn lapgan() -> LapganConfig {
         dropout: 0.5,
         uniform_noise: true,
     }
-}
-
-fn scalar(x: Tensor<1>) -> f32 {
-    x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0]
 }
 
 /// Counts the module's parameters that `grads` holds a gradient for.

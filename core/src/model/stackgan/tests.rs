@@ -5,24 +5,10 @@
 use burn::tensor::{Distribution, TensorData};
 
 use super::*;
+use crate::model::testing::{close, scalar, t2};
 
 fn device() -> Device {
     Device::flex()
-}
-
-fn t2(values: &[f32], rows: usize, device: &Device) -> Tensor<2> {
-    Tensor::from_data(
-        TensorData::new(values.to_vec(), [rows, values.len() / rows]),
-        device,
-    )
-}
-
-fn scalar(t: Tensor<1>) -> f32 {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0]
-}
-
-fn close(a: f32, b: f32) {
-    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
 }
 
 fn small(version: Version, size: usize, channels: usize, text_dim: usize) -> StackGanConfig {
