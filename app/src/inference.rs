@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use easel_core::backend::BackendKind;
 use easel_core::sample::LoadedModel;
-use easel_core::train::{Snapshot, checkpoint};
+use easel_core::train::{LiveSlot, Snapshot, checkpoint};
 
 /// Models kept loaded, newest last: drawing again from the same checkpoint file (unchanged) or
 /// the same live snapshot, on the same backend, loads nothing.
@@ -81,8 +81,9 @@ pub struct Inference {
     pub backend: BackendKind,
     /// The backend chosen, when it could not be used.
     pub fell_back: Option<BackendKind>,
-    /// The run whose job is training or paused, with the networks it last handed over.
-    live: Option<(PathBuf, Snapshot)>,
+    /// The run whose job is training or paused, with where it hands its networks over (read
+    /// when a model is loaded, on the loading thread).
+    live: Option<(PathBuf, LiveSlot)>,
     /// The models loaded so far.
     cache: ModelCache,
 }
@@ -90,7 +91,7 @@ pub struct Inference {
 impl Inference {
     /// Inference on `chosen` (the CPU where it is unusable here), drawing `live`'s run from its
     /// snapshot.
-    pub fn new(chosen: BackendKind, live: Option<(PathBuf, Snapshot)>, cache: ModelCache) -> Self {
+    pub fn new(chosen: BackendKind, live: Option<(PathBuf, LiveSlot)>, cache: ModelCache) -> Self {
         let usable = chosen.usable().is_ok();
         Self {
             backend: if usable { chosen } else { BackendKind::Cpu },
@@ -101,11 +102,9 @@ impl Inference {
     }
 
     /// The live job's newest networks, when `run` is the run it trains.
-    pub fn live(&self, run: &Path) -> Option<&Snapshot> {
-        self.live
-            .as_ref()
-            .filter(|(r, _)| r == run)
-            .map(|(_, snapshot)| snapshot)
+    pub fn live(&self, run: &Path) -> Option<Snapshot> {
+        let (_, slot) = self.live.as_ref().filter(|(r, _)| r == run)?;
+        slot.lock().ok()?.clone()
     }
 
     /// The model of `run` on [`Self::backend`]: from `checkpoint` when one is named; else from
@@ -125,9 +124,7 @@ impl Inference {
                 step: snapshot.step,
                 backend,
             };
-            return self.cached(key, || {
-                LoadedModel::from_snapshot(run, snapshot.clone(), backend)
-            });
+            return self.cached(key, || LoadedModel::from_snapshot(run, snapshot, backend));
         }
         self.load_checkpoint(run, checkpoint)
     }
@@ -270,7 +267,7 @@ mod tests {
         let live = |step| {
             Inference::new(
                 BackendKind::Cpu,
-                Some((run.clone(), snapshot(step))),
+                Some((run.clone(), Arc::new(Mutex::new(Some(snapshot(step)))))),
                 cache.clone(),
             )
         };

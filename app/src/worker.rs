@@ -134,9 +134,9 @@ impl TrainSession {
         })
     }
 
-    /// The networks the job last handed over (see [`easel_core::train::Snapshot`]).
-    pub fn snapshot(&self) -> Option<easel_core::train::Snapshot> {
-        self.job.snapshot()
+    /// Where the job hands its networks over (see [`easel_core::train::Snapshot`]).
+    pub fn live(&self) -> easel_core::train::LiveSlot {
+        self.job.live()
     }
 
     /// Whether the job can still take commands.

@@ -63,6 +63,8 @@ fn an_unusable_backend_asks_before_training_on_the_cpu() {
     studio.state.model.config.backend = BackendKind::Cuda;
     let mut h = harness(studio);
     h.run_ok();
+    // Inference falls back to the CPU meanwhile, and the status bar says so.
+    h.get_by_label("(unusable here: drawing on cpu)");
     common::nav(&mut h, "Train");
     h.get_by_label("Start").click();
     h.run_ok();

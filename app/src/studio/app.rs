@@ -285,7 +285,7 @@ impl Studio {
             .session
             .as_ref()
             .filter(|s| s.is_live())
-            .and_then(|s| Some((s.run_dir.clone(), s.snapshot()?)));
+            .map(|s| (s.run_dir.clone(), s.live()));
         Inference::new(self.state.model.config.backend, live, self.models.clone())
     }
 
@@ -406,7 +406,7 @@ impl Studio {
         }
     }
 
-    fn status_ui(&self, ui: &mut egui::Ui) {
+    fn status_ui(&self, ui: &mut egui::Ui, inference: &Inference) {
         ui.horizontal(|ui| {
             match &self.session {
                 Some(s) => {
@@ -419,6 +419,12 @@ impl Studio {
             }
             ui.separator();
             ui.label(format!("backend {}", self.state.model.config.backend));
+            if inference.fell_back.is_some() {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("(unusable here: drawing on {})", inference.backend),
+                );
+            }
             let running = self.jobs.running();
             if !running.is_empty() {
                 ui.separator();
@@ -484,7 +490,7 @@ impl Studio {
             .resizable(false)
             .exact_size(120.0)
             .show(ui, |ui| self.nav_ui(ui));
-        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui, &inference));
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])

@@ -103,9 +103,10 @@ impl TrainingJob {
         })
     }
 
-    /// The newest networks the job handed over, if it has started training.
-    pub fn snapshot(&self) -> Option<Snapshot> {
-        self.live.lock().ok().and_then(|live| live.clone())
+    /// Where the job hands its networks over: read it when a model is wanted (a snapshot
+    /// shares the weights, but copying it every frame is work for nothing).
+    pub fn live(&self) -> LiveSlot {
+        self.live.clone()
     }
 
     /// Sends a command; false when the job has ended.
