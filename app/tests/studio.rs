@@ -456,6 +456,18 @@ fn a_divergence_pauses_and_the_studio_rolls_back_with_half_the_learning_rates() 
     wait_until(&mut h, 30, "the stop", |s| !s.session().unwrap().is_live());
 }
 
+/// Starts training from the Train panel, pauses once it has taken `steps` steps, and returns the
+/// step it paused at.
+fn start_and_pause(h: &mut Harness<'_, Studio>, steps: u64) -> u64 {
+    h.get_by_label("Start").click();
+    wait_until(h, 60, "training to run", |s| step_of(s) >= steps);
+    h.get_by_label("Pause").click();
+    wait_until(h, 30, "the pause", |s| {
+        s.session().unwrap().status == SessionStatus::Paused
+    });
+    step_of(h.state())
+}
+
 /// Pauses a fresh run before its first checkpoint, then opens the Canvas: it draws the live
 /// model (the networks the job handed over on pausing), scrubs its steps, and follows D and G
 /// steps taken while paused — all with no checkpoint on disk.
@@ -467,13 +479,7 @@ fn the_canvas_draws_the_live_model_before_the_first_checkpoint() {
     let mut h = harness(studio);
     h.run_ok();
     nav(&mut h, "Train");
-    h.get_by_label("Start").click();
-    wait_until(&mut h, 60, "training to run", |s| step_of(s) >= 3);
-    h.get_by_label("Pause").click();
-    wait_until(&mut h, 30, "the pause", |s| {
-        s.session().unwrap().status == SessionStatus::Paused
-    });
-    let paused_at = step_of(h.state());
+    let paused_at = start_and_pause(&mut h, 3);
     let run = h.state().session().unwrap().run_dir.clone();
     let checkpoints = || std::fs::read_dir(run.join("checkpoints")).unwrap().count();
     assert_eq!(checkpoints(), 0, "no checkpoint yet");
@@ -528,13 +534,7 @@ fn inference_follows_the_chosen_backend() {
     let mut h = harness(studio(dir.path(), None));
     h.run_ok();
     nav(&mut h, "Train");
-    h.get_by_label("Start").click();
-    wait_until(&mut h, 60, "training to run", |s| step_of(s) >= 2);
-    h.get_by_label("Pause").click();
-    wait_until(&mut h, 30, "the pause", |s| {
-        s.session().unwrap().status == SessionStatus::Paused
-    });
-    let step = step_of(h.state());
+    let step = start_and_pause(&mut h, 2);
     nav(&mut h, "Canvas");
     for backend in [BackendKind::Wgpu, BackendKind::Cpu] {
         h.state_mut().state.model.config.backend = backend;
