@@ -101,6 +101,11 @@ impl Inference {
         }
     }
 
+    /// Whether `run` is the run this studio's job trains (or holds paused).
+    pub fn trains(&self, run: &Path) -> bool {
+        self.live.as_ref().is_some_and(|(r, _)| r == run)
+    }
+
     /// The live job's newest networks, when `run` is the run it trains.
     pub fn live(&self, run: &Path) -> Option<Snapshot> {
         let (_, slot) = self.live.as_ref().filter(|(r, _)| r == run)?;

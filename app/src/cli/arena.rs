@@ -8,12 +8,13 @@ use clap::Args;
 use easel_core::eval::arena;
 use easel_core::eval::gam::{BattleConfig, DEFAULT_TOLERANCE, TOLERANCE_RULE};
 use easel_core::sample::LoadedModel;
-use easel_core::train::{RunDir, checkpoint};
+use easel_core::train::{RunDir, Sweep, checkpoint};
 
 /// `easel arena`.
 #[derive(Debug, Args)]
 pub struct ArenaArgs {
-    /// Run folders (at least two, or one with --checkpoints).
+    /// Run folders (at least two, or one with --checkpoints), or sweep folders: a sweep plays
+    /// all its runs, and its configurations are rated by the mean over their seeds.
     #[arg(required = true)]
     runs: Vec<PathBuf>,
     /// Play every kept checkpoint of each run (a model against its own past).
@@ -42,9 +43,30 @@ pub struct ArenaArgs {
 
 pub fn arena(args: ArenaArgs) -> Result<()> {
     let backend = args.backend.or_cpu();
+    // Sweeps stand for their runs, each named by its folder and grouped by its configuration.
+    let sweeps = args.runs.iter().filter(|r| Sweep::is_sweep(r)).count();
+    let mut runs: Vec<(String, PathBuf, String)> = Vec::new();
+    for path in &args.runs {
+        if Sweep::is_sweep(path) {
+            let sweep = Sweep::open(path)?;
+            for (run, dir) in sweep.spec.runs.iter().zip(sweep.run_dirs()) {
+                let name = if sweeps > 1 {
+                    format!("{}/{}", path.display(), run.name)
+                } else {
+                    run.name.clone()
+                };
+                let group = Sweep::configuration(run);
+                runs.push((name, dir, group));
+            }
+        } else {
+            let name = path.display().to_string();
+            runs.push((name.clone(), path.clone(), name));
+        }
+    }
     let mut entrants: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
-    for run in &args.runs {
-        let name = run.display().to_string();
+    let mut group_of = Vec::new();
+    for (name, run, group) in &runs {
+        let (name, run) = (name.clone(), run);
         if args.checkpoints {
             let found = checkpoint::list(&RunDir::new(run).checkpoints())?;
             if found.is_empty() {
@@ -52,9 +74,11 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
             }
             for (step, path) in found {
                 entrants.push((format!("{name}@{step}"), run.clone(), Some(path)));
+                group_of.push(format!("{group}@{step}"));
             }
         } else {
             entrants.push((name, run.clone(), None));
+            group_of.push(group.clone());
         }
     }
     if entrants.len() < 2 {
@@ -75,9 +99,16 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
     };
     let names: Vec<String> = entrants.iter().map(|(n, _, _)| n.clone()).collect();
     let refs: Vec<&LoadedModel> = models.iter().collect();
-    let result = arena::round_robin(&refs, &names, &data, &config, &mut |done, total| {
+    let mut result = arena::round_robin(&refs, &names, &data, &config, &mut |done, total| {
         eprint!("\rscoring {done}/{total}");
     })?;
+    // Configurations rated over their seeds, where some configuration has several.
+    let grouped = group_of
+        .iter()
+        .any(|g| group_of.iter().filter(|h| *h == g).count() > 1);
+    if grouped {
+        result.group(&group_of);
+    }
     eprintln!();
     if let Some(path) = &args.csv {
         let text = result.leaderboard_csv();
@@ -99,6 +130,21 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
             s.losses,
             s.name
         );
+    }
+    if !result.groups.is_empty() {
+        println!("\nby configuration (mean rating ± s.e. over its seeds):");
+        println!("rank  mean rating (± s.e.)  seeds  configuration");
+        for (rank, g) in result.groups.iter().enumerate() {
+            let se =
+                g.se.map_or_else(|| "    -".into(), |se| format!("{se:>5.1}"));
+            println!(
+                "{:>4}  {:>7.1} (± {se})     {:>5}  {}",
+                rank + 1,
+                g.mean,
+                g.models.len(),
+                g.name
+            );
+        }
     }
     println!("\nr_sample (row = M1, column = M2; < 1 favours the row):");
     for (i, row) in result.r_sample.iter().enumerate() {

@@ -1,11 +1,14 @@
-//! The command line: `presets`, `train`, `resume`, `sample`, `verify`, `battle`, `arena`, `score`, `bench`, `embed`, `generate`, `interpolate`. Each command is a thin
+//! The command line: `presets`, `train`, `resume`, `stop`, `follow`, `sweep`, `sample`, `verify`, `battle`, `arena`, `score`, `bench`, `embed`, `generate`, `interpolate`. Each command is a thin
 //! listener over `easel-core`; errors are one line and a non-zero exit.
 
 pub mod arena;
 pub mod battle;
 pub mod bench;
+pub mod follow;
 pub mod sample;
 pub mod score;
+pub mod slurm;
+pub mod sweep;
 pub mod text;
 pub mod train;
 
@@ -15,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use easel_core::backend::BackendKind;
 use easel_core::data::DataSource;
-use easel_core::train::{ModelConfig, Preset, RunConfig};
+use easel_core::train::{ModelConfig, Override, Preset, RunConfig};
 
 /// Easel: configure, train, inspect and export GANs that draw in steps (GRAN, DCGAN, LAPGAN,
 /// StackGAN-v1 and -v2).
@@ -41,6 +44,12 @@ pub enum Action {
     /// Ask the process training a run (here or elsewhere, sharing the folder) to save a
     /// checkpoint and stop.
     Stop(train::StopArgs),
+    /// Show the progress of a run another process is writing (here, or on a server whose run
+    /// folder is mounted or synced), until it finishes or stops.
+    Follow(follow::FollowArgs),
+    /// Many runs at once: one per point of a grid of config overrides, trained here a few at a
+    /// time or as a Slurm array job; `sweep status` says where each stands.
+    Sweep(Box<sweep::SweepArgs>),
     /// Draw samples from a run's checkpoint (or write a bundle that can redraw them).
     Sample(sample::SampleArgs),
     /// Redraw a bundle's images and check they match.
@@ -81,6 +90,8 @@ pub fn run(command: Action) -> Result<()> {
         Action::Train(a) => train::train(a),
         Action::Resume(a) => train::resume(a),
         Action::Stop(a) => train::stop(a),
+        Action::Follow(a) => follow::follow(a),
+        Action::Sweep(a) => sweep::sweep(*a),
         Action::Sample(a) => sample::sample(a),
         Action::Verify(a) => sample::verify(a),
         Action::Battle(a) => battle::battle(a),
@@ -129,6 +140,10 @@ pub struct ConfigArgs {
     /// checkpoints.
     #[arg(long)]
     minutes: Option<f64>,
+    /// Set any field of the run config, as a dotted key of config.toml (repeatable; applied
+    /// last, in order), e.g. `--set model.gran.steps=5 --set train.lr_d=1e-4`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<Override>,
 }
 
 /// Parses `--data`.
@@ -152,6 +167,20 @@ pub fn parse_data(spec: &str) -> Result<DataSource> {
 }
 
 impl ConfigArgs {
+    /// Where the config comes from, in words (`preset gran-shapes`, `config run.toml`), with
+    /// the options given on top of it.
+    pub fn describe(&self) -> String {
+        let mut text = match (&self.preset, &self.config) {
+            (_, Some(path)) => format!("config {}", path.display()),
+            (Some(name), None) => format!("preset {name}"),
+            (None, None) => format!("preset {}", easel_core::train::config::DEFAULT_PRESET),
+        };
+        for o in &self.overrides {
+            text.push_str(&format!(" --set {o}"));
+        }
+        text
+    }
+
     /// The config these options describe.
     pub fn build(&self) -> Result<RunConfig> {
         let mut config = match (&self.preset, &self.config) {
@@ -188,7 +217,7 @@ impl ConfigArgs {
             config.backend = b;
         }
         config.validate()?;
-        Ok(config)
+        Ok(config.with_overrides(&self.overrides)?)
     }
 }
 
@@ -214,7 +243,7 @@ impl From<Backend> for BackendKind {
 }
 
 /// `--backend`, flattened into every command that computes.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct BackendArg {
     /// Where to compute (default: the CPU; `train` and `resume`: the run's config).
     #[arg(long, value_enum)]

@@ -60,6 +60,18 @@ pub fn train(args: TrainArgs) -> Result<()> {
     drive(trainer)
 }
 
+/// Continues `run` as `easel resume RUN` does, with its config's schedule and backend.
+pub fn resume_run(run: PathBuf) -> Result<()> {
+    resume(ResumeArgs {
+        run,
+        backend: super::BackendArg::default(),
+        max_steps: None,
+        epochs: None,
+        minutes: None,
+        lr_scale: None,
+    })
+}
+
 pub fn resume(args: ResumeArgs) -> Result<()> {
     let asked = match args.backend.chosen() {
         Some(backend) => backend,
@@ -129,6 +141,16 @@ fn usable_or_cpu(asked: BackendKind) -> Result<BackendKind> {
 /// Ctrl-C (or SIGTERM) asks the trainer to stop at the next step boundary, which saves a
 /// checkpoint first; a second Ctrl-C quits at once (what the last checkpoint holds is kept). A
 /// write past the file-size limit (SIGXFSZ) fails as an error instead of killing the process.
+/// The signal that asked training to stop, once one did (0 before).
+static INTERRUPTED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The exit status of a run stopped by a signal after saving: 128 + the signal (130 for Ctrl-C,
+/// 143 for SIGTERM), as a shell reports a process the signal ended. A Slurm task tells by it
+/// that its run was interrupted, not finished, and requeues itself.
+pub const fn interrupted_status(signal: i32) -> i32 {
+    128 + signal
+}
+
 #[cfg(unix)]
 fn stop_on_interrupt(commands: mpsc::Sender<Command>, bar: ProgressBar) {
     use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
@@ -141,7 +163,13 @@ fn stop_on_interrupt(commands: mpsc::Sender<Command>, bar: ProgressBar) {
         .name("easel-signals".into())
         .spawn(move || {
             let mut asked = false;
-            for _ in signals.forever() {
+            for signal in signals.forever() {
+                let _ = INTERRUPTED_BY.compare_exchange(
+                    0,
+                    signal,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
                 if asked {
                     bar.suspend(|| eprintln!("interrupted again: quitting without saving"));
                     std::process::exit(130);
@@ -277,7 +305,14 @@ fn drive(mut trainer: Trainer) -> Result<()> {
     if let Some(message) = error {
         bail!(message);
     }
-    result?;
+    let signal = INTERRUPTED_BY.load(std::sync::atomic::Ordering::SeqCst);
+    if result? == StopReason::Requested && signal != 0 {
+        eprintln!(
+            "stopped by signal {signal} with a checkpoint saved; continue with: easel resume {}",
+            run.display()
+        );
+        std::process::exit(interrupted_status(signal));
+    }
     Ok(())
 }
 

@@ -4,11 +4,13 @@
 //! as PNG and the drawing as a looping GIF.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use easel_core::export;
 use easel_core::images::ImageBatch;
 use easel_core::model::gran::NoiseMode;
 use easel_core::sample::Samples;
+use easel_core::train::RunFollower;
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,17 @@ struct Drawn {
 }
 
 type Drawing = easel_core::Result<(String, String, usize, Samples)>;
+
+/// How often the Canvas looks for a newer checkpoint of a run trained elsewhere.
+const NEWEST_POLL: Duration = Duration::from_secs(1);
+
+/// A run drawn from its newest checkpoint, watched for newer ones.
+struct NewestWatch {
+    follower: RunFollower,
+    polled: Instant,
+    /// The newest intact checkpoint's step when the drawing was asked for.
+    drawn_from: Option<u64>,
+}
 
 /// The Canvas panel.
 #[derive(Serialize, Deserialize)]
@@ -78,6 +91,8 @@ pub struct CanvasPanel {
     /// The checkpoint drawn from (None: the newest intact one).
     #[serde(skip)]
     pub checkpoint: Option<PathBuf>,
+    #[serde(skip)]
+    newest: Option<NewestWatch>,
 }
 
 impl Default for CanvasPanel {
@@ -101,6 +116,7 @@ impl Default for CanvasPanel {
             delta_texture: None,
             generation: 0,
             checkpoint: None,
+            newest: None,
         }
     }
 }
@@ -162,6 +178,48 @@ impl CanvasPanel {
         });
         self.error = None;
         self.pending = Some((run.to_path_buf(), pending));
+    }
+
+    /// While another process trains `run` and the drawing is from its newest checkpoint, draws
+    /// again from each newer intact checkpoint as it appears (looked for every second).
+    fn follow_newest(&mut self, run: &Path, cx: &PanelContext, ctx: &egui::Context) {
+        let drawn_here = self.drawn.as_ref().is_some_and(|d| d.run == run);
+        if self.checkpoint.is_some() || cx.inference.trains(run) || !drawn_here {
+            self.newest = None;
+            return;
+        }
+        if self
+            .newest
+            .as_ref()
+            .is_none_or(|w| w.follower.run().root != run)
+        {
+            self.newest = Some(NewestWatch {
+                follower: RunFollower::new(run),
+                polled: Instant::now() - NEWEST_POLL,
+                drawn_from: None,
+            });
+        }
+        let watch = self.newest.as_mut().expect("set above");
+        if self.pending.is_some() || watch.polled.elapsed() < NEWEST_POLL {
+            ctx.request_repaint_after(NEWEST_POLL);
+            return;
+        }
+        watch.polled = Instant::now();
+        if watch.follower.poll().is_err() {
+            return;
+        }
+        let newest = watch.follower.checkpoints().last().map(|(step, _)| *step);
+        if watch.follower.log.state.is_live() {
+            ctx.request_repaint_after(NEWEST_POLL);
+        }
+        match watch.drawn_from {
+            None => watch.drawn_from = newest,
+            Some(drawn) if newest.is_some_and(|n| n != drawn) => {
+                watch.drawn_from = newest;
+                self.draw(run, cx);
+            }
+            Some(_) => {}
+        }
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
@@ -279,6 +337,7 @@ impl CanvasPanel {
             ui.label("Train a model or open a run in the Runs panel to scrub its drawing steps.");
             return;
         };
+        self.follow_newest(run, cx, ui.ctx());
         ui.horizontal(|ui| {
             let busy = self.pending.is_some();
             if ui

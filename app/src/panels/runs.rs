@@ -4,90 +4,93 @@
 
 use std::path::{Path, PathBuf};
 
-use easel_core::train::checkpoint;
-use easel_core::train::{Curves, Metric, RunDir};
+use std::time::{Duration, Instant};
+
+use easel_core::train::follow::ago;
+use easel_core::train::{Metric, RunDir, RunFollower, StopReason, WriterState};
 use egui::TextureHandle;
 
 use crate::commands::{PanelContext, StudioCommand};
 use crate::textures;
 
-/// One run as loaded for display.
+/// How often an opened run's folder is read again.
+const POLL: Duration = Duration::from_millis(500);
+
+/// One run as shown: followed, so a run another process writes updates as it does.
 struct RunView {
     dir: PathBuf,
     config_toml: String,
-    curves: Curves,
-    checkpoints: Vec<(u64, PathBuf)>,
-    grids: Vec<(u64, PathBuf)>,
+    follower: RunFollower,
+    polled: Instant,
     history_index: usize,
-    shown: Option<(usize, TextureHandle)>,
+    shown: Option<(PathBuf, TextureHandle)>,
     error: Option<String>,
+    /// A stop was asked of the writer.
+    stop_asked: bool,
 }
 
 impl RunView {
     fn load(dir: &Path) -> Self {
-        let run = RunDir::new(dir);
         let mut view = RunView {
             dir: dir.to_path_buf(),
             config_toml: String::new(),
-            curves: Curves::default(),
-            checkpoints: Vec::new(),
-            grids: Vec::new(),
+            follower: RunFollower::new(dir),
+            polled: Instant::now(),
             history_index: 0,
             shown: None,
             error: None,
+            stop_asked: false,
         };
-        let loaded = (|| -> easel_core::Result<()> {
-            view.config_toml = run.load_config()?.to_toml();
-            view.curves = run.read_curves()?;
-            view.checkpoints = checkpoint::list(&run.checkpoints())?;
-            view.grids = list_grids(&run.samples());
-            view.history_index = view.grids.len().saturating_sub(1);
-            Ok(())
-        })();
-        if let Err(e) = loaded {
-            view.error = Some(e.to_string());
+        match RunDir::new(dir).load_config() {
+            Ok(config) => view.config_toml = config.to_toml(),
+            Err(e) => view.error = Some(e.to_string()),
         }
+        view.poll();
+        view.history_index = view.grids().len().saturating_sub(1);
         view
     }
 
+    /// Reads what the writer added; the history slider follows new grids when it stood at the
+    /// newest.
+    fn poll(&mut self) {
+        let at_newest = self.history_index + 1 >= self.grids().len();
+        self.polled = Instant::now();
+        match self.follower.poll() {
+            Ok(changes) => {
+                if changes.grids && at_newest {
+                    self.history_index = self.grids().len().saturating_sub(1);
+                }
+                if !self.follower.log.state.is_live() {
+                    self.stop_asked = false;
+                }
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    fn grids(&self) -> &[(u64, PathBuf)] {
+        self.follower.grids()
+    }
+
     fn texture(&mut self, ctx: &egui::Context, salt: &str) -> Option<&TextureHandle> {
-        let index = self.history_index.min(self.grids.len().checked_sub(1)?);
-        if self.shown.as_ref().map(|(i, _)| *i) != Some(index) {
-            let path = &self.grids[index].1;
-            match image::open(path) {
+        let index = self.history_index.min(self.grids().len().checked_sub(1)?);
+        let path = self.grids()[index].1.clone();
+        if self.shown.as_ref().map(|(p, _)| p) != Some(&path) {
+            match image::open(&path) {
                 Ok(img) => {
                     self.shown = Some((
-                        index,
+                        path,
                         textures::upload(ctx, &format!("runs-{salt}"), &img.to_rgba8()),
                     ))
                 }
-                Err(e) => {
-                    self.error = Some(format!("{}: {e}", path.display()));
-                    return None;
-                }
+                // A grid another process is still writing (copied in place by a sync tool)
+                // shows at a later poll; the one shown stays meanwhile.
+                Err(_) if self.follower.log.state.is_live() => {}
+                Err(e) => self.error = Some(format!("{}: {e}", path.display())),
             }
         }
         self.shown.as_ref().map(|(_, t)| t)
     }
-}
-
-fn list_grids(dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut grids: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            let step = name
-                .strip_prefix("step-")?
-                .strip_suffix(".png")?
-                .parse()
-                .ok()?;
-            Some((step, e.path()))
-        })
-        .collect();
-    grids.sort();
-    grids
 }
 
 /// Run folders directly under `root`, newest name last.
@@ -130,7 +133,21 @@ impl RunsPanel {
 
     /// The history position of the left run (index into its grids, grid count).
     pub fn history(&self) -> Option<(usize, usize)> {
-        self.left.as_ref().map(|v| (v.history_index, v.grids.len()))
+        self.left
+            .as_ref()
+            .map(|v| (v.history_index, v.grids().len()))
+    }
+
+    /// The error shown for the left run, if any.
+    pub fn error(&self) -> Option<&str> {
+        self.left.as_ref().and_then(|v| v.error.as_deref())
+    }
+
+    /// The left run's newest logged step, and whether its writer is under way.
+    pub fn followed(&self) -> Option<(u64, bool)> {
+        self.left
+            .as_ref()
+            .map(|v| (v.follower.log.step, v.follower.log.state.is_live()))
     }
 
     /// Draws the panel.
@@ -227,13 +244,22 @@ impl RunsPanel {
             });
         }
         let ctx = ui.ctx().clone();
+        for view in [&mut self.left, &mut self.right].into_iter().flatten() {
+            if view.polled.elapsed() >= POLL {
+                view.poll();
+            }
+            // Read again while its writer is under way, even with no input.
+            if view.follower.log.state.is_live() {
+                ctx.request_repaint_after(POLL);
+            }
+        }
         let mut confirm = None;
         ui.columns(if self.right.is_some() { 2 } else { 1 }, |cols| {
             if let Some(view) = &mut self.left {
-                run_ui(&mut cols[0], view, &ctx, "left", &mut action, &mut confirm);
+                run_ui(&mut cols[0], view, cx, "left", &mut action, &mut confirm);
             }
             if let Some(view) = &mut self.right {
-                run_ui(&mut cols[1], view, &ctx, "right", &mut action, &mut confirm);
+                run_ui(&mut cols[1], view, cx, "right", &mut action, &mut confirm);
             }
         });
         if confirm.is_some() {
@@ -245,55 +271,124 @@ impl RunsPanel {
     }
 }
 
+/// The writer's state in words, and the stop button while it trains elsewhere.
+fn writer_ui(ui: &mut egui::Ui, view: &mut RunView, cx: &PanelContext) {
+    let log = &view.follower.log;
+    let at = match log.target_step {
+        Some(t) => format!("step {} of {t}", log.step),
+        None => format!("step {}", log.step),
+    };
+    let written = view
+        .follower
+        .last_write()
+        .map_or_else(String::new, |t| format!(", last write {} ago", ago(t)));
+    match &log.state {
+        WriterState::NotStarted => {
+            ui.label("Not started: no training session has written to this run yet.");
+        }
+        WriterState::Training | WriterState::Paused if cx.inference.trains(&view.dir) => {
+            ui.label(format!("Training in this studio: {at}"));
+        }
+        state @ (WriterState::Training | WriterState::Paused) => {
+            let paused = if *state == WriterState::Paused {
+                " (paused)"
+            } else {
+                ""
+            };
+            let text = format!("Following: writer at {at}{paused}{written}");
+            ui.horizontal(|ui| {
+                ui.colored_label(ui.visuals().selection.bg_fill, text);
+                let button = egui::Button::new(if view.stop_asked {
+                    "Stop asked…"
+                } else {
+                    "Stop run"
+                });
+                if ui
+                    .add_enabled(!view.stop_asked, button)
+                    .on_hover_text(
+                        "Ask the process training this run (here or elsewhere, sharing the \
+                         folder) to save a checkpoint and stop",
+                    )
+                    .clicked()
+                {
+                    match RunDir::new(&view.dir).request_stop() {
+                        Ok(()) => view.stop_asked = true,
+                        Err(e) => view.error = Some(e.to_string()),
+                    }
+                }
+            });
+        }
+        WriterState::Finished(StopReason::Requested) => {
+            ui.label(format!("Stopped at step {}{written}", log.step));
+        }
+        WriterState::Finished(reason) => {
+            ui.label(format!(
+                "Finished at step {} ({reason:?}){written}",
+                log.step
+            ));
+        }
+        WriterState::Failed(message) => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Failed at step {}: {message}", log.step),
+            );
+        }
+    }
+}
+
 fn run_ui(
     ui: &mut egui::Ui,
     view: &mut RunView,
-    ctx: &egui::Context,
+    cx: &PanelContext,
     salt: &str,
     action: &mut Option<StudioCommand>,
     confirm: &mut Option<PathBuf>,
 ) {
+    let ctx = ui.ctx().clone();
     ui.strong(view.dir.display().to_string());
     if let Some(e) = &view.error {
         ui.colored_label(ui.visuals().error_fg_color, e);
     }
+    writer_ui(ui, view, cx);
+    let has_checkpoint = !view.follower.checkpoints().is_empty();
+    // A run another process trains is not resumed here as well.
+    let elsewhere = view.follower.log.state.is_live() && !cx.inference.trains(&view.dir);
     ui.horizontal(|ui| {
         if ui
             .add_enabled(
-                !view.checkpoints.is_empty(),
+                has_checkpoint && !elsewhere,
                 egui::Button::new("Resume training"),
             )
+            .on_disabled_hover_text("Another process is training this run")
             .clicked()
         {
             *action = Some(StudioCommand::Resume(view.dir.clone()));
         }
         if ui
-            .add_enabled(
-                !view.checkpoints.is_empty(),
-                egui::Button::new("Open in Canvas"),
-            )
+            .add_enabled(has_checkpoint, egui::Button::new("Open in Canvas"))
             .clicked()
         {
             *action = Some(StudioCommand::OpenInCanvas(view.dir.clone(), None));
         }
     });
-    if !view.grids.is_empty() {
-        let last = view.grids.len() - 1;
-        let count = view.grids.len();
+    if !view.grids().is_empty() {
+        let last = view.grids().len() - 1;
+        let count = view.grids().len();
         ui.add(
             egui::Slider::new(&mut view.history_index, 0..=last)
                 .text("history")
                 .custom_formatter(move |v, _| format!("{} of {count}", v as usize + 1)),
         );
-        let step = view.grids[view.history_index.min(last)].0;
+        let step = view.grids()[view.history_index.min(last)].0;
         ui.label(format!("Fixed-z samples at step {step}"));
-        if let Some(texture) = view.texture(ctx, salt) {
+        if let Some(texture) = view.texture(&ctx, salt) {
             let size = texture.size_vec2();
             let scale = (ui.available_width().min(420.0) / size.x).clamp(0.5, 4.0);
             ui.add(egui::Image::new(texture).fit_to_exact_size(size * scale));
         }
     }
-    if view.curves.steps() > 0 {
+    let curves = &view.follower.log.curves;
+    if curves.steps() > 0 {
         let lines = [
             ("D loss", Metric::DLoss),
             ("G loss", Metric::GLoss),
@@ -302,7 +397,7 @@ fn run_ui(
         super::curves_plot(
             ui,
             &format!("run-curves-{salt}"),
-            &view.curves,
+            curves,
             &lines,
             140.0,
             false,
@@ -312,7 +407,7 @@ fn run_ui(
         .id_salt(format!("ckpts-{salt}"))
         .default_open(true)
         .show(ui, |ui| {
-            for (step, path) in &view.checkpoints {
+            for (step, path) in view.follower.checkpoints() {
                 ui.horizontal(|ui| {
                     ui.label(format!("step {step}"));
                     if ui

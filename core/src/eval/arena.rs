@@ -54,6 +54,24 @@ pub struct Arena {
     pub leaderboard: Vec<Standing>,
     /// The error rates behind it all.
     pub cross: CrossTable,
+    /// Ratings by configuration, when the models are grouped (a sweep's seeds of one
+    /// configuration; see [`Arena::group`]); best first.
+    #[serde(default)]
+    pub groups: Vec<GroupStanding>,
+}
+
+/// A configuration's rating over the models that share it (one per seed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStanding {
+    /// The configuration, in words.
+    pub name: String,
+    /// Its models' indices.
+    pub models: Vec<usize>,
+    /// The mean of their ratings.
+    pub mean: f64,
+    /// The standard error of that mean over the models (sample standard deviation / √n); none
+    /// for a single model.
+    pub se: Option<f64>,
 }
 
 /// Bradley–Terry log-strengths relative to the field's mean, and their standard errors, from
@@ -203,6 +221,40 @@ pub fn leaderboard(names: &[String], verdicts: &[(usize, usize, Verdict)]) -> Ve
 }
 
 impl Arena {
+    /// Groups the models by `group_of` (one name per model, in the arena's order): each group's
+    /// mean rating ± its standard error over its members, best first, into [`Arena::groups`].
+    pub fn group(&mut self, group_of: &[String]) {
+        let mut groups: Vec<GroupStanding> = Vec::new();
+        for (model, name) in group_of.iter().enumerate() {
+            match groups.iter_mut().find(|g| &g.name == name) {
+                Some(g) => g.models.push(model),
+                None => groups.push(GroupStanding {
+                    name: name.clone(),
+                    models: vec![model],
+                    mean: 0.0,
+                    se: None,
+                }),
+            }
+        }
+        let rating = |m: usize| {
+            self.leaderboard
+                .iter()
+                .find(|s| s.model == m)
+                .map_or(0.0, |s| s.rating)
+        };
+        for g in &mut groups {
+            let ratings: Vec<f64> = g.models.iter().map(|&m| rating(m)).collect();
+            let n = ratings.len() as f64;
+            g.mean = ratings.iter().sum::<f64>() / n;
+            g.se = (ratings.len() > 1).then(|| {
+                let var = ratings.iter().map(|r| (r - g.mean).powi(2)).sum::<f64>() / (n - 1.0);
+                (var / n).sqrt()
+            });
+        }
+        groups.sort_by(|a, b| b.mean.total_cmp(&a.mean));
+        self.groups = groups;
+    }
+
     /// The leaderboard as CSV: `rank,name,wins,ties,losses,rating,rating_se`, names quoted.
     pub fn leaderboard_csv(&self) -> String {
         let mut text = String::from("rank,name,wins,ties,losses,rating,rating_se\n");
@@ -249,6 +301,7 @@ pub fn round_robin(
         verdicts,
         r_sample,
         cross,
+        groups: Vec::new(),
     })
 }
 
@@ -322,6 +375,59 @@ mod tests {
             .collect();
         let (_, se_many) = bradley_terry(&score10, &games10);
         assert!(se_many[0] < se_few[0] / 2.0, "{se_many:?} vs {se_few:?}");
+    }
+
+    #[test]
+    fn groups_rate_by_the_mean_of_their_seeds() {
+        // 0 and 2 are one configuration's seeds, 1 and 3 another's; 0 beats everyone, 3 loses
+        // to everyone, 1 beats 2.
+        let v = vec![
+            (0, 1, verdict(Winner::M1)),
+            (0, 2, verdict(Winner::M1)),
+            (0, 3, verdict(Winner::M1)),
+            (1, 2, verdict(Winner::M1)),
+            (1, 3, verdict(Winner::M1)),
+            (2, 3, verdict(Winner::M1)),
+        ];
+        let mut arena = Arena {
+            names: names(4),
+            leaderboard: leaderboard(&names(4), &v),
+            verdicts: v,
+            r_sample: Vec::new(),
+            cross: CrossTable {
+                on_samples: Vec::new(),
+                on_train: Vec::new(),
+                on_test: Vec::new(),
+            },
+            groups: Vec::new(),
+        };
+        let of = |m: usize| {
+            arena
+                .leaderboard
+                .iter()
+                .find(|s| s.model == m)
+                .unwrap()
+                .rating
+        };
+        let (r0, r1, r2, r3) = (of(0), of(1), of(2), of(3));
+        let group = ["a", "b", "a", "b", "c"].map(String::from);
+        arena.group(&group[..4]);
+        let a = &arena.groups[0];
+        assert_eq!((a.name.as_str(), a.models.as_slice()), ("a", &[0, 2][..]));
+        assert!((a.mean - (r0 + r2) / 2.0).abs() < 1e-9);
+        // Two seeds: s.e. = |r0 − r2| / 2.
+        assert!((a.se.unwrap() - (r0 - r2).abs() / 2.0).abs() < 1e-9);
+        let b = &arena.groups[1];
+        assert!((b.mean - (r1 + r3) / 2.0).abs() < 1e-9);
+        assert!(a.mean > b.mean);
+        // A configuration of one seed has no standard error.
+        arena.group(&["a", "b", "c", "d"].map(String::from));
+        assert!(
+            arena
+                .groups
+                .iter()
+                .all(|g| g.se.is_none() && g.models.len() == 1)
+        );
     }
 
     #[test]

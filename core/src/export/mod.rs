@@ -25,8 +25,21 @@ pub fn save_png(img: &image::RgbaImage, path: &Path) -> Result<()> {
 }
 
 /// Saves a batch as one grid PNG.
+/// Written atomically: a run's follower (another process, perhaps over NFS) sees the old set of
+/// grids or the new one whole, never half a PNG.
 pub fn save_grid(batch: &ImageBatch, columns: usize, path: &Path) -> Result<()> {
-    save_png(&batch.to_grid(columns, 2), path)
+    let mut bytes = Vec::new();
+    batch
+        .to_grid(columns, 2)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| Error::Image {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    crate::sealed::write_atomically(path, &bytes)
 }
 
 /// Saves each image of a batch as `prefix-00000.png` in `dir`; returns the paths.

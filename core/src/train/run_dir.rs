@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::config::RunConfig;
 use super::curves::Curves;
 use super::events::Event;
+use super::follow::{LogState, LogTail};
 use crate::error::{Error, Result};
 
 /// The paths of one run folder.
@@ -99,57 +100,28 @@ impl RunDir {
 
     /// Reads every event logged so far (unreadable lines are skipped: a crash may cut the last).
     pub fn read_events(&self) -> Result<Vec<Event>> {
-        let mut events = Vec::new();
-        self.for_each_event(|e| events.push(e))?;
-        Ok(events)
+        Ok(LogTail::new(self.events_path()).poll()?.events)
     }
 
     /// Reads the logged training curves into bounded memory, however long the log (the file is
     /// streamed, never held whole).
     pub fn read_curves(&self) -> Result<Curves> {
-        let mut curves = Curves::default();
-        self.for_each_event(|e| match e {
-            Event::Step(s) => curves.push(s),
-            // A resumed session takes again the steps logged after its checkpoint.
-            Event::Started { step, .. } | Event::RolledBack { to_step: step, .. } => {
-                curves.truncate_after(step)
-            }
-            _ => {}
-        })?;
-        Ok(curves)
-    }
-
-    /// Calls `f` with each logged event in order, reading the log line by line.
-    fn for_each_event(&self, mut f: impl FnMut(Event)) -> Result<()> {
-        use std::io::BufRead;
-        let path = self.events_path();
-        let file = match std::fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        let mut reader = std::io::BufReader::new(file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| Error::io(&path, e))?;
-            if read == 0 {
-                return Ok(());
-            }
-            if let Ok(event) = serde_json::from_slice(&line) {
-                f(event);
-            }
-        }
+        let mut log = LogState::default();
+        LogTail::new(self.events_path()).poll_each(|t| log.observe(t))?;
+        Ok(log.curves)
     }
 }
+
+/// How often, at most, a run of steps waits in the log's buffer before it is written out, so a
+/// follower (another process) sees each step within this and its next step.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Appends events to `events.jsonl`.
 #[derive(Debug)]
 pub struct EventLog {
     path: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
+    flushed: std::time::Instant,
 }
 
 impl EventLog {
@@ -164,17 +136,24 @@ impl EventLog {
         Ok(Self {
             path,
             file: std::io::BufWriter::new(file),
+            flushed: std::time::Instant::now(),
         })
     }
 
-    /// Appends one event.
+    /// Appends one event: written out at once unless it is a step that follows a write-out by
+    /// less than half a second.
     pub fn append(&mut self, event: &Event) -> Result<()> {
         let line = serde_json::to_string(event).expect("events always serialise");
-        writeln!(self.file, "{line}").map_err(|e| Error::io(&self.path, e))
+        writeln!(self.file, "{line}").map_err(|e| Error::io(&self.path, e))?;
+        if !matches!(event, Event::Step(_)) || self.flushed.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Flushes to the file.
     pub fn flush(&mut self) -> Result<()> {
+        self.flushed = std::time::Instant::now();
         self.file.flush().map_err(|e| Error::io(&self.path, e))
     }
 }

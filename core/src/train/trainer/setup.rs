@@ -48,6 +48,13 @@ impl Trainer {
         Self::from_scratch(run, config, data, device, Vec::new(), preparing)
     }
 
+    /// Readies `config` for a new run folder that is trained later (a sweep's): validated, and a
+    /// text model's encoder resolved as [`Self::create`] resolves it.
+    pub fn prepare_config(config: &mut RunConfig) -> Result<()> {
+        config.validate()?;
+        text::resolve_encoder(config)
+    }
+
     /// Step 0 of a run whose folder exists: weights drawn from the seed.
     fn from_scratch(
         run: RunDir,
@@ -97,16 +104,16 @@ impl Trainer {
         }
         if checkpoint::list(&run.checkpoints())?.is_empty() {
             let (device, data) = Self::device_and_data(&config, preparing)?;
-            let warning =
-                "the run stopped before its first checkpoint: it starts again from step 0";
-            return Self::from_scratch(
-                run,
-                config,
-                data,
-                device,
-                vec![warning.to_string()],
-                preparing,
-            );
+            // A folder made and never trained (a sweep's) simply starts.
+            let warnings = if run.events_path().exists() {
+                vec![
+                    "the run stopped before its first checkpoint: it starts again from step 0"
+                        .into(),
+                ]
+            } else {
+                Vec::new()
+            };
+            return Self::from_scratch(run, config, data, device, warnings, preparing);
         }
         let (ckpt, path, warnings) = checkpoint::load_latest(&run.checkpoints())?;
         // A run copied without its sample grids (or with them deleted) draws new ones.
