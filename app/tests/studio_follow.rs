@@ -197,3 +197,77 @@ fn a_writer_that_stops_mid_line_causes_no_error() {
     assert!(h.state().runs().error().is_none());
     h.get_by_label_contains("Finished at step 4");
 }
+
+#[test]
+fn a_sweep_is_a_group_in_runs_and_the_arena_rates_its_configurations_over_seeds() {
+    use easel_core::train::sweep::{Axis, Sweep};
+    use egui::accesskit::Role;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    let grid: Vec<Axis> = ["seed=1,2", "model.gran.steps=1,2"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let sweep = Sweep::create(
+        &root.join("grid"),
+        &easel_tests_config(),
+        "the test config",
+        &grid,
+        |_| Ok(()),
+    )
+    .unwrap();
+    // Three runs trained, one left for later.
+    for run in &sweep.run_dirs()[..3] {
+        let mut trainer = easel_core::train::Trainer::resume(run, None).unwrap();
+        trainer.set_schedule(Some(3), None, None).unwrap();
+        let (_tx, rx) = std::sync::mpsc::channel();
+        trainer.run(&rx, &mut |_| {}).unwrap();
+    }
+    let mut h = harness(studio(&root, None));
+    h.run_ok();
+    nav(&mut h, "Runs");
+    h.get_by_label("sweep grid (4 runs)").click();
+    h.run_ok();
+    h.get_by_label("seed-1_steps-1 · finished, step 3/3");
+    h.get_by_label("seed-2_steps-2 · not started");
+    h.get_by_label("seed-1_steps-2 · finished, step 3/3")
+        .click();
+    h.run_ok();
+    assert_eq!(
+        h.state().runs().opened(),
+        Some(sweep.run_dirs()[1].as_path())
+    );
+
+    nav(&mut h, "Arena");
+    h.get_by_role_and_label(Role::Button, "Round robin").click();
+    h.run_ok();
+    h.get_by_role_and_label(Role::SpinButton, "Samples per generator")
+        .set_value_accesskit(32.0);
+    h.get_by_label("Play the sweep grid (4 runs)").click();
+    h.run_ok();
+    assert_eq!(
+        h.state().state.arena.field.len(),
+        3,
+        "the runs with a checkpoint"
+    );
+    h.get_by_label("Play the round robin").click();
+    h.run_ok();
+    wait_until(&mut h, 120, "the round robin", |s| {
+        matches!(
+            s.arena().outcome(),
+            Some(Ok(easel::panels::arena::Outcome::RoundRobin(_)))
+        ) && !s.arena().is_busy()
+    });
+    h.get_by_label("By configuration");
+    let Some(Ok(easel::panels::arena::Outcome::RoundRobin(a))) = h.state().arena().outcome() else {
+        unreachable!()
+    };
+    let seeds: Vec<(&str, usize)> = a
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.models.len()))
+        .collect();
+    assert!(seeds.contains(&("model.gran.steps=1", 2)), "{seeds:?}");
+    assert!(seeds.contains(&("model.gran.steps=2", 1)), "{seeds:?}");
+    h.get_by_label_contains("(one seed)");
+}

@@ -17,7 +17,7 @@ use easel_core::eval::gam::{self, Battle, BattleConfig, DEFAULT_TOLERANCE};
 use easel_core::eval::score::{self, ScoreConfig, ScoreReport};
 use easel_core::images::ImageBatch;
 use easel_core::sample::LoadedModel;
-use easel_core::train::checkpoint;
+use easel_core::train::{Sweep, checkpoint};
 use egui::TextureHandle;
 use serde::{Deserialize, Serialize};
 
@@ -234,9 +234,35 @@ fn play_round_robin(
     let data = models[0].dataset()?;
     let names: Vec<String> = runs.iter().map(|r| name_of(r)).collect();
     let refs: Vec<&LoadedModel> = models.iter().map(AsRef::as_ref).collect();
-    arena::round_robin(&refs, &names, &data, config, &mut |d, t| {
+    let mut result = arena::round_robin(&refs, &names, &data, config, &mut |d, t| {
         progress.store((1000 * d / t.max(1)) as u32, Ordering::Relaxed)
-    })
+    })?;
+    // A sweep's seeds of one configuration are rated together, where some configuration has
+    // several.
+    let groups: Vec<String> = runs.iter().map(|r| configuration_of(r)).collect();
+    if groups
+        .iter()
+        .any(|g| groups.iter().filter(|h| *h == g).count() > 1)
+    {
+        result.group(&groups);
+    }
+    Ok(result)
+}
+
+/// A contestant's configuration: for a run of a sweep, its grid values but the seed (with the
+/// checkpoint's step when one was named); else its own name.
+fn configuration_of(path: &Path) -> String {
+    let (run, checkpoint) = contestant(path);
+    let in_sweep = run
+        .parent()
+        .filter(|p| Sweep::is_sweep(p))
+        .and_then(|p| Sweep::open(p).ok())
+        .and_then(|sweep| sweep.run_of(&run).map(Sweep::configuration));
+    match (in_sweep, checkpoint.and_then(|c| step_of(&c))) {
+        (Some(config), Some(step)) => format!("{config} @ step {step}"),
+        (Some(config), None) => config,
+        (None, _) => name_of(path),
+    }
 }
 
 fn take_score(
@@ -425,7 +451,13 @@ impl ArenaPanel {
     }
 
     /// Draws the panel; `runs` are the runs to offer (the live one and the recent ones).
-    pub fn ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], cx: &PanelContext) {
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        runs: &[PathBuf],
+        sweeps: &[PathBuf],
+        cx: &PanelContext,
+    ) {
         self.poll();
         ui.heading("Arena");
         ui.horizontal(|ui| {
@@ -438,7 +470,7 @@ impl ArenaPanel {
             }
         });
         ui.separator();
-        self.choose_ui(ui, runs);
+        self.choose_ui(ui, runs, sweeps);
         ui.horizontal(|ui| {
             let l = ui.label("Samples per generator");
             ui.add(egui::DragValue::new(&mut self.samples).range(2..=20_000))
@@ -503,8 +535,8 @@ impl ArenaPanel {
         });
     }
 
-    fn choose_ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf]) {
-        if runs.is_empty() {
+    fn choose_ui(&mut self, ui: &mut egui::Ui, runs: &[PathBuf], sweeps: &[PathBuf]) {
+        if runs.is_empty() && sweeps.is_empty() {
             ui.label("No runs yet: train one, or open one in Runs.");
             return;
         }
@@ -533,11 +565,49 @@ impl ArenaPanel {
             }
             ArenaMode::Score => combo(ui, "arena-scored", "Run", &mut self.scored),
             ArenaMode::RoundRobin => {
+                for dir in sweeps {
+                    let Ok(sweep) = Sweep::open(dir) else {
+                        continue;
+                    };
+                    let members = sweep.run_dirs();
+                    let name = dir
+                        .file_name()
+                        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
+                    if ui
+                        .button(format!("Play the sweep {name} ({} runs)", members.len()))
+                        .on_hover_text(
+                            "Every run of the sweep at its newest; configurations are rated by \
+                             the mean over their seeds",
+                        )
+                        .clicked()
+                    {
+                        // Runs with something to play: a checkpoint.
+                        self.field = members
+                            .into_iter()
+                            .filter(|r| {
+                                checkpoint::list(&r.join("checkpoints"))
+                                    .is_ok_and(|c| !c.is_empty())
+                            })
+                            .collect();
+                    }
+                }
                 ui.label(
                     "Runs in the round robin (trained on the same data), each at its newest \
                      or at a checkpoint it keeps:",
                 );
-                for r in runs {
+                let extra: Vec<PathBuf> = self
+                    .field
+                    .iter()
+                    .map(|p| contestant(p).0)
+                    .filter(|r| !runs.contains(r))
+                    .collect();
+                let mut shown: Vec<PathBuf> = runs.to_vec();
+                for r in extra {
+                    if !shown.contains(&r) {
+                        shown.push(r);
+                    }
+                }
+                for r in &shown {
                     for (path, label) in choices(r) {
                         let mut on = self.field.contains(&path);
                         if ui.checkbox(&mut on, label).changed() {

@@ -96,6 +96,32 @@ pub(crate) fn round_robin_ui(ui: &mut egui::Ui, a: &Arena) {
                 ui.end_row();
             }
         });
+    if !a.groups.is_empty() {
+        ui.add_space(8.0);
+        ui.heading("By configuration");
+        ui.label(
+            "Each configuration's mean rating over its seeds, ± the standard error of that mean.",
+        );
+        egui::Grid::new("arena-groups")
+            .num_columns(4)
+            .striped(true)
+            .show(ui, |ui| {
+                for h in ["", "configuration", "seeds", "mean rating (± s.e.)"] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for (i, g) in a.groups.iter().enumerate() {
+                    ui.label(format!("{}", i + 1));
+                    ui.label(&g.name);
+                    ui.label(g.models.len().to_string());
+                    ui.label(match g.se {
+                        Some(se) => format!("{:.0} ± {se:.0}", g.mean),
+                        None => format!("{:.0} (one seed)", g.mean),
+                    });
+                    ui.end_row();
+                }
+            });
+    }
     ui.add_space(8.0);
     ui.heading("r_sample (row as M1, column as M2)");
     ui.label("Blue: the row model's discriminator is fooled less (r_sample < 1, the row wins on samples); red: more.");

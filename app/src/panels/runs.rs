@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use easel_core::train::follow::ago;
-use easel_core::train::{Metric, RunDir, RunFollower, StopReason, WriterState};
+use easel_core::train::{Metric, RunDir, RunFollower, StopReason, Sweep, WriterState};
 use egui::TextureHandle;
 
 use crate::commands::{PanelContext, StudioCommand};
@@ -105,9 +105,84 @@ pub fn list_runs(root: &Path) -> Vec<PathBuf> {
     runs
 }
 
+/// Sweep folders directly under `root`, then those among `recent` (opened elsewhere).
+pub fn list_sweeps(root: &Path, recent: &[PathBuf]) -> Vec<PathBuf> {
+    let mut sweeps: Vec<PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| Sweep::is_sweep(p))
+        .collect();
+    sweeps.sort();
+    for r in recent {
+        if !sweeps.contains(r) && Sweep::is_sweep(r) {
+            sweeps.push(r.clone());
+        }
+    }
+    sweeps
+}
+
+/// How often the runs of a sweep shown in the list are read again.
+const SWEEP_POLL: Duration = Duration::from_secs(2);
+
+/// A sweep in the run list: its runs, each followed for its state.
+struct SweepGroup {
+    sweep: Result<Sweep, String>,
+    followers: Vec<RunFollower>,
+    polled: Option<Instant>,
+}
+
+impl SweepGroup {
+    fn open(dir: &Path) -> Self {
+        let sweep = Sweep::open(dir).map_err(|e| e.to_string());
+        let followers = sweep
+            .as_ref()
+            .map(|s| s.run_dirs().into_iter().map(RunFollower::new).collect())
+            .unwrap_or_default();
+        Self {
+            sweep,
+            followers,
+            polled: None,
+        }
+    }
+
+    fn poll(&mut self) {
+        if self.polled.is_some_and(|t| t.elapsed() < SWEEP_POLL) {
+            return;
+        }
+        self.polled = Some(Instant::now());
+        for f in &mut self.followers {
+            let _ = f.poll();
+        }
+    }
+}
+
+/// A run's state in a few words, for the run list.
+fn state_in_words(f: &RunFollower) -> String {
+    let log = &f.log;
+    let at = match log.target_step {
+        Some(t) => format!("{}/{t}", log.step),
+        None => log.step.to_string(),
+    };
+    match &log.state {
+        WriterState::NotStarted => "not started".into(),
+        WriterState::Training => format!("training, step {at}"),
+        WriterState::Paused => format!("paused, step {at}"),
+        WriterState::Finished(StopReason::Requested) => format!("stopped, step {at}"),
+        WriterState::Finished(_) => format!("finished, step {at}"),
+        WriterState::Failed(_) => format!("failed, step {at}"),
+    }
+}
+
+/// Keeps an open sweep's states fresh without input.
+fn ctx_repaint(ui: &egui::Ui, after: Duration) {
+    ui.ctx().request_repaint_after(after);
+}
+
 /// The Runs panel.
 #[derive(Default)]
 pub struct RunsPanel {
+    sweeps: std::collections::HashMap<PathBuf, SweepGroup>,
     left: Option<RunView>,
     right: Option<RunView>,
     confirm_delete: Option<PathBuf>,
@@ -162,9 +237,15 @@ impl RunsPanel {
                 if RunDir::is_run(&dir) {
                     self.open(&dir, false);
                     action = Some(StudioCommand::Remember(dir));
+                } else if Sweep::is_sweep(&dir) {
+                    self.notice = Some(format!(
+                        "Opened the sweep {}: its runs are listed under it",
+                        dir.display()
+                    ));
+                    action = Some(StudioCommand::Remember(dir));
                 } else {
                     self.notice = Some(format!(
-                        "{} is not an Easel run folder (no config.toml)",
+                        "{} is not an Easel run or sweep folder (no config.toml or sweep.toml)",
                         dir.display()
                     ));
                 }
@@ -192,34 +273,78 @@ impl RunsPanel {
                 runs.push(r.clone());
             }
         }
+        let sweeps = list_sweeps(root, recent);
+        self.sweeps.retain(|dir, _| sweeps.contains(dir));
+        let opened = self.opened().map(Path::to_path_buf);
+        let mut open: Option<(PathBuf, bool)> = None;
+        let row =
+            |ui: &mut egui::Ui, run: &Path, name: String, open: &mut Option<(PathBuf, bool)>| {
+                ui.horizontal(|ui| {
+                    let selected = opened.as_deref() == Some(run);
+                    if ui.selectable_label(selected, name).clicked() {
+                        *open = Some((run.to_path_buf(), false));
+                    }
+                    if ui
+                        .small_button("compare")
+                        .on_hover_text("Show beside the opened run")
+                        .clicked()
+                    {
+                        *open = Some((run.to_path_buf(), true));
+                    }
+                });
+            };
         egui::ScrollArea::vertical()
             .id_salt("run-list")
-            .max_height(140.0)
+            .max_height(180.0)
             .show(ui, |ui| {
-                if runs.is_empty() {
+                if runs.is_empty() && sweeps.is_empty() {
                     ui.label("No runs yet: start one in the Train panel.");
                 }
                 for run in &runs {
-                    ui.horizontal(|ui| {
-                        let name = run.file_name().map_or_else(
-                            || run.display().to_string(),
-                            |n| n.to_string_lossy().into_owned(),
-                        );
-                        let selected = self.opened() == Some(run.as_path());
-                        if ui.selectable_label(selected, &name).clicked() {
-                            self.open(run, false);
-                            action = Some(StudioCommand::Remember(run.clone()));
-                        }
-                        if ui
-                            .small_button("compare")
-                            .on_hover_text("Show beside the opened run")
-                            .clicked()
-                        {
-                            self.open(run, true);
-                        }
-                    });
+                    let name = run.file_name().map_or_else(
+                        || run.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    row(ui, run, name, &mut open);
+                }
+                for dir in &sweeps {
+                    let group = self
+                        .sweeps
+                        .entry(dir.clone())
+                        .or_insert_with(|| SweepGroup::open(dir));
+                    let name = dir.file_name().map_or_else(
+                        || dir.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    let title = match &group.sweep {
+                        Ok(s) => format!("sweep {name} ({} runs)", s.spec.runs.len()),
+                        Err(_) => format!("sweep {name} (unreadable)"),
+                    };
+                    egui::CollapsingHeader::new(title)
+                        .id_salt(("sweep", dir))
+                        .show(ui, |ui| {
+                            group.poll();
+                            match &group.sweep {
+                                Ok(sweep) => {
+                                    for (run, f) in sweep.spec.runs.iter().zip(&group.followers) {
+                                        let label = format!("{} · {}", run.name, state_in_words(f));
+                                        row(ui, &f.run().root, label, &mut open);
+                                    }
+                                }
+                                Err(e) => {
+                                    ui.colored_label(ui.visuals().error_fg_color, e);
+                                }
+                            }
+                            ctx_repaint(ui, SWEEP_POLL);
+                        });
                 }
             });
+        if let Some((run, side_by_side)) = open {
+            self.open(&run, side_by_side);
+            if !side_by_side {
+                action = Some(StudioCommand::Remember(run));
+            }
+        }
         ui.separator();
         if let Some(dir) = self.confirm_delete.clone() {
             egui::Modal::new(egui::Id::unique("confirm-delete")).show(ui.ctx(), |ui| {

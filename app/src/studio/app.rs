@@ -319,11 +319,12 @@ impl Studio {
         &self.state.arena
     }
 
-    /// The runs the Export and Arena panels offer: the live one, then the recent ones.
+    /// The runs the Export and Arena panels offer: the live one, then the recent ones (sweeps
+    /// remembered in the recent list are offered whole by the Arena instead).
     fn known_runs(&self) -> Vec<PathBuf> {
         let mut runs: Vec<PathBuf> = self.session.iter().map(|s| s.run_dir.clone()).collect();
         for r in &self.state.recent_runs {
-            if !runs.contains(r) {
+            if !runs.contains(r) && !easel_core::train::Sweep::is_sweep(r) {
                 runs.push(r.clone());
             }
         }
@@ -531,7 +532,11 @@ impl Studio {
                         }
                         PanelKind::Arena => {
                             let runs = self.known_runs();
-                            self.state.arena.ui(ui, &runs, &cx);
+                            let sweeps = crate::panels::runs::list_sweeps(
+                                &self.state.runs_root,
+                                &self.state.recent_runs,
+                            );
+                            self.state.arena.ui(ui, &runs, &sweeps, &cx);
                         }
                         PanelKind::Export => {
                             let runs = self.known_runs();
