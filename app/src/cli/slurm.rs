@@ -2,7 +2,9 @@
 //! (resume when the run has a checkpoint, start when it has none, nothing when it has finished),
 //! submitted with `sbatch`. Requeue-safe: Slurm warns a task with SIGTERM before its time limit
 //! (`--signal`), `easel` saves a checkpoint and exits with 143, and the script requeues the task,
-//! which resumes from that checkpoint. `scancel --signal=TERM JOB_TASK` does the same by hand.
+//! which resumes from that checkpoint. `scancel --signal=TERM JOB_TASK.0` does the same by hand
+//! (the step, `.0`: Slurm 22.05 to 24.05 answer a signal to a task of an array with pending tasks
+//! "Job can not be altered now" and scancel sends it again and again for a minute and a half).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -99,9 +101,9 @@ pub fn script(sweep: &Sweep, tasks: &[usize], easel: &Path, options: &Options) -
         s,
         r#"
 echo "task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname), start $((${{SLURM_RESTART_COUNT:-0}} + 1))"
-# srun makes easel a job step, so both the warning before the time limit (--signal) and
-# `scancel --signal=TERM` reach it: it saves a checkpoint and exits {interrupted}.
-srun {easel} sweep task {root} "$SLURM_ARRAY_TASK_ID"
+# srun makes easel a job step (step 0), so both the warning before the time limit (--signal)
+# and `scancel --signal=TERM JOB_TASK.0` reach it: it saves a checkpoint and exits {interrupted}.
+srun --ntasks=1 --cpus-per-task="${{SLURM_CPUS_PER_TASK:-1}}" {easel} sweep task {root} "$SLURM_ARRAY_TASK_ID"
 status=$?
 if [ "$status" -eq {interrupted} ]; then
     echo "interrupted with a checkpoint saved: requeued"

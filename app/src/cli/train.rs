@@ -139,7 +139,8 @@ fn usable_or_cpu(asked: BackendKind) -> Result<BackendKind> {
 }
 
 /// Ctrl-C (or SIGTERM) asks the trainer to stop at the next step boundary, which saves a
-/// checkpoint first; a second Ctrl-C quits at once (what the last checkpoint holds is kept). A
+/// checkpoint first; a second Ctrl-C quits at once (what the last checkpoint holds is kept), a
+/// second SIGTERM changes nothing. A
 /// write past the file-size limit (SIGXFSZ) fails as an error instead of killing the process.
 /// The signal that asked training to stop, once one did (0 before).
 static INTERRUPTED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
@@ -170,16 +171,26 @@ fn stop_on_interrupt(commands: mpsc::Sender<Command>, bar: ProgressBar) {
                     std::sync::atomic::Ordering::SeqCst,
                     std::sync::atomic::Ordering::SeqCst,
                 );
+                // A second Ctrl-C is a person in a hurry. A second SIGTERM is not: Slurm
+                // sends two a few milliseconds apart when it signals a job step, and the save
+                // under way must finish (a scheduler that cannot wait sends SIGKILL).
                 if asked {
-                    bar.suspend(|| eprintln!("interrupted again: quitting without saving"));
-                    std::process::exit(130);
+                    if signal == SIGINT {
+                        bar.suspend(|| eprintln!("interrupted again: quitting without saving"));
+                        std::process::exit(130);
+                    }
+                    continue;
                 }
                 asked = true;
                 bar.suspend(|| {
-                    eprintln!(
-                        "interrupted: saving a checkpoint and stopping (Ctrl-C again to quit \
-                         without saving)"
-                    )
+                    if signal == SIGINT {
+                        eprintln!(
+                            "interrupted: saving a checkpoint and stopping (Ctrl-C again to \
+                             quit without saving)"
+                        )
+                    } else {
+                        eprintln!("asked to terminate: saving a checkpoint and stopping")
+                    }
                 });
                 let _ = commands.send(Command::Stop);
             }
