@@ -247,4 +247,18 @@ fn a_sweep_trains_its_grid_here_and_the_arena_groups_its_seeds() {
         s,
     ]);
     assert!(again.contains("already holds"), "{again}");
+    // Folders only, for a scheduler of one's own.
+    let later = dir.path().join("later");
+    ok(&[
+        "sweep",
+        "--preset",
+        "gran-shapes",
+        "--grid",
+        "seed=1,2,3",
+        "--create-only",
+        "--out",
+        later.to_str().unwrap(),
+    ]);
+    let status = ok(&["sweep", "status", later.to_str().unwrap()]);
+    assert_eq!(status.matches("not started").count(), 3, "{status}");
 }

@@ -63,6 +63,10 @@ struct CreateArgs {
     /// The sweep folder to create: one run folder per grid point, and sweep.toml.
     #[arg(long, required = true)]
     out: Option<PathBuf>,
+    /// Make the run folders and sweep.toml only, training nothing: for a scheduler of your own
+    /// (a Kubernetes Indexed Job running `easel sweep task DIR $JOB_COMPLETION_INDEX`).
+    #[arg(long, conflicts_with = "slurm")]
+    create_only: bool,
     #[command(flatten)]
     place: Place,
 }
@@ -109,6 +113,14 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
                 sweep.spec.runs.len(),
                 out.display()
             );
+            if c.create_only {
+                println!(
+                    "made {} run folders; train run I with: easel sweep task {} I",
+                    sweep.spec.runs.len(),
+                    out.display()
+                );
+                return Ok(());
+            }
             train(&sweep, &c.place)
         }
     }

@@ -172,6 +172,11 @@ impl Studio {
     }
 
     fn automate(&mut self, ctx: &egui::Context) {
+        if let Some(dir) = self.automation.open.take() {
+            self.runs.open(&dir, false);
+            self.remember(dir);
+            self.state.panel = PanelKind::Runs;
+        }
         if let Some(run_dir) = self.automation.resume.take() {
             self.start(
                 JobStart::Resume {

@@ -13,6 +13,10 @@ pub struct StudioArgs {
     /// Continue training this run folder as soon as the window opens.
     #[arg(long, conflicts_with_all = ["preset", "autostart"])]
     pub resume: Option<std::path::PathBuf>,
+    /// Open this run folder in the Runs panel (followed while another process writes it, e.g.
+    /// a server's run mounted or synced here).
+    #[arg(long, conflicts_with = "resume")]
+    pub open: Option<std::path::PathBuf>,
     /// Press Start as soon as the window opens.
     #[arg(long)]
     pub autostart: bool,
