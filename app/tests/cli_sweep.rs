@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{TINY, easel, fails, ok};
+use common::cli::{SWEEP, TINY, easel, fails, ok};
 use std::collections::BTreeMap;
 
 use easel_core::backend::BackendKind;
@@ -175,21 +175,7 @@ fn a_sweep_trains_its_grid_here_and_the_arena_groups_its_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let sweep = dir.path().join("sweep");
     let s = sweep.to_str().unwrap();
-    let out = easel(&[
-        "sweep",
-        "--preset",
-        "gran-shapes",
-        "--grid",
-        "seed=1,2",
-        "--grid",
-        "model.gran.steps=1,3",
-        "--max-steps",
-        "30",
-        "--jobs",
-        "2",
-        "--out",
-        s,
-    ]);
+    let out = easel(&[&SWEEP[..], &[s, "--jobs", "2"]].concat());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let names = [

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::cli::{easel, ok};
+use common::cli::{SWEEP, easel, ok};
 use easel_core::backend::BackendKind;
 use easel_core::sample::LoadedModel;
 use easel_core::train::{Event, RunDir, RunFollower, WriterState};
@@ -59,19 +59,6 @@ fn squeue(job: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-const GRID: [&str; 10] = [
-    "sweep",
-    "--preset",
-    "gran-shapes",
-    "--grid",
-    "seed=1,2",
-    "--grid",
-    "model.gran.steps=1,3",
-    "--max-steps",
-    "30",
-    "--out",
-];
-
 #[test]
 fn a_sweep_runs_as_a_slurm_array_and_a_requeued_task_resumes_exactly() {
     if !slurm_or_skip() {
@@ -79,10 +66,10 @@ fn a_sweep_runs_as_a_slurm_array_and_a_requeued_task_resumes_exactly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let here = dir.path().join("here");
-    ok(&[&GRID[..], &[here.to_str().unwrap(), "--jobs", "2"]].concat());
+    ok(&[&SWEEP[..], &[here.to_str().unwrap(), "--jobs", "2"]].concat());
 
     let there = dir.path().join("slurm");
-    let said = ok(&[&GRID[..], &[there.to_str().unwrap(), "--slurm"]].concat());
+    let said = ok(&[&SWEEP[..], &[there.to_str().unwrap(), "--slurm"]].concat());
     let job = said
         .split_whitespace()
         .skip_while(|w| *w != "job")

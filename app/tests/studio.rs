@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{easel_tests_config, harness, nav, step_of, studio, wait_until};
+use common::{easel_tests_config, harness, nav, play_round_robin, step_of, studio, wait_until};
 use easel::panels::PanelKind;
 use easel::picker::FixedPicker;
 use easel::studio::{Persisted, Studio};
@@ -400,14 +400,7 @@ fn arena_battles_two_runs_then_plays_a_round_robin_and_saves_both() {
         h.get_by_label(&label).click();
         h.run_ok();
     }
-    h.get_by_label("Play the round robin").click();
-    h.run_ok();
-    wait_until(&mut h, 120, "the round robin", |s| {
-        matches!(
-            s.arena().outcome(),
-            Some(Ok(easel::panels::arena::Outcome::RoundRobin(_)))
-        ) && !s.arena().is_busy()
-    });
+    play_round_robin(&mut h);
     h.get_by_label("Leaderboard");
     h.get_by_label("Save results").click();
     h.run_ok();

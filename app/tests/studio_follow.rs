@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cli::TINY;
-use common::{easel_tests_config, harness, nav, studio, wait_until};
+use common::{easel_tests_config, harness, nav, play_round_robin, studio, wait_until};
 use easel::studio::Studio;
 use easel_core::train::checkpoint;
 use egui_kittest::Harness;
@@ -250,18 +250,8 @@ fn a_sweep_is_a_group_in_runs_and_the_arena_rates_its_configurations_over_seeds(
         3,
         "the runs with a checkpoint"
     );
-    h.get_by_label("Play the round robin").click();
-    h.run_ok();
-    wait_until(&mut h, 120, "the round robin", |s| {
-        matches!(
-            s.arena().outcome(),
-            Some(Ok(easel::panels::arena::Outcome::RoundRobin(_)))
-        ) && !s.arena().is_busy()
-    });
+    let a = play_round_robin(&mut h);
     h.get_by_label("By configuration");
-    let Some(Ok(easel::panels::arena::Outcome::RoundRobin(a))) = h.state().arena().outcome() else {
-        unreachable!()
-    };
     let seeds: Vec<(&str, usize)> = a
         .groups
         .iter()

@@ -63,3 +63,18 @@ pub fn count(dir: &Path, prefix: &str, ext: &str) -> usize {
         })
         .count()
 }
+
+/// `easel sweep` of the grid: gran-shapes, two seeds × T = 1 and 3, 30 steps; `--out`
+/// and where to train follow.
+pub const SWEEP: [&str; 10] = [
+    "sweep",
+    "--preset",
+    "gran-shapes",
+    "--grid",
+    "seed=1,2",
+    "--grid",
+    "model.gran.steps=1,3",
+    "--max-steps",
+    "30",
+    "--out",
+];

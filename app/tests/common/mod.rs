@@ -87,3 +87,19 @@ pub fn easel_tests_config() -> easel_core::train::RunConfig {
     c.train.sample_count = 4;
     c
 }
+
+/// Presses "Play the round robin" in the Arena and waits for its leaderboard.
+pub fn play_round_robin(h: &mut Harness<'_, Studio>) -> Box<easel_core::eval::arena::Arena> {
+    h.get_by_label("Play the round robin").click();
+    h.run_ok();
+    wait_until(h, 120, "the round robin", |s| {
+        matches!(
+            s.arena().outcome(),
+            Some(Ok(easel::panels::arena::Outcome::RoundRobin(_)))
+        ) && !s.arena().is_busy()
+    });
+    match h.state().arena().outcome() {
+        Some(Ok(easel::panels::arena::Outcome::RoundRobin(a))) => a.clone(),
+        _ => unreachable!("waited for it"),
+    }
+}

@@ -196,3 +196,37 @@ pub enum Event {
         message: String,
     },
 }
+
+/// Events as a test builds its logs from.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Event, StepKind, StepStats};
+
+    /// A full step whose D loss is its number.
+    pub(crate) fn step(step: u64) -> Event {
+        Event::Step(StepStats {
+            step,
+            epoch: 0,
+            epoch_progress: 0.0,
+            kind: StepKind::Full,
+            d_loss: Some(step as f32),
+            g_loss: None,
+            d_real: None,
+            d_fake: None,
+            images_per_second: 0.0,
+            learning_rates: (1e-4, 1e-4),
+            elapsed_seconds: 0.0,
+        })
+    }
+
+    /// A session starting at `step`, of 10 steps an epoch, stopping at `target_step`.
+    pub(crate) fn started(step: u64, target_step: Option<u64>) -> Event {
+        Event::Started {
+            run_dir: std::path::PathBuf::new(),
+            step,
+            steps_per_epoch: 10,
+            target_step,
+            warnings: Vec::new(),
+        }
+    }
+}

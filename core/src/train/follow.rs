@@ -397,33 +397,11 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::train::StepKind;
+    use crate::train::events::testing::step;
     use crate::train::run_dir::EventLog;
 
-    fn step(step: u64) -> Event {
-        Event::Step(StepStats {
-            step,
-            epoch: 0,
-            epoch_progress: 0.0,
-            kind: StepKind::Full,
-            d_loss: Some(step as f32),
-            g_loss: None,
-            d_real: None,
-            d_fake: None,
-            images_per_second: 0.0,
-            learning_rates: (1e-4, 1e-4),
-            elapsed_seconds: 0.0,
-        })
-    }
-
     fn started(step: u64) -> Event {
-        Event::Started {
-            run_dir: PathBuf::new(),
-            step,
-            steps_per_epoch: 10,
-            target_step: Some(100),
-            warnings: Vec::new(),
-        }
+        crate::train::events::testing::started(step, Some(100))
     }
 
     fn line(event: &Event) -> Vec<u8> {
