@@ -45,7 +45,7 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
     let backend = args.backend.or_cpu();
     // Sweeps stand for their runs, each named by its folder and grouped by its configuration.
     let sweeps = args.runs.iter().filter(|r| Sweep::is_sweep(r)).count();
-    let mut runs: Vec<(String, PathBuf, String)> = Vec::new();
+    let mut runs: Vec<(String, PathBuf, Option<String>)> = Vec::new();
     for path in &args.runs {
         if Sweep::is_sweep(path) {
             let sweep = Sweep::open(path)?;
@@ -56,11 +56,10 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
                     run.name.clone()
                 };
                 let group = Sweep::configuration(run);
-                runs.push((name, dir, group));
+                runs.push((name, dir, Some(group)));
             }
         } else {
-            let name = path.display().to_string();
-            runs.push((name.clone(), path.clone(), name));
+            runs.push((path.display().to_string(), path.clone(), None));
         }
     }
     let mut entrants: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
@@ -74,7 +73,7 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
             }
             for (step, path) in found {
                 entrants.push((format!("{name}@{step}"), run.clone(), Some(path)));
-                group_of.push(format!("{group}@{step}"));
+                group_of.push(group.as_ref().map(|g| format!("{g} @ step {step}")));
             }
         } else {
             entrants.push((name, run.clone(), None));
@@ -105,7 +104,8 @@ pub fn arena(args: ArenaArgs) -> Result<()> {
     // Configurations rated over their seeds, where some configuration has several.
     let grouped = group_of
         .iter()
-        .any(|g| group_of.iter().filter(|h| *h == g).count() > 1);
+        .flatten()
+        .any(|g| group_of.iter().flatten().filter(|h| *h == g).count() > 1);
     if grouped {
         result.group(&group_of);
     }

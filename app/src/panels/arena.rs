@@ -239,10 +239,11 @@ fn play_round_robin(
     })?;
     // A sweep's seeds of one configuration are rated together, where some configuration has
     // several.
-    let groups: Vec<String> = runs.iter().map(|r| configuration_of(r)).collect();
+    let groups: Vec<Option<String>> = runs.iter().map(|r| configuration_of(r)).collect();
     if groups
         .iter()
-        .any(|g| groups.iter().filter(|h| *h == g).count() > 1)
+        .flatten()
+        .any(|g| groups.iter().flatten().filter(|h| *h == g).count() > 1)
     {
         result.group(&groups);
     }
@@ -250,19 +251,19 @@ fn play_round_robin(
 }
 
 /// A contestant's configuration: for a run of a sweep, its grid values but the seed (with the
-/// checkpoint's step when one was named); else its own name.
-fn configuration_of(path: &Path) -> String {
+/// checkpoint's step when one was named); none for a run outside a sweep.
+fn configuration_of(path: &Path) -> Option<String> {
     let (run, checkpoint) = contestant(path);
     let in_sweep = run
         .parent()
         .filter(|p| Sweep::is_sweep(p))
         .and_then(|p| Sweep::open(p).ok())
         .and_then(|sweep| sweep.run_of(&run).map(Sweep::configuration));
-    match (in_sweep, checkpoint.and_then(|c| step_of(&c))) {
-        (Some(config), Some(step)) => format!("{config} @ step {step}"),
-        (Some(config), None) => config,
-        (None, _) => name_of(path),
-    }
+    let config = in_sweep?;
+    Some(match checkpoint.and_then(|c| step_of(&c)) {
+        Some(step) => format!("{config} @ step {step}"),
+        None => config,
+    })
 }
 
 fn take_score(

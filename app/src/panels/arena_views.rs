@@ -116,7 +116,8 @@ pub(crate) fn round_robin_ui(ui: &mut egui::Ui, a: &Arena) {
                     ui.label(g.models.len().to_string());
                     ui.label(match g.se {
                         Some(se) => format!("{:.0} ± {se:.0}", g.mean),
-                        None => format!("{:.0} (one seed)", g.mean),
+                        None if g.grouped => format!("{:.0} (one seed)", g.mean),
+                        None => format!("{:.0} (not in a sweep)", g.mean),
                     });
                     ui.end_row();
                 }

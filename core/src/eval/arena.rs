@@ -72,6 +72,9 @@ pub struct GroupStanding {
     /// The standard error of that mean over the models (sample standard deviation / √n); none
     /// for a single model.
     pub se: Option<f64>,
+    /// Whether this is a configuration (else one model standing alone).
+    #[serde(default)]
+    pub grouped: bool,
 }
 
 /// Bradley–Terry log-strengths relative to the field's mean, and their standard errors, from
@@ -221,18 +224,23 @@ pub fn leaderboard(names: &[String], verdicts: &[(usize, usize, Verdict)]) -> Ve
 }
 
 impl Arena {
-    /// Groups the models by `group_of` (one name per model, in the arena's order): each group's
-    /// mean rating ± its standard error over its members, best first, into [`Arena::groups`].
-    pub fn group(&mut self, group_of: &[String]) {
+    /// Groups the models by `group_of` (per model, in the arena's order, its configuration, or
+    /// none for a model that stands alone under its own name): each group's mean rating ± its
+    /// standard error over its members, best first, into [`Arena::groups`].
+    pub fn group(&mut self, group_of: &[Option<String>]) {
         let mut groups: Vec<GroupStanding> = Vec::new();
-        for (model, name) in group_of.iter().enumerate() {
-            match groups.iter_mut().find(|g| &g.name == name) {
+        for (model, key) in group_of.iter().enumerate() {
+            let existing = key
+                .as_ref()
+                .and_then(|k| groups.iter_mut().find(|g| &g.name == k && g.grouped));
+            match existing {
                 Some(g) => g.models.push(model),
                 None => groups.push(GroupStanding {
-                    name: name.clone(),
+                    name: key.clone().unwrap_or_else(|| self.names[model].clone()),
                     models: vec![model],
                     mean: 0.0,
                     se: None,
+                    grouped: key.is_some(),
                 }),
             }
         }
@@ -410,8 +418,8 @@ mod tests {
                 .rating
         };
         let (r0, r1, r2, r3) = (of(0), of(1), of(2), of(3));
-        let group = ["a", "b", "a", "b", "c"].map(String::from);
-        arena.group(&group[..4]);
+        let group = ["a", "b", "a", "b"].map(|g| Some(g.to_string()));
+        arena.group(&group);
         let a = &arena.groups[0];
         assert_eq!((a.name.as_str(), a.models.as_slice()), ("a", &[0, 2][..]));
         assert!((a.mean - (r0 + r2) / 2.0).abs() < 1e-9);
@@ -420,14 +428,19 @@ mod tests {
         let b = &arena.groups[1];
         assert!((b.mean - (r1 + r3) / 2.0).abs() < 1e-9);
         assert!(a.mean > b.mean);
-        // A configuration of one seed has no standard error.
-        arena.group(&["a", "b", "c", "d"].map(String::from));
+        // A configuration of one seed has no standard error; models outside any configuration
+        // stand alone, under their names, even where two share one.
+        arena.names = ["m", "m", "x", "y"].map(String::from).to_vec();
+        arena.group(&[None, None, Some("c".into()), Some("d".into())]);
         assert!(
             arena
                 .groups
                 .iter()
                 .all(|g| g.se.is_none() && g.models.len() == 1)
         );
+        let names: Vec<&str> = arena.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names.iter().filter(|n| **n == "m").count(), 2, "{names:?}");
+        assert!(arena.groups.iter().all(|g| g.grouped == (g.name != "m")));
     }
 
     #[test]
