@@ -113,6 +113,100 @@ impl fmt::Display for BackendKind {
     }
 }
 
+/// One device of a data-parallel run: a backend and which of its devices (`cpu`, `wgpu:1`,
+/// `cuda:0`). The CPU is one device however often it is named: naming it twice splits each batch
+/// in two on it (what the data-parallel tests compare against one device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceSpec {
+    /// The backend.
+    pub kind: BackendKind,
+    /// Which of its devices, from 0.
+    pub index: usize,
+}
+
+impl DeviceSpec {
+    /// Parses `cpu`, `wgpu`, `wgpu:1`, `cuda:0`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let (kind, index) = match text.split_once(':') {
+            Some((k, i)) => (
+                k,
+                i.parse().map_err(|_| Error::Backend {
+                    backend: text.into(),
+                    reason: "expected a device number after the colon, e.g. wgpu:1".into(),
+                })?,
+            ),
+            None => (text, 0),
+        };
+        let kind = BackendKind::parse(kind)?;
+        if kind == BackendKind::Cpu && index > 0 {
+            return Err(Error::Backend {
+                backend: text.into(),
+                reason: "the CPU is one device (cpu or cpu:0); name it twice to split the batch \
+                         on it"
+                    .into(),
+            });
+        }
+        Ok(Self { kind, index })
+    }
+
+    /// Parses a comma-separated list (`cpu,cpu`, `wgpu:0,wgpu:1`).
+    pub fn parse_list(text: &str) -> Result<Vec<Self>> {
+        text.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(Self::parse)
+            .collect()
+    }
+
+    /// The device, when its backend is compiled in and the device answers.
+    pub fn device(self) -> Result<Device> {
+        match self.kind {
+            BackendKind::Cpu => Ok(Device::flex()),
+            #[cfg(feature = "wgpu")]
+            BackendKind::Wgpu => nth_device(burn::tensor::DeviceType::Wgpu, self.index, self),
+            #[cfg(feature = "cuda")]
+            BackendKind::Cuda => nth_device(burn::tensor::DeviceType::Cuda, self.index, self),
+            #[allow(unreachable_patterns)]
+            kind => kind.device(),
+        }
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            BackendKind::Cpu => f.write_str("cpu"),
+            kind => write!(f, "{kind}:{}", self.index),
+        }
+    }
+}
+
+impl Serialize for DeviceSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn nth_device(kind: burn::tensor::DeviceType, index: usize, spec: DeviceSpec) -> Result<Device> {
+    let found: Vec<Device> =
+        std::panic::catch_unwind(|| Device::enumerate(kind).into_iter().collect())
+            .ok()
+            .unwrap_or_default();
+    let count = found.len();
+    found.into_iter().nth(index).ok_or_else(|| Error::Backend {
+        backend: spec.to_string(),
+        reason: format!("this machine has {count} such device(s), numbered from 0"),
+    })
+}
+
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 fn first_device(kind: burn::tensor::DeviceType) -> Option<Device> {
     // Driver probing lives in foreign code; a panic there means "no device", not a crash.
@@ -124,6 +218,19 @@ fn first_device(kind: burn::tensor::DeviceType) -> Option<Device> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_lists_parse_and_say_what_is_wrong() {
+        let list = DeviceSpec::parse_list("cpu, cpu").unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].to_string(), "cpu");
+        assert_eq!(DeviceSpec::parse("wgpu:1").unwrap().to_string(), "wgpu:1");
+        assert_eq!(DeviceSpec::parse("cuda").unwrap().to_string(), "cuda:0");
+        for bad in ["tpu", "wgpu:x", "cpu:1"] {
+            assert!(DeviceSpec::parse(bad).is_err(), "{bad}");
+        }
+        assert!(list[0].device().is_ok());
+    }
 
     #[test]
     fn cpu_is_always_there_and_unknown_names_fail_in_words() {

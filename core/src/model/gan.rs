@@ -129,6 +129,18 @@ pub trait Gan: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
     /// (`steps` of them) when it draws with noise per step.
     fn noise(&self, batch: usize, steps: usize, normals: Normals, device: &Device) -> Self::Noise;
 
+    /// Rows `rows` of a batch's noise, moved to `device`: one device's share of a data-parallel
+    /// iteration. `None` for a model whose batches are not split (StackGAN: its losses pair
+    /// images within a batch).
+    fn noise_rows(
+        &self,
+        _noise: &Self::Noise,
+        _rows: std::ops::Range<usize>,
+        _device: &Device,
+    ) -> Option<Self::Noise> {
+        None
+    }
+
     /// A training batch's noise: [`Self::noise`] for [`Self::steps`], then whatever else only
     /// training draws (StackGAN's instance noise), so sampling reads the same stream whatever
     /// the training settings.

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::BackendKind;
+use crate::backend::{BackendKind, DeviceSpec};
 use crate::data::DataSource;
 use crate::error::{Error, Result};
 pub use crate::model::ModelConfig;
@@ -144,6 +144,11 @@ pub struct RunConfig {
     pub seed: u64,
     /// Where to compute (not part of what is learned: a run may resume on another backend).
     pub backend: BackendKind,
+    /// Data parallel: the devices each batch is split over, by rows (`["cpu", "cpu"]`,
+    /// `["cuda:0", "cuda:1"]`); the first holds the weights and the optimisers, and the first's
+    /// backend is `backend`. Empty (the default): one device of `backend`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceSpec>,
     /// The training data.
     pub data: DataSource,
     /// The model.
@@ -186,8 +191,17 @@ impl RunConfig {
         toml::to_string_pretty(self).expect("a RunConfig always serialises to TOML")
     }
 
+    /// The device the weights live on: the first of [`Self::devices`], else `backend`'s.
+    pub fn main_device(&self) -> Result<crate::backend::Device> {
+        match self.devices.first() {
+            Some(d) => d.device(),
+            None => self.backend.device(),
+        }
+    }
+
     /// Checks model and schedule.
     pub fn validate(&self) -> Result<()> {
+        self.validate_devices()?;
         match &self.model {
             ModelConfig::Gran(g) => g.validate()?,
             ModelConfig::Lapgan(l) => l.validate()?,
@@ -206,6 +220,57 @@ impl RunConfig {
             }
         }
         self.train.validate()
+    }
+}
+
+impl RunConfig {
+    fn validate_devices(&self) -> Result<()> {
+        let Some(first) = self.devices.first() else {
+            return Ok(());
+        };
+        if first.kind != self.backend {
+            return Err(Error::config(
+                "devices",
+                format!(
+                    "the first device holds the weights, so its backend is the run's: backend is \
+                     {}, the first device {first}",
+                    self.backend
+                ),
+            ));
+        }
+        if self.devices.len() < 2 {
+            return Ok(());
+        }
+        if let ModelConfig::StackGan(_) = self.model {
+            return Err(Error::config(
+                "devices",
+                "StackGAN's losses pair images within a batch (mismatched captions, mode \
+                 seeking), so its batches are not split across devices; train it on one",
+            ));
+        }
+        if self.train.batch_size < self.devices.len() {
+            return Err(Error::config(
+                "devices",
+                format!(
+                    "{} devices need a batch of at least {} images, found {}",
+                    self.devices.len(),
+                    self.devices.len(),
+                    self.train.batch_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a device's batch statistics differ from the whole batch's: BatchNorm on a split
+    /// batch normalises each device's share by its own mean and variance.
+    pub fn shards_batch_norm(&self) -> bool {
+        self.devices.len() > 1
+            && match &self.model {
+                ModelConfig::Gran(g) => g.batch_norm || g.latent_norm,
+                // LAPGAN's networks have no BatchNorm; StackGAN is not split.
+                ModelConfig::Lapgan(_) | ModelConfig::StackGan(_) => false,
+            }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::model::records::network_bytes;
 use crate::noise::NoiseStream;
 use recovery::{all_finite, check_finite};
 
+mod parallel;
 mod recovery;
 mod session;
 mod setup;
@@ -42,6 +43,8 @@ pub struct Trainer {
     config: RunConfig,
     data: Dataset,
     device: Device,
+    /// Data parallel: the devices each batch is split over, the first `device` (empty: one).
+    shards: Vec<Device>,
     /// Both networks, with autodiff.
     networks: Networks,
     optim_g: ModuleOptimizer,
@@ -221,10 +224,16 @@ impl Trainer {
             optim_g: &mut self.optim_g,
             state: &mut self.state,
             device: self.device.clone().autodiff(),
+            devices: self.shards.iter().map(|d| d.clone().autodiff()).collect(),
             batch_size: self.config.train.batch_size,
             rates: (lr_d, lr_g),
         };
-        let (d, g) = each_model!(&mut self.networks, Networks, p => iterate(p, &mut io, d_batch, g_fresh, kind))?;
+        let devices = std::mem::take(&mut io.devices);
+        let (d, g) = if devices.len() > 1 {
+            each_model!(&mut self.networks, Networks, p => parallel::iterate(p, &mut io, d_batch, g_fresh, kind, &devices))?
+        } else {
+            each_model!(&mut self.networks, Networks, p => iterate(p, &mut io, d_batch, g_fresh, kind))?
+        };
         if let Some((loss, real, fake)) = d {
             (stats.d_loss, stats.d_real, stats.d_fake) = (Some(loss), Some(real), Some(fake));
         }
@@ -357,6 +366,9 @@ struct Io<'a> {
     state: &'a mut TrainingState,
     /// The autodiff device.
     device: Device,
+    /// Data parallel: every device a batch is split over (autodiff), the first `device`; empty
+    /// on one device.
+    devices: Vec<Device>,
     batch_size: usize,
     /// (D's, G's) learning rates.
     rates: (f64, f64),

@@ -52,6 +52,19 @@ impl Gan for GranConfig {
         )
     }
 
+    fn noise_rows(
+        &self,
+        z: &Tensor<3>,
+        rows: std::ops::Range<usize>,
+        device: &Device,
+    ) -> Option<Tensor<3>> {
+        Some(
+            z.clone()
+                .narrow(0, rows.start, rows.len())
+                .to_device(device),
+        )
+    }
+
     fn images(
         &self,
         g: &GranGenerator,

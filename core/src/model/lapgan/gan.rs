@@ -76,6 +76,23 @@ impl Gan for LapganConfig {
         LapganNoise::from_values(batch, self.z_dim, &sides, coarse, planes, device)
     }
 
+    fn noise_rows(
+        &self,
+        noise: &LapganNoise,
+        rows: std::ops::Range<usize>,
+        device: &Device,
+    ) -> Option<LapganNoise> {
+        let (start, len) = (rows.start, rows.len());
+        Some(LapganNoise {
+            coarse: noise.coarse.clone().narrow(0, start, len).to_device(device),
+            planes: noise
+                .planes
+                .iter()
+                .map(|p| p.clone().narrow(0, start, len).to_device(device))
+                .collect(),
+        })
+    }
+
     fn images(
         &self,
         g: &LapganGenerator,

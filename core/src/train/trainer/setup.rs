@@ -101,6 +101,10 @@ impl Trainer {
         let mut config = run.load_config()?;
         if let Some(b) = backend {
             config.backend = b;
+            // Devices of another backend give way to one device of the one asked for.
+            if config.devices.first().is_some_and(|d| d.kind != b) {
+                config.devices.clear();
+            }
         }
         if checkpoint::list(&run.checkpoints())?.is_empty() {
             let (device, data) = Self::device_and_data(&config, preparing)?;
@@ -150,7 +154,7 @@ impl Trainer {
 
     /// The config's device (refused first when missing) and its data, saying so.
     fn device_and_data(config: &RunConfig, preparing: Preparing<'_>) -> Result<(Device, Dataset)> {
-        let device = config.backend.device()?;
+        let device = config.main_device()?;
         preparing(&format!("loading {}", config.data.describe()), None);
         Ok((device, Self::load_data(config)?))
     }
@@ -233,11 +237,20 @@ impl Trainer {
         let log = EventLog::open(&run)?;
         let last_checkpoint_step = optimizers.map(|(c, _)| c.state.step);
         let collapse = CollapseWatch::new(&data.train, n, classifier::cached(&data, &device));
+        // Data parallel: every device, the first the one the weights live on.
+        let shards = if config.devices.len() > 1 {
+            std::iter::once(Ok(device.clone()))
+                .chain(config.devices[1..].iter().map(|d| d.device()))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             run,
             config,
             data,
             device,
+            shards,
             networks,
             optim_g,
             optim_d,
