@@ -248,3 +248,51 @@ fn a_sweep_trains_its_grid_here_and_the_arena_groups_its_seeds() {
     let status = ok(&["sweep", "status", later.to_str().unwrap()]);
     assert_eq!(status.matches("not started").count(), 3, "{status}");
 }
+
+#[test]
+fn devices_split_training_from_the_command_line_and_resume_changes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let run = dir.path().join("run");
+    let r = run.to_str().unwrap();
+    let out = easel(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--devices",
+        "cpu,cpu",
+        "--max-steps",
+        "3",
+        "--out",
+        r,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("each batch of 16 split over cpu, cpu"),
+        "{err}"
+    );
+    assert!(
+        err.contains("BatchNorm normalises each device's 8 images"),
+        "{err}"
+    );
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let devices: Vec<String> = easel_core::train::RunDir::new(&run)
+        .load_config()
+        .unwrap()
+        .devices
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(devices, ["cpu", "cpu"], "{config}");
+    // Resumed on the same devices, then on one again.
+    let out = easel(&["resume", r, "--max-steps", "5"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("split over cpu, cpu"));
+    let out = easel(&["resume", r, "--max-steps", "6", "--devices", "one"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("split over"));
+    assert_eq!(weights(&run).0, 6);
+    let e = fails(&["resume", r, "--devices", "cpu,tpu"]);
+    assert!(e.contains("tpu"), "{e}");
+}

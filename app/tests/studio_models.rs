@@ -308,3 +308,28 @@ fn a_stackgan_offers_mode_seeking() {
         "off in the preset, as the papers"
     );
 }
+
+#[test]
+fn the_devices_row_trains_data_parallel_and_says_what_batch_norm_sees() {
+    use common::step_of;
+    use egui::accesskit::Role;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(studio(dir.path(), None));
+    h.run_ok();
+    nav(&mut h, "Model");
+    let field = h.get_by_role_and_label(Role::TextInput, "Devices");
+    field.set_text_value_accesskit("cpu,tpu");
+    h.run_ok();
+    h.get_by_label_contains("Invalid devices: backend tpu");
+    let field = h.get_by_role_and_label(Role::TextInput, "Devices");
+    field.set_text_value_accesskit("cpu,cpu");
+    h.run_ok();
+    h.get_by_label_contains("Split over 2 devices, BatchNorm normalises each device's 8 images");
+    nav(&mut h, "Train");
+    h.get_by_label("Start").click();
+    wait_until(&mut h, 60, "two-device steps", |s| step_of(s) >= 3);
+    let run = h.state().session().unwrap().run_dir.clone();
+    let config = easel_core::train::RunDir::new(&run).load_config().unwrap();
+    let devices: Vec<String> = config.devices.iter().map(ToString::to_string).collect();
+    assert_eq!(devices, ["cpu", "cpu"]);
+}

@@ -130,6 +130,10 @@ pub struct ConfigArgs {
     seed: Option<u64>,
     #[command(flatten)]
     backend: BackendArg,
+    /// Data parallel: split each batch over these devices (`cpu,cpu`, `wgpu:0,wgpu:1`,
+    /// `cuda:0,cuda:1`); the first holds the weights. BatchNorm then sees each device's share.
+    #[arg(long, value_name = "DEVICE,DEVICE,…")]
+    devices: Option<String>,
     /// Stop after this many training steps.
     #[arg(long)]
     max_steps: Option<u64>,
@@ -215,6 +219,12 @@ impl ConfigArgs {
         config.seed = self.seed.unwrap_or(config.seed);
         if let Some(b) = self.backend.chosen() {
             config.backend = b;
+        }
+        if let Some(list) = &self.devices {
+            config.devices = easel_core::backend::DeviceSpec::parse_list(list)?;
+            if let (Some(first), None) = (config.devices.first(), self.backend.chosen()) {
+                config.backend = first.kind;
+            }
         }
         config.validate()?;
         Ok(config.with_overrides(&self.overrides)?)

@@ -43,6 +43,10 @@ pub struct ResumeArgs {
     /// config.toml), e.g. 0.5 after a divergence.
     #[arg(long)]
     lr_scale: Option<f64>,
+    /// Data parallel from now on: split each batch over these devices (written to the run's
+    /// config.toml; `one` goes back to one device of the backend).
+    #[arg(long, value_name = "DEVICE,DEVICE,…|one")]
+    devices: Option<String>,
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
@@ -57,6 +61,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         config.backend,
         args.out.display()
     );
+    say_devices(config);
     drive(trainer)
 }
 
@@ -69,10 +74,25 @@ pub fn resume_run(run: PathBuf) -> Result<()> {
         epochs: None,
         minutes: None,
         lr_scale: None,
+        devices: None,
     })
 }
 
 pub fn resume(args: ResumeArgs) -> Result<()> {
+    if let Some(list) = &args.devices {
+        let run = easel_core::train::RunDir::new(&args.run);
+        let mut config = run.load_config()?;
+        config.devices = if list.trim() == "one" {
+            Vec::new()
+        } else {
+            easel_core::backend::DeviceSpec::parse_list(list)?
+        };
+        if let Some(first) = config.devices.first() {
+            config.backend = first.kind;
+        }
+        config.validate()?;
+        run.save_config(&config)?;
+    }
     let asked = match args.backend.chosen() {
         Some(backend) => backend,
         None => {
@@ -112,7 +132,28 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         return Ok(());
     }
     eprintln!("resuming {} at step {step}", args.run.display());
+    say_devices(trainer.config());
     drive(trainer)
+}
+
+/// Says how a data-parallel run splits its batches, and what that does to BatchNorm.
+fn say_devices(config: &easel_core::train::RunConfig) {
+    let n = config.devices.len();
+    if n < 2 {
+        return;
+    }
+    let names: Vec<String> = config.devices.iter().map(ToString::to_string).collect();
+    eprintln!(
+        "data parallel: each batch of {} split over {}",
+        config.train.batch_size,
+        names.join(", ")
+    );
+    if config.shards_batch_norm() {
+        eprintln!(
+            "note: BatchNorm normalises each device's {} images by their own statistics",
+            config.train.batch_size / n
+        );
+    }
 }
 
 /// The backend asked for when its device answers; otherwise, only with the user's agreement

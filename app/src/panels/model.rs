@@ -28,6 +28,8 @@ pub struct ModelPanel {
     pub max_steps: String,
     /// `train.minutes` as typed (empty = none).
     pub minutes: String,
+    /// The data-parallel devices as typed (`cpu,cpu`; empty = one device of the backend).
+    pub devices: String,
     /// The costs of the model last shown, with the model and batch they were counted for
     /// (counting parameters builds the networks: once per change, not every frame).
     #[serde(skip)]
@@ -43,6 +45,7 @@ impl Default for ModelPanel {
             discriminator_widths: String::new(),
             max_steps: String::new(),
             minutes: String::new(),
+            devices: String::new(),
             estimates: None,
         };
         panel.apply_preset(DEFAULT_PRESET);
@@ -146,6 +149,12 @@ impl ModelPanel {
         }
         config.train.max_steps = parse_optional(&self.max_steps, "train.max_steps")?;
         config.train.minutes = parse_optional(&self.minutes, "train.minutes")?;
+        config.devices = easel_core::backend::DeviceSpec::parse_list(&self.devices)
+            .map_err(|e| ("devices".to_string(), e.to_string()))?;
+        if let Some(first) = config.devices.first() {
+            // The first device holds the weights: the run's backend is its.
+            config.backend = first.kind;
+        }
         config.validate().map_err(|e| match e {
             easel_core::Error::Config { field, reason } => (field, reason),
             other => ("config".into(), other.to_string()),
@@ -347,6 +356,17 @@ impl ModelPanel {
                     })
                     .response
             });
+            row(ui, "Devices", "devices", &mut |ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.devices)
+                        .desired_width(160.0)
+                        .hint_text("one device of the backend"),
+                )
+                .on_hover_text(
+                    "Data parallel: the devices each batch is split over, e.g. cuda:0,cuda:1 or \
+                     wgpu:0,wgpu:1 (cpu,cpu splits it on the CPU). The first holds the weights.",
+                )
+            });
         });
         ui.separator();
         match &result {
@@ -375,6 +395,19 @@ impl ModelPanel {
                     );
                 }
                 ui.label(line);
+                if config.shards_batch_norm() {
+                    let n = config.devices.len();
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!(
+                            "Split over {n} devices, BatchNorm normalises each device's {} images \
+                             by their own statistics, not the whole batch's {}: training differs \
+                             a little from one device's.",
+                            config.train.batch_size / n,
+                            config.train.batch_size
+                        ),
+                    );
+                }
             }
             Err((field, reason)) => {
                 ui.colored_label(

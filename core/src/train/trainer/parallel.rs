@@ -42,6 +42,15 @@ fn rows<const D: usize>(t: &Tensor<D>, rows: &Range<usize>, device: &Device) -> 
         .to_device(device)
 }
 
+/// A D step's drawing, for the G step of the same iteration: the whole batch's noise and
+/// condition, and per device the generator fork that drew its share and the share's fakes
+/// (their graph kept for G's gradient).
+type Drawn<M> = (
+    <M as Gan>::Noise,
+    Option<Tensor<2>>,
+    Vec<(<M as Gan>::Generator, <M as Gan>::Fakes)>,
+);
+
 /// Sums weighted figures.
 fn add3(total: &mut DFigures, w: f32, (a, b, c): DFigures) {
     total.0 += w * a;
@@ -71,9 +80,7 @@ pub(super) fn iterate<M: Gan>(
     };
     let main = io.device.clone();
     let mut d_figures = None;
-    // Per device: the generator fork that drew the D step's fakes, and the fakes (their graph
-    // kept for G's gradient).
-    let mut drawn: Option<(M::Noise, Option<Tensor<2>>, Vec<(M::Generator, M::Fakes)>)> = None;
+    let mut drawn: Option<Drawn<M>> = None;
     if let Some(batch) = d_batch {
         let z = p
             .model
