@@ -113,6 +113,37 @@ impl fmt::Display for BackendKind {
     }
 }
 
+impl BackendKind {
+    /// Every device of this backend here, in words, numbered as `--devices` names them
+    /// (`wgpu:0 …`); empty where it is not compiled in or none answers.
+    pub fn devices(self) -> Vec<String> {
+        match self {
+            BackendKind::Cpu => vec![format!(
+                "cpu: flex on {} threads",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            )],
+            #[cfg(feature = "wgpu")]
+            BackendKind::Wgpu => list_devices(burn::tensor::DeviceType::Wgpu, self),
+            #[cfg(feature = "cuda")]
+            BackendKind::Cuda => list_devices(burn::tensor::DeviceType::Cuda, self),
+            #[allow(unreachable_patterns)]
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn list_devices(kind: burn::tensor::DeviceType, backend: BackendKind) -> Vec<String> {
+    std::panic::catch_unwind(|| {
+        Device::enumerate(kind)
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| format!("{backend}:{i}: {d:?}"))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// One device of a data-parallel run: a backend and which of its devices (`cpu`, `wgpu:1`,
 /// `cuda:0`). The CPU is one device however often it is named: naming it twice splits each batch
 /// in two on it (what the data-parallel tests compare against one device).

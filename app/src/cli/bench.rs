@@ -64,3 +64,60 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `easel devices`.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print JSON: per backend, whether it is compiled in, usable, and its devices.
+    #[arg(long)]
+    json: bool,
+    /// Print only the names of the backends usable here, one a line (for scripts).
+    #[arg(long, conflicts_with = "json")]
+    usable: bool,
+}
+
+/// Lists each backend: compiled in or not, usable here or why not, and its devices as
+/// `--devices` numbers them.
+pub fn devices(args: DevicesArgs) -> Result<()> {
+    use easel_core::backend::BackendKind;
+    if args.usable {
+        for b in BackendKind::available() {
+            println!("{b}");
+        }
+        return Ok(());
+    }
+    let mut all = Vec::new();
+    for b in BackendKind::ALL {
+        let usable = if b.compiled() {
+            b.usable()
+        } else {
+            Err("not compiled in".into())
+        };
+        let devices = if usable.is_ok() {
+            b.devices()
+        } else {
+            Vec::new()
+        };
+        if args.json {
+            all.push(serde_json::json!({
+                "backend": b.name(),
+                "compiled": b.compiled(),
+                "usable": usable.is_ok(),
+                "why_not": usable.as_ref().err(),
+                "devices": devices,
+            }));
+            continue;
+        }
+        match &usable {
+            Ok(()) => println!("{b}: usable"),
+            Err(why) => println!("{b}: {why}"),
+        }
+        for d in &devices {
+            println!("  {d}");
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Array(all));
+    }
+    Ok(())
+}

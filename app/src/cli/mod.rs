@@ -64,6 +64,8 @@ pub enum Action {
     Score(score::ScoreArgs),
     /// Measure training and sampling speed per preset.
     Bench(bench::BenchArgs),
+    /// List the compute backends, whether each can be used here, and their devices.
+    Devices(bench::DevicesArgs),
     /// Sentence embeddings (all-MiniLM-L6-v2), with their cosine similarities.
     Embed(text::EmbedArgs),
     /// Images from a sentence, with a text-to-image run (StackGAN).
@@ -98,6 +100,7 @@ pub fn run(command: Action) -> Result<()> {
         Action::Arena(a) => arena::arena(a),
         Action::Score(a) => score::score(a),
         Action::Bench(a) => bench::bench(a),
+        Action::Devices(a) => bench::devices(a),
         Action::Embed(a) => text::embed(a),
         Action::Generate(a) => text::generate(a),
         Action::Interpolate(a) => text::interpolate(a),
