@@ -359,8 +359,8 @@ impl ModelPanel {
             row(ui, "Devices", "devices", &mut |ui| {
                 ui.add(
                     egui::TextEdit::singleline(&mut self.devices)
-                        .desired_width(160.0)
-                        .hint_text("one device of the backend"),
+                        .desired_width(200.0)
+                        .hint_text("one, of the backend"),
                 )
                 .on_hover_text(
                     "Data parallel: the devices each batch is split over, e.g. cuda:0,cuda:1 or \
