@@ -1,6 +1,7 @@
 //! The studio's panels, one per file, each a struct with its persisted state and a `ui` method.
 
 pub mod arena;
+mod arena_field;
 mod arena_views;
 pub mod canvas;
 pub mod data;

@@ -454,8 +454,13 @@ fn iterate<M: Gan>(
         io.state.g_updates += 1;
         g_figures = Some((g_loss, d_fake));
     }
-    // A blow-up can leave every loss finite this step and poison the weights; caught here,
-    // the step is not counted and nothing is saved from it.
+    check_weights(p, kind, step)?;
+    Ok((d_figures, g_figures))
+}
+
+/// After an iteration of `kind` at `step`: a blow-up can leave every loss finite and poison the
+/// weights it updated; caught here, the step is not counted and nothing is saved from it.
+fn check_weights<M: Gan>(p: &Pair<M>, kind: StepKind, step: u64) -> Result<()> {
     let updated_d = kind != StepKind::GeneratorOnly && !all_finite(&p.critic);
     let updated_g = kind != StepKind::DiscriminatorOnly && !all_finite(&p.generator);
     if updated_d || updated_g {
@@ -470,7 +475,7 @@ fn iterate<M: Gan>(
             value: f32::NAN,
         });
     }
-    Ok((d_figures, g_figures))
+    Ok(())
 }
 
 /// The data order of `epoch`: a permutation that depends only on (seed, epoch).

@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 
-use super::recovery::{all_finite, check_finite};
+use super::recovery::check_finite;
 use super::{Batch, DFigures, GFigures, Io, read3};
 use crate::error::{Error, Result};
 use crate::model::gan::{Conditions, Gan, Pair};
@@ -179,19 +179,6 @@ pub(super) fn iterate<M: Gan>(
         io.state.g_updates += 1;
         g_figures = Some((loss, d_fake));
     }
-    let updated_d = kind != StepKind::GeneratorOnly && !all_finite(&p.critic);
-    let updated_g = kind != StepKind::DiscriminatorOnly && !all_finite(&p.generator);
-    if updated_d || updated_g {
-        return Err(Error::Diverged {
-            step: step + 1,
-            what: if updated_d {
-                "a D weight"
-            } else {
-                "a G weight"
-            }
-            .into(),
-            value: f32::NAN,
-        });
-    }
+    super::check_weights(p, kind, step)?;
     Ok((d_figures, g_figures))
 }
