@@ -12,6 +12,8 @@
 # Build here, carry, run there:
 #   cargo build -p easel && cargo test -p easel-tests --test wgpu --no-run   # prints the test binary
 #   EASEL=target/debug/easel PARITY=target/debug/deps/wgpu-… bash bench/gpu_check.sh
+# The default build compiles WGPU's kernels to SPIR-V on a Vulkan adapter (`easel devices` says
+# `kernels wgpu<spirv>`); binaries built with `--no-default-features --features wgpu` check WGSL.
 #
 # Settings (environment):
 #   EASEL          the easel binary (default: target/debug/easel, else easel on PATH)
@@ -91,7 +93,8 @@ if [[ -n $PARITY && -x $PARITY ]]; then
     else
         parity_status=failed
     fi
-    parity_detail=$(grep -E "largest|test result" "$OUT/parity.log" | tr '\n' ';' || true)
+    parity_detail=$(grep -E "kernels compiled by|largest|test result" "$OUT/parity.log" |
+        sort -u | tr '\n' ';' || true)
 fi
 
 # 4. Train, then score.

@@ -138,10 +138,41 @@ fn list_devices(kind: burn::tensor::DeviceType, backend: BackendKind) -> Vec<Str
         Device::enumerate(kind)
             .into_iter()
             .enumerate()
-            .map(|(i, d)| format!("{backend}:{i}: {d:?}"))
+            .map(|(i, d)| {
+                let name = d.identity().map_or_else(|| format!("{d:?}"), |id| id.name);
+                format!("{backend}:{i}: {name} · kernels {}", kernel_compiler(&d))
+            })
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// What a device's kernels are compiled by, as burn names its runtime: `flex` on the CPU;
+/// `wgpu<spirv>` (cubecl's SPIR-V compiler, on a Vulkan adapter with the `vulkan` feature) or
+/// `wgpu<wgsl>` on WGPU; `cuda` on CUDA. Opens the device.
+pub fn kernel_compiler(device: &Device) -> String {
+    use burn::backend::Backend;
+    innermost_runtime(&burn::backend::Dispatch::name(device.as_dispatch())).to_string()
+}
+
+/// `dispatch<fusion<cubecl<wgpu<spirv>>>>` → `wgpu<spirv>`: what the `cubecl<…>` layer wraps, or
+/// the innermost name where there is none (`dispatch<flex>` → `flex`).
+fn innermost_runtime(name: &str) -> &str {
+    let inner = match name.find("cubecl<") {
+        Some(at) => &name[at + "cubecl<".len()..],
+        None => name.rsplit('<').next().unwrap_or(name),
+    };
+    // Up to the `>` that closes the layer: depth goes below zero there.
+    let mut depth = 0i32;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth == 0 => return &inner[..i],
+            '>' => depth -= 1,
+            _ => {}
+        }
+    }
+    inner
 }
 
 /// One device of a data-parallel run: a backend and which of its devices (`cpu`, `wgpu:1`,
@@ -261,6 +292,18 @@ mod tests {
             assert!(DeviceSpec::parse(bad).is_err(), "{bad}");
         }
         assert!(list[0].device().is_ok());
+    }
+
+    #[test]
+    fn the_kernel_compiler_is_read_from_the_runtime_name() {
+        assert_eq!(
+            innermost_runtime("dispatch<fusion<cubecl<wgpu<spirv>>>>"),
+            "wgpu<spirv>"
+        );
+        assert_eq!(innermost_runtime("fusion<cubecl<cuda>>"), "cuda");
+        assert_eq!(innermost_runtime("dispatch<flex>"), "flex");
+        assert_eq!(innermost_runtime("flex"), "flex");
+        assert_eq!(kernel_compiler(&BackendKind::Cpu.device().unwrap()), "flex");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The WGPU backend against the CPU one (the `wgpu` feature, on by default; CI runs it on
-//! Mesa's lavapipe, a software Vulkan, with `EASEL_REQUIRE_WGPU` set so a missing device fails):
+//! The WGPU backend against the CPU one (the `wgpu` and `vulkan` features, on by default; CI runs
+//! it on Mesa's lavapipe, a software Vulkan, with `EASEL_REQUIRE_WGPU` set so a missing device
+//! fails and `EASEL_REQUIRE_SPIRV` so the kernels are cubecl's SPIR-V, not WGSL):
 //! the same checkpoint trained three more steps on each backend gives the same losses and
 //! weights, and draws the same samples, within stated tolerances.
 #![cfg(feature = "wgpu")]
@@ -18,9 +19,23 @@ const WEIGHT_TOLERANCE: f32 = 2e-3;
 /// Sample pixels (in [0, 1]) agree to this much.
 const PIXEL_TOLERANCE: f32 = 2e-3;
 
+/// Whether a WGPU device answers (skip otherwise, or fail under `EASEL_REQUIRE_WGPU`). Under
+/// `EASEL_REQUIRE_SPIRV` (CI, where the `vulkan` feature is on and lavapipe is a Vulkan adapter)
+/// its kernels must go through cubecl's SPIR-V compiler: these tests are then the Vulkan path's
+/// parity tests, not WGSL's.
 fn wgpu_or_skip() -> bool {
     match BackendKind::Wgpu.device() {
-        Ok(_) => true,
+        Ok(device) => {
+            let compiler = easel_core::backend::kernel_compiler(&device);
+            eprintln!("WGPU kernels compiled by {compiler}");
+            if std::env::var_os("EASEL_REQUIRE_SPIRV").is_some() {
+                assert_eq!(
+                    compiler, "wgpu<spirv>",
+                    "the Vulkan path was not taken (is the `vulkan` feature on?)"
+                );
+            }
+            true
+        }
         Err(e) => {
             assert!(
                 std::env::var_os("EASEL_REQUIRE_WGPU").is_none(),
