@@ -39,6 +39,11 @@ TRAIN_MINUTES=${TRAIN_MINUTES:-2}
 SCORE_SAMPLES=${SCORE_SAMPLES:-1000}
 OUT=${OUT:-$(mktemp -d /tmp/easel-gpu-check.XXXXXX)}
 mkdir -p "$OUT"
+# A run folder is never overwritten: an earlier check's results would make this one's training fail.
+if [[ -n $(ls -A "$OUT") ]]; then
+    echo "gpu_check: $OUT is not empty (an earlier check?); set OUT to a new folder" >&2
+    exit 2
+fi
 # Vulkan's loader wants a runtime folder even without a desktop session.
 if [[ -z ${XDG_RUNTIME_DIR:-} || ! -d ${XDG_RUNTIME_DIR:-} ]]; then
     XDG_RUNTIME_DIR=$(mktemp -d)
